@@ -1,0 +1,39 @@
+"""Every notebook, executed top to bottom twice in one real kernel (attendees re-run
+everything), against the tiny dataset in a database of its own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ is empty"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_stored_without_outputs_and_with_a_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"  # no kernel-picker dialog
+    assert not [c for c in nb.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_twice_in_one_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    env = {**os.environ, "WORKSHOP_DB_NAME": "workshop_notebooks", "WORKSHOP_DATA_SIZE": "tiny",
+           "WORKSHOP_NO_DOCKER": "1"}
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    with client.setup_kernel(env=env):
+        for run in (1, 2):
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)  # raises CellExecutionError on any error
+                errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+                assert not errors, f"run {run}, cell {index}: {errors}"

@@ -1,0 +1,115 @@
+"""The embedded PostgreSQL: start, reuse, stop, reset, and the errors for broken state."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from workshop.errors import WorkshopError
+from workshop.services import postgres, state
+from workshop.services.postgres import EmbeddedPostgres
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    server = EmbeddedPostgres(tmp_path / "state")
+    yield server
+    server.stop()
+
+
+def test_embedded_server_starts_listens_on_a_socket_only_and_survives_a_second_start(embedded):
+    db = embedded.start()
+    assert db.source == "embedded"
+    with db.connect() as conn:
+        assert conn.execute("SHOW listen_addresses").fetchone()[0] == ""  # no TCP at all
+        assert conn.execute("SHOW unix_socket_directories").fetchone()[0].startswith(str(embedded.home))
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    again = embedded.start()
+    assert again.url == db.url
+    with again.connect() as conn:
+        assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] != pid  # a new session, same server
+    assert embedded.running()
+
+
+def test_stop_then_start_keeps_the_data(embedded):
+    db = postgres.ensure_database(embedded.start(), "keepme")
+    with db.connect(autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (7)")
+    assert embedded.stop() is True
+    assert not embedded.running()
+    assert embedded.stop() is False
+    db = postgres.ensure_database(embedded.start(), "keepme")
+    with db.connect() as conn:
+        assert conn.execute("SELECT x FROM t").fetchone()[0] == 7
+
+
+def test_reset_deletes_the_data_folder(embedded):
+    embedded.start()
+    embedded.reset()
+    assert not embedded.pgdata.exists()
+    assert not embedded.running()
+
+
+def test_a_corrupt_data_folder_is_reported_with_the_fix(embedded):
+    embedded.pgdata.mkdir(parents=True)
+    (embedded.pgdata / "base").mkdir()
+    with pytest.raises(WorkshopError, match="workshop db reset") as err:
+        embedded.start()
+    assert "\n" not in str(err.value)
+
+
+def test_a_data_folder_of_another_postgres_version_is_reported(embedded):
+    embedded.pgdata.mkdir(parents=True)
+    (embedded.pgdata / "PG_VERSION").write_text("12\n")
+    with pytest.raises(WorkshopError, match="PostgreSQL 12 data"):
+        embedded.start()
+
+
+def test_a_foreign_state_folder_is_refused_and_never_deleted(tmp_path):
+    foreign = tmp_path / "somebody-elses"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(WorkshopError, match="not made by the workshop"):
+        state.home(foreign)
+    with pytest.raises(WorkshopError, match="Refusing to delete"):
+        state.wipe(foreign)
+    assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+def test_a_state_folder_with_a_corrupt_marker_is_reported(tmp_path):
+    folder = tmp_path / "state"
+    state.home(folder)
+    (folder / state.MARKER).write_text("{not json")
+    with pytest.raises(WorkshopError, match="corrupt"):
+        state.home(folder)
+
+
+def test_a_state_path_that_is_a_file_is_reported(tmp_path):
+    path = tmp_path / "state"
+    path.write_text("")
+    with pytest.raises(WorkshopError, match="is a file"):
+        state.home(path)
+
+
+def test_a_database_url_that_does_not_answer_gives_one_line_with_the_fix(monkeypatch, unused_tcp_port):
+    monkeypatch.setenv("WORKSHOP_DATABASE_URL", f"postgresql://nobody:s3cret@127.0.0.1:{unused_tcp_port}/nothing")
+    with pytest.raises(WorkshopError) as err:
+        postgres.resolve()
+    message = str(err.value)
+    assert "does not answer" in message and "unset WORKSHOP_DATABASE_URL" in message
+    assert "s3cret" not in message  # passwords never end up on screen
+    assert "\n" not in message
+
+
+def test_the_embedded_server_tunes_itself_for_loading(embedded):
+    with embedded.start().connect() as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+
+
+def test_ensure_database_is_idempotent(embedded):
+    server = embedded.start()
+    first = postgres.ensure_database(server, "twice")
+    second = postgres.ensure_database(server, "twice")
+    assert first.url == second.url
+    with psycopg.connect(first.url) as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == "twice"

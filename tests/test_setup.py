@@ -1,0 +1,74 @@
+"""workshop.setup() as a notebook uses it: in fresh processes, twice, after a restart,
+and interrupted in the middle of a load."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from workshop.errors import WorkshopError
+
+SETUP = """
+import json, workshop
+status = workshop.setup(progress=False)
+print(json.dumps({"source": status.database_source, "dataset": status.dataset, "migrations": len(status.migrations_applied),
+                  "customers": status.row_counts.get("shop_customer"), "text": str(status)}))
+"""
+
+
+def run_setup(env, script=SETUP) -> dict:
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_setup_is_idempotent_across_processes(workshop_env):
+    first = run_setup(workshop_env)
+    assert first["source"] == "embedded"
+    assert first["dataset"].startswith("tiny") and first["customers"] == 400
+    assert first["migrations"] > 0
+    second = run_setup(workshop_env)  # a restarted kernel
+    assert second["migrations"] == 0 and second["customers"] == 400
+    assert "PostgreSQL" in second["text"] and "Elasticsearch" in second["text"]
+
+
+def test_setup_twice_in_one_process_and_status_renders(workshop_env):
+    script = """
+import json, workshop
+a = workshop.setup(progress=False)
+b = workshop.setup(progress=False)
+assert b.migrations_applied == ()
+assert "<table>" in b._repr_html_()
+print(json.dumps({"same": a.database == b.database, "customers": b.row_counts["shop_customer"]}))
+"""
+    assert run_setup(workshop_env, script) == {"same": True, "customers": 400}
+
+
+def test_unknown_size_fails_before_anything_starts(workshop_env, tmp_path):
+    script = "import workshop\ntry:\n    workshop.setup('huge')\nexcept workshop.WorkshopError as e:\n    print(e)\n"
+    done = subprocess.run([sys.executable, "-c", script], env=workshop_env, capture_output=True, text=True, timeout=60)
+    assert "Unknown dataset size 'huge'" in done.stdout
+    assert not (tmp_path / "state" / "pgdata").exists()
+
+
+def test_another_database_in_the_same_process_asks_for_a_kernel_restart():
+    from workshop import django_setup
+
+    with pytest.raises(WorkshopError, match="restart the kernel"):
+        django_setup.configure("postgresql://someone@127.0.0.1:1/elsewhere")
+
+
+def test_an_interrupted_load_leaves_the_previous_dataset_ready(workshop_env):
+    run_setup(workshop_env)  # tiny dataset loaded and ready
+    cli = [sys.executable, "-m", "workshop.cli", "data", "load", "--size", "workshop", "--quiet"]
+    loader = subprocess.Popen(cli, env=workshop_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)  # well into the COPY of a 100k-customer dataset
+    loader.send_signal(signal.SIGKILL)  # a laptop lid closing, a kernel killed: no cleanup at all
+    loader.wait(timeout=30)
+    after = run_setup(workshop_env)
+    assert after["dataset"].startswith("tiny") and after["customers"] == 400

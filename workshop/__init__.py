@@ -1,0 +1,66 @@
+"""The Django workshop's helper package.
+
+In a notebook:
+
+    import workshop
+    workshop.setup()
+
+configures Django in the kernel against a real PostgreSQL, applies migrations and loads
+the shared shop dataset. Calling it again (or after a kernel restart) is cheap and safe.
+"""
+
+from __future__ import annotations
+
+import time
+
+from workshop.errors import WorkshopError
+from workshop.status import Status
+
+__all__ = ["setup", "status", "WorkshopError", "Status"]
+__version__ = "0.1.0"
+
+_last_status: Status | None = None
+
+
+def setup(size: str | None = None, *, seed: int | None = None, progress: bool = True) -> Status:
+    """Configure Django, start or find PostgreSQL, migrate, and load the dataset if needed.
+
+    size: "tiny", "workshop" (default, or WORKSHOP_DATA_SIZE) or "bench". When a dataset is
+    already loaded and no size is asked for, it is kept as it is. Returns a Status, which a
+    notebook shows as a small table.
+    """
+    global _last_status
+    from workshop import config, django_setup
+    from workshop.services import elasticsearch, postgres
+    from workshop.shop.data import generate, get_size, load
+
+    started = time.perf_counter()
+    wanted = size or config.default_size()
+    get_size(wanted)  # an unknown size fails before anything starts
+    db = postgres.resolve()
+    django_setup.configure(db.url)
+    applied = django_setup.migrate()
+    # Keep whatever dataset is loaded unless asked for another; load() is a no-op when the
+    # wanted one is already there (and reloads if the generator or vocabulary changed).
+    current = load.current()
+    target_size = size or (current.size if current else wanted)
+    target_seed = seed if seed is not None else (current.seed if current else generate.DEFAULT_SEED)
+    load.load(target_size, target_seed, progress=progress)
+    current = load.current()
+    search = elasticsearch.find()
+    _last_status = Status(
+        database=db.safe_url,
+        database_source=db.source,
+        elasticsearch=search.url or search.problem or "",
+        elasticsearch_available=search.available,
+        dataset=f"{current.size} (seed {current.seed})",
+        row_counts={k: v for k, v in current.row_counts.items() if isinstance(v, int)},
+        migrations_applied=tuple(applied),
+        seconds=time.perf_counter() - started,
+    )
+    return _last_status
+
+
+def status() -> Status | None:
+    """The status of the last setup() in this process, if any."""
+    return _last_status

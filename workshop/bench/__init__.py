@@ -1,0 +1,84 @@
+"""Benchmarks: a registry that the core and each theme add to, and a runner.
+
+A theme registers its benchmarks in `workshop/<theme>/bench.py` with `@benchmark("name")`;
+`workshop bench` discovers those modules, so the core never imports a theme.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from workshop.errors import WorkshopError
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str  # e.g. "setup.warm_seconds"
+    value: float
+    unit: str
+    baseline: float | None = None  # the alternative's value, measured in the same run
+    ratio: float | None = None  # how many times better than the baseline
+    note: str = ""
+
+
+Bench = Callable[[], list[Result]]
+_REGISTRY: dict[str, tuple[Bench, str]] = {}
+
+
+def benchmark(name: str, description: str = "") -> Callable[[Bench], Bench]:
+    def register(func: Bench) -> Bench:
+        _REGISTRY[name] = (func, description or (func.__doc__ or "").strip().splitlines()[0])
+        return func
+
+    return register
+
+
+def discover() -> dict[str, tuple[Bench, str]]:
+    """Import workshop.bench.* and every workshop.<theme>.bench module."""
+    import workshop
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+    for info in pkgutil.iter_modules(workshop.__path__):
+        if info.ispkg and info.name != "bench" and importlib.util.find_spec(f"workshop.{info.name}.bench"):
+            importlib.import_module(f"workshop.{info.name}.bench")
+    return dict(_REGISTRY)
+
+
+def run(names: list[str] | None = None) -> list[Result]:
+    available = discover()
+    unknown = [n for n in names or [] if n not in available]
+    if unknown:
+        raise WorkshopError(f"Unknown benchmark {', '.join(unknown)}", f"choose from: {', '.join(sorted(available))}")
+    results: list[Result] = []
+    for name in names or sorted(available):
+        results.extend(available[name][0]())
+    return results
+
+
+def table(results: list[Result]) -> str:
+    rows = [("benchmark", "value", "unit", "baseline", "ratio")]
+    for r in results:
+        rows.append((r.name, _fmt(r.value), r.unit, _fmt(r.baseline), f"{r.ratio:.1f}x" if r.ratio else ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  {r.name}: {r.note}" for r in results if r.note]
+    return "\n".join(lines + (["", "notes:"] + notes if notes else []))
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def write_json(results: list[Result], path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    tmp.replace(path)

@@ -1,0 +1,186 @@
+"""The `workshop` command: doctor, db, data, es, lab, bench, setup."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from workshop import config
+from workshop.errors import WorkshopError
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from workshop import doctor
+
+    checks = doctor.run_checks()
+    print(doctor.report(checks))
+    return 1 if any(c.required and not c.ok for c in checks) else 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    import workshop
+
+    print(workshop.setup(args.size, progress=not args.quiet))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from workshop.services import postgres
+
+    embedded = postgres.EmbeddedPostgres()
+    if args.action == "up":
+        db = postgres.resolve()
+        print(f"PostgreSQL ready ({db.source}): {db.safe_url}")
+    elif args.action == "down":
+        if os.environ.get(config.ENV_DATABASE_URL):
+            print(f"{config.ENV_DATABASE_URL} is set: that server is not ours to stop.")
+        else:
+            print("Embedded PostgreSQL stopped." if embedded.stop() else "Embedded PostgreSQL was not running.")
+    elif args.action == "reset":
+        db = postgres.resolve(start=True) if not args.hard else None
+        if db is not None and db.source != "embedded" and not args.yes:
+            raise WorkshopError(f"Refusing to drop database {config.db_name()!r} on {db.safe_url} without --yes",
+                                "add --yes if you really mean that server")
+        if args.hard:
+            embedded.reset()
+            print(f"Embedded PostgreSQL folder {embedded.pgdata} deleted; the next setup() builds it anew.")
+        else:
+            server = postgres.Database(postgres.with_database(db.url, "postgres"), db.source)
+            postgres.drop_database(server, config.db_name())
+            print(f"Database {config.db_name()!r} dropped; the next setup() migrates and loads it again.")
+    elif args.action == "url":
+        print(postgres.resolve().url)
+    elif args.action == "psql":
+        return _psql(postgres.resolve())
+    return 0
+
+
+def _psql(db) -> int:
+    from shutil import which
+
+    from workshop.services.postgres import EmbeddedPostgres
+
+    candidates = [EmbeddedPostgres().bin_dir() / "psql", Path(which("psql") or "")]
+    psql = next((p for p in candidates if p.name and p.is_file()), None)
+    if psql is None:
+        raise WorkshopError("No psql client found", "install PostgreSQL's client (psql) or use `workshop db url`")
+    return subprocess.call([str(psql), db.url])
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from workshop import django_setup
+    from workshop.services import postgres
+    from workshop.shop.data import load
+
+    db = postgres.resolve()
+    django_setup.configure(db.url)
+    django_setup.migrate()
+    result = load.load(args.size, args.seed, force=args.force, progress=not args.quiet)
+    if result.loaded:
+        print(f"Loaded the {result.size} dataset: {result.rows:,} rows in {result.seconds:.1f} s "
+              f"({result.rows_per_second:,.0f} rows/s)")
+    else:
+        print(f"The {result.size} dataset is already loaded (use --force to load it again).")
+    return 0
+
+
+def cmd_es(args: argparse.Namespace) -> int:
+    from workshop.services import elasticsearch, es_node
+
+    if args.action == "up":
+        print(f"Elasticsearch ready: {es_node.start()}")
+    elif args.action == "down":
+        print("Elasticsearch node stopped." if es_node.stop() else "No local Elasticsearch node was running.")
+    elif args.action == "install":
+        print(f"Elasticsearch installed in {es_node.install()}")
+    else:
+        found = elasticsearch.find()
+        print(f"Elasticsearch {found.version} ({found.source}): {found.url}" if found.available else found.problem)
+        return 0 if found.available else 1
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    import workshop
+
+    print(workshop.setup(progress=True))
+    notebooks = config.CHECKOUT_DIR / "notebooks"
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}", "--ip=127.0.0.1",
+               f"--port={args.port}", "--ServerApp.open_browser=" + ("False" if args.no_browser else "True"),
+               # Offline-friendly: no news feed, no update check reaching for the internet.
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    return subprocess.call(command)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from workshop import bench
+
+    results = bench.run(args.names)
+    print(bench.table(results))
+    if args.json:
+        bench.write_json(results, Path(args.json))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from workshop.shop.data import SIZES
+    from workshop.shop.data.generate import DEFAULT_SEED
+
+    top = argparse.ArgumentParser(prog="workshop", description="The Django workshop's helper command.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("doctor", help="check Python, packages, PostgreSQL, Elasticsearch, JupyterLab").set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("setup", help="what workshop.setup() does in a notebook, then print the status")
+    p.add_argument("--size", choices=list(SIZES), default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("db", help="the database: up, down, reset, url, psql")
+    p.add_argument("action", choices=["up", "down", "reset", "url", "psql"])
+    p.add_argument("--hard", action="store_true", help="reset: delete the embedded server's whole folder")
+    p.add_argument("--yes", action="store_true", help="reset: allow dropping the database on a server that is not embedded")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("data", help="the dataset: load --size tiny|workshop|bench")
+    p.add_argument("action", choices=["load"])
+    p.add_argument("--size", default=config.default_size(), help=f"one of {', '.join(SIZES)}")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--force", action="store_true", help="load again even if this dataset is loaded")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("es", help="a local Elasticsearch node: install, up, down, status")
+    p.add_argument("action", choices=["install", "up", "down", "status"])
+    p.set_defaults(func=cmd_es)
+
+    p = sub.add_parser("lab", help="set up, then start JupyterLab on notebooks/")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--no-browser", action="store_true")
+    p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("bench", help="run benchmarks and print a table (--json FILE to save)")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=cmd_bench)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WorkshopError as exc:
+        print(f"workshop: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("workshop: interrupted; nothing was left half-written (loads are one transaction).", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

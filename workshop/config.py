@@ -1,0 +1,56 @@
+"""Where the workshop keeps its state, and the environment variables that steer it.
+
+Every knob is an environment variable so that notebooks, the CLI, tests and CI agree
+without passing arguments around.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT_DIR = PACKAGE_DIR.parent
+DATA_DIR = CHECKOUT_DIR / "data"
+
+# Environment variables (documented in README.md).
+ENV_HOME = "WORKSHOP_HOME"  # state folder: embedded database, Elasticsearch node, logs
+ENV_DATABASE_URL = "WORKSHOP_DATABASE_URL"  # an external PostgreSQL, wins over everything
+ENV_DB_NAME = "WORKSHOP_DB_NAME"  # database name on the embedded server / Docker stack
+ENV_SIZE = "WORKSHOP_DATA_SIZE"  # dataset size loaded by setup()
+ENV_ELASTICSEARCH_URL = "WORKSHOP_ELASTICSEARCH_URL"
+ENV_NO_DOCKER = "WORKSHOP_NO_DOCKER"  # "1": never probe the Docker stack ports
+
+DEFAULT_DB_NAME = "workshop"
+DEFAULT_SIZE = "workshop"
+
+
+def in_checkout() -> bool:
+    """True when the package runs from a source checkout (editable install or the repo itself)."""
+    return (CHECKOUT_DIR / "pyproject.toml").is_file() and (CHECKOUT_DIR / "notebooks").is_dir()
+
+
+def state_dir() -> Path:
+    """The folder holding everything the workshop generates (never committed).
+
+    WORKSHOP_HOME wins; in a checkout it is <checkout>/.workshop so `make clean` can find it;
+    otherwise the user's data folder.
+    """
+    explicit = os.environ.get(ENV_HOME)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    if in_checkout():
+        return CHECKOUT_DIR / ".workshop"
+    return Path.home() / ".local" / "share" / "django-workshop"
+
+
+def db_name() -> str:
+    return os.environ.get(ENV_DB_NAME) or DEFAULT_DB_NAME
+
+
+def default_size() -> str:
+    return os.environ.get(ENV_SIZE) or DEFAULT_SIZE
+
+
+def docker_allowed() -> bool:
+    return os.environ.get(ENV_NO_DOCKER, "") not in ("1", "true", "yes")

@@ -1,0 +1,58 @@
+"""Configure Django in this process (a notebook kernel, the CLI, a test) exactly once."""
+
+from __future__ import annotations
+
+import os
+
+from workshop import settings as workshop_settings
+from workshop.errors import WorkshopError
+
+
+def configure(database_url: str) -> None:
+    """settings.configure() + django.setup(), safe to call again with the same database."""
+    # Jupyter runs an asyncio loop in the kernel's thread; the ORM refuses to run there
+    # unless told that this single-user, interactive use is fine.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    import django
+    from django.apps import apps
+    from django.conf import settings
+
+    if settings.configured:
+        current = settings.DATABASES["default"]
+        wanted = workshop_settings.build(database_url)["DATABASES"]["default"]
+        keys = ("NAME", "HOST", "PORT", "USER")
+        if any(current.get(k) != wanted.get(k) for k in keys):
+            raise WorkshopError(
+                f"Django in this process already uses database {current.get('NAME')!r} on "
+                f"{current.get('HOST') or 'localhost'}, not {wanted.get('NAME')!r} on {wanted.get('HOST') or 'localhost'}",
+                "restart the kernel (Kernel > Restart) and run setup() again",
+            )
+    else:
+        settings.configure(**workshop_settings.build(database_url))
+    if not apps.ready:
+        if apps.loading:
+            raise WorkshopError(
+                "A previous Django start-up failed half-way in this process",
+                "restart the kernel (Kernel > Restart) and run setup() again",
+            )
+        django.setup()
+
+
+def pending_migrations() -> list[str]:
+    """Names of migrations not yet applied to the default database."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+
+
+def migrate() -> list[str]:
+    """Apply pending migrations; returns what was applied."""
+    from django.core.management import call_command
+
+    pending = pending_migrations()
+    if pending:
+        call_command("migrate", interactive=False, verbosity=0)
+    return pending

@@ -1,0 +1,97 @@
+"""Find an Elasticsearch node. Its absence is reported, never fatal: only the search
+notebook needs one.
+
+Order: WORKSHOP_ELASTICSEARCH_URL; the local node started by `workshop es up` (recorded
+in the state folder); the Docker stack on 127.0.0.1:9200.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from workshop import config
+from workshop.errors import WorkshopError
+
+MAJOR = 8  # the server major, the `elasticsearch` client major and docker-compose.yml agree
+DOCKER_URL = "http://127.0.0.1:9200"
+
+
+@dataclass(frozen=True)
+class Search:
+    url: str | None
+    source: str  # "url" | "local node" | "docker" | "none"
+    version: str | None = None
+    problem: str | None = None  # why there is none, with the fix
+
+    @property
+    def available(self) -> bool:
+        return self.url is not None
+
+
+def health(url: str, timeout: float = 1.5) -> dict:
+    """The node's cluster health, or raises OSError/ValueError. GET / is not used: the
+    Maven-published test distribution answers it with 405."""
+    request = urllib.request.Request(url.rstrip("/") + "/_cluster/health", headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http to a configured node)
+        if response.headers.get("X-Elastic-Product") != "Elasticsearch":
+            raise ValueError("it is not Elasticsearch (no X-Elastic-Product header)")
+        return json.loads(response.read())
+
+
+def version(url: str, timeout: float = 1.5) -> str | None:
+    request = urllib.request.Request(url.rstrip("/") + "/_nodes/_local/version")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            nodes = json.loads(response.read()).get("nodes", {})
+            return next(iter(nodes.values()), {}).get("version")
+    except (OSError, ValueError):
+        return None
+
+
+def find() -> Search:
+    """Where Elasticsearch is, without starting anything."""
+    explicit = os.environ.get(config.ENV_ELASTICSEARCH_URL)
+    candidates: list[tuple[str, str]] = []
+    if explicit:
+        candidates.append((explicit, "url"))
+    else:
+        try:
+            from workshop.services import es_node
+
+            recorded = es_node.recorded_url()
+        except WorkshopError:
+            recorded = None
+        if recorded:
+            candidates.append((recorded, "local node"))
+        if config.docker_allowed():
+            candidates.append((DOCKER_URL, "docker"))
+    for url, source in candidates:
+        try:
+            health(url)
+        except (OSError, ValueError) as exc:
+            if source == "url":
+                return Search(None, "none", problem=(
+                    f"{config.ENV_ELASTICSEARCH_URL}={url} does not answer ({exc}); start that node or unset the variable"))
+            continue
+        found = version(url)
+        if found and not found.startswith(f"{MAJOR}."):
+            return Search(None, "none", found, problem=(
+                f"Elasticsearch at {url} is version {found}, the workshop needs {MAJOR}.x; use docker-compose.yml's node"))
+        return Search(url, source, found)
+    return Search(None, "none", problem=(
+        "no Elasticsearch found; run `workshop es up` (needs Java 17+ and Maven), `docker compose up -d`, "
+        f"or set {config.ENV_ELASTICSEARCH_URL}"))
+
+
+def client(search: Search | None = None):
+    """An elasticsearch-py client for the node found, or a WorkshopError saying how to get one."""
+    from elasticsearch import Elasticsearch
+
+    search = search or find()
+    if not search.available:
+        raise WorkshopError("Elasticsearch is not available", search.problem or "run `workshop es up`")
+    return Elasticsearch(search.url, request_timeout=30)

