@@ -99,3 +99,21 @@ def test_a_load_that_fails_half_way_leaves_the_previous_dataset_untouched(monkey
     with pytest.raises(RuntimeError, match="power cut"):
         load.load("tiny", seed=999, progress=False)
     assert (Customer.objects.count(), Order.objects.count(), load.current().seed) == before
+
+
+@pytest.mark.django_db
+def test_a_load_puts_back_every_index_and_constraint_it_dropped_for_speed():
+    from workshop.shop.data import constraints
+
+    tables = [t.name for t in generate.ShopGenerator(get_size("tiny"), 1).tables()]
+    with connection.cursor() as cursor:
+        before = sorted(constraints._catalog(cursor, tables), key=lambda s: s.name)
+        assert {s.kind for s in before} == {"index", "unique", "foreign key"}
+        load.load("tiny", seed=5, progress=False)
+        after = sorted(constraints._catalog(cursor, tables), key=lambda s: s.name)
+    assert after == before
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError, match="foreign key"), transaction.atomic():  # enforced again
+        connection.cursor().execute("SET CONSTRAINTS ALL IMMEDIATE")  # Django's FKs are deferred
+        Order.objects.create(customer_id=10**9, status="paid", created_at="2025-01-01T00:00:00Z")
