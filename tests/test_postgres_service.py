@@ -113,3 +113,25 @@ def test_ensure_database_is_idempotent(embedded):
     assert first.url == second.url
     with psycopg.connect(first.url) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0] == "twice"
+
+
+def test_a_foreign_program_on_the_docker_stack_port_falls_back_to_the_embedded_server(monkeypatch, tmp_path):
+    import socket
+    import threading
+
+    with socket.socket() as squatter:
+        try:
+            squatter.bind((postgres.DOCKER_HOST, postgres.DOCKER_PORT))
+        except OSError:
+            pytest.skip(f"port {postgres.DOCKER_PORT} is taken on this machine; the fallback cannot be staged")
+        squatter.listen()
+        # Accept and hang up at once: a port that is open but does not speak PostgreSQL.
+        threading.Thread(target=lambda: [squatter.accept()[0].close() for _ in range(3)], daemon=True).start()
+        monkeypatch.delenv("WORKSHOP_DATABASE_URL", raising=False)
+        monkeypatch.setenv("WORKSHOP_NO_DOCKER", "0")
+        server = EmbeddedPostgres(tmp_path / "state")
+        try:
+            db = postgres.resolve(home=tmp_path / "state")
+            assert db.source == "embedded"
+        finally:
+            server.stop()

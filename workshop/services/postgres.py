@@ -86,7 +86,10 @@ def resolve(*, start: bool = True, home: Path | None = None) -> Database:
         return db
     if config.docker_allowed() and port_open(DOCKER_HOST, DOCKER_PORT):
         server = f"postgresql://{DOCKER_USER}@{DOCKER_HOST}:{DOCKER_PORT}/postgres"
-        return ensure_database(Database(server, "docker"), config.db_name())
+        try:
+            return ensure_database(Database(server, "docker"), config.db_name())
+        except WorkshopError:
+            pass  # something else holds the stack's port: the embedded server needs no port at all
     embedded = EmbeddedPostgres(home)
     if not start and not embedded.running():
         raise WorkshopError("The embedded PostgreSQL is not running", "run `workshop db up`")
