@@ -560,10 +560,3 @@ def _locked(base: Path) -> Iterator[None]:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
-
-if __name__ == "__main__":  # python -m workshop.services.es_node [start|stop|status]
-    action = sys.argv[1] if len(sys.argv) > 1 else "status"
-    try:
-        print({"start": start, "stop": stop, "status": status, "install": install}[action]())
-    except WorkshopError as exc:
-        sys.exit(str(exc))
