@@ -72,3 +72,34 @@ def test_an_interrupted_load_leaves_the_previous_dataset_ready(workshop_env):
     loader.wait(timeout=30)
     after = run_setup(workshop_env)
     assert after["dataset"].startswith("tiny") and after["customers"] == 400
+
+
+def test_setup_recovers_after_db_reset_in_the_middle_of_a_session(workshop_env):
+    script = """
+import json, subprocess, sys, workshop
+workshop.setup(progress=False)
+from workshop.shop.models import Customer
+before = Customer.objects.count()
+subprocess.run([sys.executable, "-m", "workshop.cli", "db", "reset"], check=True, capture_output=True)
+status = workshop.setup(progress=False)  # what the notebook's first cell does when run again
+print(json.dumps({"before": before, "after": Customer.objects.count(), "migrated": len(status.migrations_applied)}))
+"""
+    result = run_setup(workshop_env, script)
+    assert result["before"] == result["after"] == 400
+    assert result["migrated"] > 0  # the database really was dropped and rebuilt
+
+
+def test_a_cell_run_before_setup_says_what_to_run(workshop_env):
+    script = """
+import json, workshop
+try:
+    from workshop.shop.models import Customer
+except workshop.WorkshopError as exc:
+    message = str(exc)
+workshop.setup(progress=False)
+from workshop.shop.models import Customer  # and the same import works once set up
+print(json.dumps({"message": message, "customers": Customer.objects.count()}))
+"""
+    result = run_setup(workshop_env, script)
+    assert "workshop.setup()" in result["message"] and "first code cell" in result["message"]
+    assert result["customers"] == 400

@@ -27,6 +27,11 @@ def configure(database_url: str) -> None:
                 f"{current.get('HOST') or 'localhost'}, not {wanted.get('NAME')!r} on {wanted.get('HOST') or 'localhost'}",
                 "restart the kernel (Kernel > Restart) and run setup() again",
             )
+        # A connection may have died since (`workshop db reset`, a server restart): open a
+        # fresh one on next use rather than fail on a stale socket.
+        from django.db import connections
+
+        connections.close_all()
     else:
         settings.configure(**workshop_settings.build(database_url))
     if not apps.ready:
