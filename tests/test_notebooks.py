@@ -37,3 +37,11 @@ def test_notebook_runs_twice_in_one_kernel(path):
                 client.execute_cell(cell, index)  # raises CellExecutionError on any error
                 errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
                 assert not errors, f"run {run}, cell {index}: {errors}"
+                # Widget callbacks show their exceptions inside Output widgets, not as cell errors.
+                assert not widget_errors(client), f"run {run}, cell {index}: {widget_errors(client)}"
+
+
+def widget_errors(client: NotebookClient) -> list[dict]:
+    """Error outputs captured by Output widgets so far (the kernel's widget state)."""
+    states = client.widget_state.values()
+    return [o for state in states for o in state.get("outputs", []) if o.get("output_type") == "error"]
