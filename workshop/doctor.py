@@ -152,5 +152,6 @@ def html_table(checks: list[Check]):
         f"<td style='text-align:left'>{html.escape(c.fix) if not c.ok else ''}</td></tr>"
         for c in checks
     )
-    head = "<tr><th></th><th>check</th><th>found</th><th>fix</th></tr>"
+    head = "".join(f"<th style='text-align:left'>{h}</th>" for h in ("", "check", "found", "fix"))
+    head = f"<tr>{head}</tr>"
     return HTML(f"<table class='workshop-doctor'>{head}{rows}</table>")

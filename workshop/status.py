@@ -6,6 +6,10 @@ import html
 from dataclasses import dataclass, field
 
 
+_COUNTED = (("shop_customer", "customers"), ("shop_product", "products"), ("shop_order", "orders"),
+            ("shop_orderitem", "order items"), ("shop_review", "reviews"), ("auth_user", "staff"))
+
+
 @dataclass(frozen=True)
 class Status:
     database: str  # redacted URL
@@ -18,8 +22,7 @@ class Status:
     seconds: float = 0.0
 
     def lines(self) -> list[tuple[str, str]]:
-        counts = ", ".join(f"{n:,} {t.removeprefix('shop_')}" for t, n in self.row_counts.items()
-                           if t.startswith("shop_") and t != "shop_category")
+        counts = ", ".join(f"{self.row_counts[t]:,} {label}" for t, label in _COUNTED if t in self.row_counts)
         return [
             ("PostgreSQL", f"{self.database_source}: {self.database}"),
             ("Elasticsearch", self.elasticsearch if self.elasticsearch_available else f"not available ({self.elasticsearch})"),
