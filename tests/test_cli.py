@@ -41,7 +41,7 @@ def test_doctor_fails_with_a_fix_when_the_database_does_not_answer(workshop_env,
 def test_bad_input_is_one_line_that_says_what_to_do(workshop_env, args, message):
     done = workshop(*args, env=workshop_env)
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and message in done.stderr and "choose" in done.stderr
+    assert done.stderr.count("\n") == 1 and message in done.stderr and "choose" in done.stderr.lower()
 
 
 def test_db_lifecycle_up_url_down_reset(workshop_env, tmp_path):

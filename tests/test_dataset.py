@@ -26,7 +26,7 @@ def test_the_same_seed_gives_the_same_bytes_and_another_seed_other_people():
 
 
 def test_unknown_size_is_one_line_naming_the_choices():
-    with pytest.raises(WorkshopError, match="choose one of: tiny, workshop, bench"):
+    with pytest.raises(WorkshopError, match="(?i)choose one of: tiny, workshop, bench"):
         get_size("huge")
 
 

@@ -59,7 +59,7 @@ def test_unknown_size_fails_before_anything_starts(workshop_env, tmp_path):
 def test_another_database_in_the_same_process_asks_for_a_kernel_restart():
     from workshop import django_setup
 
-    with pytest.raises(WorkshopError, match="restart the kernel"):
+    with pytest.raises(WorkshopError, match="(?i)restart the kernel"):
         django_setup.configure("postgresql://someone@127.0.0.1:1/elsewhere")
 
 

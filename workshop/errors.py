@@ -7,4 +7,9 @@ class WorkshopError(RuntimeError):
     def __init__(self, problem: str, fix: str = "") -> None:
         self.problem = problem.rstrip(". ")
         self.fix = fix.rstrip(". ")
-        super().__init__(f"{self.problem}. {self.fix}." if self.fix else f"{self.problem}.")
+        fix_sentence = self.fix[:1].upper() + self.fix[1:]
+        super().__init__(f"{self.problem}. {fix_sentence}." if self.fix else f"{self.problem}.")
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: the problem and the fix, nothing else."""
+        return [f"\x1b[1;31mWorkshopError\x1b[0m: {self}"]
