@@ -110,8 +110,13 @@ def cmd_lab(args: argparse.Namespace) -> int:
     notebooks = config.CHECKOUT_DIR / "notebooks"
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}", "--ip=127.0.0.1",
                f"--port={args.port}", "--ServerApp.open_browser=" + ("False" if args.no_browser else "True"),
-               # Offline-friendly: no news feed, no update check reaching for the internet.
-               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+               # Offline-friendly: no news feed, no update check reaching for the internet. The news
+               # feed is off only with None: an empty URL keeps it "enabled" in the page config.
+               # (JupyterLab 4.6's "get notified about news?" toast ignores both; only disabling
+               # the @jupyterlab/apputils-extension:announcements plugin in page_config.json hides it.)
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               # Containers, CI and some workshop VMs run as root; Jupyter refuses to start there otherwise.
+               "--ServerApp.allow_root=True"]
     return subprocess.call(command)
 
 

@@ -1,0 +1,83 @@
+"""One widget interaction per notebook, as an attendee would do it, declared by notebook stem.
+
+Every notebook that shows a widget must register one here, or the browser test fails with a
+message naming the notebook. An interaction drives a control and checks that what the
+notebook shows changed because of it; the test then also checks that the widgets' text
+changed overall and that no error appeared.
+
+To add one for, say, notebooks/02_jane_doe.ipynb with an IntSlider labelled "Age":
+
+    @interaction("02_jane_doe")
+    def move_the_age_slider(nb: NotebookView) -> None:
+        slider = nb.widget("slider", "Age")
+        area = nb.widget_group(slider)
+        before = area.text_content()
+        nudge_slider(slider, steps=5)
+        after = nb.wait_for_text_change(area, before)
+        assert ... in after
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lab_page import NotebookView
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
+Interaction = Callable[[NotebookView], None]
+INTERACTIONS: dict[str, Interaction] = {}
+
+
+def interaction(stem: str) -> Callable[[Interaction], Interaction]:
+    def register(func: Interaction) -> Interaction:
+        if stem in INTERACTIONS:
+            raise ValueError(f"two interactions registered for notebook {stem!r}")
+        INTERACTIONS[stem] = func
+        return func
+
+    return register
+
+
+# --- helpers for common controls ----------------------------------------------------------
+
+
+def pick_other_option(dropdown: Locator) -> tuple[str, str]:
+    """Select a different option in an ipywidgets Dropdown; returns (old label, new label)."""
+    select = dropdown.locator("select")
+    values = select.locator("option").evaluate_all("options => options.map(o => o.value)")
+    current = select.input_value()
+    others = [value for value in values if value != current]
+    assert others, f"the dropdown offers nothing but {current!r}"
+    select.select_option(value=others[0])
+    return current, others[0]
+
+
+def nudge_slider(slider: Locator, steps: int = 1) -> None:
+    """Move an ipywidgets slider by `steps` with the keyboard (its handle takes focus, like a user's Tab)."""
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    key = "ArrowRight" if steps > 0 else "ArrowLeft"
+    for _ in range(abs(steps)):
+        handle.press(key)
+
+
+# --- the notebooks ----------------------------------------------------------------------------
+
+
+@interaction("00_setup_check")
+def pick_another_category(nb: NotebookView) -> None:
+    """The "Category" dropdown: another category shows another best-rated table."""
+    dropdown = nb.widget("dropdown", "Category")
+    area = nb.widget_group(dropdown)
+    table = area.locator(".widget-output table")
+    assert table.count() == 1, f"no table under the Category dropdown: {area.text_content()!r}"
+    before = area.text_content() or ""
+    rows_before = table.locator("tbody tr").all_text_contents()
+    old, new = pick_other_option(dropdown)
+    after = nb.wait_for_text_change(area, before)
+    rows_after = area.locator(".widget-output table tbody tr").all_text_contents()
+    assert rows_after, f"after picking {new!r} the table is gone: {after!r}"
+    assert rows_after != rows_before, f"picking {new!r} instead of {old!r} left the table as it was"
