@@ -43,6 +43,20 @@ def configure(database_url: str) -> None:
         django.setup()
 
 
+def require_setup() -> None:
+    """Raise the "run the set-up cell first" error when Django is not configured yet.
+
+    Called at import time by modules that touch models, so a notebook cell run before the
+    set-up cell says what to run instead of Django's ImproperlyConfigured."""
+    from django.conf import settings
+
+    if not settings.configured:
+        raise WorkshopError(
+            "The workshop is not set up in this kernel yet",
+            "run the notebook's first code cell (import workshop; workshop.setup()), then this one again",
+        )
+
+
 def pending_migrations() -> list[str]:
     """Names of migrations not yet applied to the default database."""
     from django.db import connection

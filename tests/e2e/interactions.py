@@ -81,3 +81,17 @@ def pick_another_category(nb: NotebookView) -> None:
     rows_after = area.locator(".widget-output table tbody tr").all_text_contents()
     assert rows_after, f"after picking {new!r} the table is gone: {after!r}"
     assert rows_after != rows_before, f"picking {new!r} instead of {old!r} left the table as it was"
+
+
+@interaction("02_jane_doe")
+def coarsen_the_zip_code(nb: NotebookView) -> None:
+    """The generalization explorer: fewer ZIP digits put more people in each class, so the
+    printed k-anonymity line (and the unique share in it) must change."""
+    slider = nb.widget("slider", "ZIP digits")
+    area = nb.widget_group(slider)
+    before = area.text_content() or ""
+    assert "unique" in before, f"no k-anonymity line under the sliders: {before!r}"
+    assert "ZIP 5 digits" in before, before
+    nudge_slider(slider, steps=-3)
+    after = nb.wait_for_text_change(area, before)
+    assert "ZIP 2 digits" in after and "unique" in after, f"the k-anonymity line did not follow the slider: {after!r}"

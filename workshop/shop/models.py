@@ -4,15 +4,9 @@ Staff are ordinary `auth.User`s with groups, so permission and flag targeting ar
 
 from __future__ import annotations
 
-from django.conf import settings
+from workshop.django_setup import require_setup
 
-from workshop.errors import WorkshopError
-
-if not settings.configured:  # a notebook cell run before the set-up cell: say what to run
-    raise WorkshopError(
-        "The workshop is not set up in this kernel yet",
-        "run the notebook's first code cell (import workshop; workshop.setup()), then this one again",
-    )
+require_setup()  # a notebook cell run before the set-up cell: say what to run
 
 from django.db import models  # noqa: E402
 

@@ -1,0 +1,80 @@
+"""k-anonymity and the linkage attack on hand-checkable fixtures, plus the notebook's widgets."""
+
+from __future__ import annotations
+
+
+import pytest
+
+from workshop.anonymize import db, measure, widgets
+from workshop.anonymize.measure import Generalization
+from workshop.anonymize.rules import column_for, get_model
+from workshop.anonymize.strategies import STRATEGIES
+
+pytestmark = pytest.mark.django_db
+
+# Six people. Exact: all unique. By birth year, ZIP3 and gender:
+#   {1, 2} (1980, 021, F), {3, 4, 5} (1990, 100, M), {6} (1990, 100, F)  -> k = 1, 1 unique.
+# Without gender: {1, 2}, {3, 4, 5, 6}  -> k = 2, none unique.
+PEOPLE = [
+    (1, "1980-03-01", "02134", "F"), (2, "1980-11-30", "02139", "F"),
+    (3, "1990-01-01", "10001", "M"), (4, "1990-06-15", "10002", "M"), (5, "1990-12-31", "10003", "M"),
+    (6, "1990-07-04", "10001", "F"),
+]
+
+
+@pytest.fixture
+def fixture_schema():
+    with db.connect() as conn:
+        conn.execute("DROP SCHEMA IF EXISTS kfix CASCADE; CREATE SCHEMA kfix")
+        conn.execute("CREATE TABLE kfix.shop_customer (id int, first_name text, last_name text, birth_date date, "
+                     "zip_code text, gender text)")
+        with conn.cursor().copy("COPY kfix.shop_customer (id, birth_date, zip_code, gender) FROM STDIN") as copy:
+            for row in PEOPLE:
+                copy.write_row(row)
+    yield "kfix"
+    with db.connect() as conn:
+        conn.execute("DROP SCHEMA kfix CASCADE")
+
+
+def test_k_anonymity_by_hand(fixture_schema):
+    exact = measure.k_anonymity(Generalization(), schema=fixture_schema)
+    assert (exact.rows, exact.k, exact.unique_records, exact.classes) == (6, 1, 6, 6)
+    coarse = measure.k_anonymity(Generalization("year", 3), schema=fixture_schema)
+    assert (coarse.k, coarse.unique_records, coarse.classes) == (1, 1, 3)
+    assert coarse.class_sizes == {1: 1, 2: 2, 3: 3}
+    no_gender = measure.k_anonymity(Generalization("year", 3, gender=False), schema=fixture_schema)
+    assert (no_gender.k, no_gender.unique_share, no_gender.class_sizes) == (2, 0.0, {2: 2, 4: 4})
+    assert measure.k_anonymity(Generalization("hidden", 0, gender=False), schema=fixture_schema).k == 6
+
+
+def test_linkage_attack_by_hand(fixture_schema):
+    # The fixture is both the voter roll (all six: 100%) and the release.
+    exact = measure.linkage_attack(fixture_schema, source=fixture_schema, percent=100)
+    assert (exact.voters, exact.linked, exact.correct) == (6, 6, 6)
+    coarse = measure.linkage_attack(fixture_schema, Generalization("year", 3), source=fixture_schema, percent=100)
+    assert (coarse.linked, coarse.correct) == (1, 1)  # only person 6 stands alone
+
+
+def test_bad_generalization_is_a_clear_error():
+    with pytest.raises(measure.WorkshopError, match="Unknown birth date level"):
+        Generalization("fortnight")
+
+
+def test_every_widget_default_is_valid_for_the_fields_it_is_offered_on():
+    customer = get_model("shop.Customer")
+    accepted = {}
+    for field in ("first_name", "email", "phone", "national_id", "birth_date", "zip_code", "created_at"):
+        column = column_for(customer, field)
+        accepted[field] = {name for name in STRATEGIES if widgets.default_strategy(name, column).check(column) is None}
+    assert {"pseudonymize", "shuffle"} <= accepted["national_id"] and "mask" not in accepted["national_id"]
+    assert {"mask", "fake", "pseudonymize", "static", "suppress"} <= accepted["first_name"]
+    assert {"generalize_date", "noise", "static", "shuffle"} <= accepted["birth_date"]
+
+
+def test_widgets_build_and_render():
+    box = widgets.rule_preview()
+    model, field, strategy = box.children[0].children
+    field.value = "phone"
+    strategy.value = "mask"
+    explorer = widgets.generalization_explorer()
+    explorer.children[0].children[1].value = 3

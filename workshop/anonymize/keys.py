@@ -1,0 +1,62 @@
+"""The secret key behind keyed pseudonyms: from WORKSHOP_ANONYMIZE_KEY, else a key file
+generated once in the state folder (mode 0600). Never in the repository.
+
+Only keys derived from it (HMAC(master, purpose)) ever reach PostgreSQL, as query
+parameters: the master key stays in this process and out of the server's catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from workshop.errors import WorkshopError
+
+ENV_KEY = "WORKSHOP_ANONYMIZE_KEY"
+FILE_NAME = "anonymize.key"
+MIN_LENGTH = 16  # bytes; shorter secrets can be brute-forced from a few known pairs
+
+
+def key_path() -> Path:
+    from workshop.services import state
+
+    return state.home() / FILE_NAME
+
+
+def load_key() -> bytes:
+    """The master key: the environment variable wins, else the state folder's key file."""
+    value = os.environ.get(ENV_KEY)
+    if value is not None:
+        return check(value.encode())
+    path = key_path()
+    if not path.exists():
+        _create(path)
+    if path.stat().st_mode & 0o077:
+        raise WorkshopError(f"The anonymization key file {path} is readable by other users",
+                            f"run `chmod 600 {path}`")
+    return check(path.read_bytes().strip())
+
+
+def check(key: bytes) -> bytes:
+    if len(key) < MIN_LENGTH:
+        raise WorkshopError(f"The anonymization key is {len(key)} bytes long, too short to be secret",
+                            f"use at least {MIN_LENGTH} random bytes, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`")
+    return key
+
+
+def _create(path: Path) -> None:
+    # O_EXCL: two kernels starting at once must not write two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+
+
+def derive(master: bytes, purpose: str) -> bytes:
+    """A sub-key for one purpose: leaking it reveals nothing about the master or other sub-keys."""
+    return hmac.new(master, f"workshop.anonymize/{purpose}".encode(), hashlib.sha256).digest()
