@@ -10,13 +10,23 @@ sqlhash (HMAC-SHA256 and keyed permutations in plain SQL), keys (the secret key)
 measure (k-anonymity, linkage attack, leak scan), dump (share the copy), widgets.
 """
 
-from workshop.django_setup import require_setup
+import importlib
 
-require_setup()  # imported before workshop.setup(): say which cell to run
+# Names load on first use (PEP 562), so `workshop bench` can import workshop.anonymize.bench
+# without a configured Django, while a notebook cell that uses them before workshop.setup()
+# gets the "run the set-up cell first" message instead of Django's ImproperlyConfigured.
+_EXPORTS = {
+    "build": "engine", "preview": "engine", "Report": "engine",
+    **{name: "strategies" for name in ("Suppress", "Static", "Mask", "Fake", "Pseudonymize", "GeneralizeDate",
+                                       "KeepPrefix", "Noise", "Shuffle")},
+}
+__all__ = list(_EXPORTS)
 
-from workshop.anonymize.engine import Report, build, preview
-from workshop.anonymize.strategies import (Fake, GeneralizeDate, KeepPrefix, Mask, Noise, Pseudonymize, Shuffle,
-                                           Static, Suppress)
 
-__all__ = ["build", "preview", "Report", "Suppress", "Static", "Mask", "Fake", "Pseudonymize", "GeneralizeDate",
-           "KeepPrefix", "Noise", "Shuffle"]
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from workshop.django_setup import require_setup
+
+    require_setup()
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
