@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import psycopg
 
+from workshop.django_setup import require_setup  # noqa: E402
+
+require_setup()  # used before workshop.setup(): say which cell to run
+
 
 def conninfo() -> dict:
     from django.db import connection

@@ -13,6 +13,10 @@ from psycopg.conninfo import make_conninfo
 from workshop.anonymize import db
 from workshop.errors import WorkshopError
 
+from workshop.django_setup import require_setup  # noqa: E402
+
+require_setup()  # used before workshop.setup(): say which cell to run
+
 
 def _pg_dump() -> Path | None:
     try:

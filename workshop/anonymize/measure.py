@@ -14,6 +14,10 @@ from psycopg import sql
 from workshop.anonymize import db
 from workshop.errors import WorkshopError
 
+from workshop.django_setup import require_setup  # noqa: E402
+
+require_setup()  # used before workshop.setup(): say which cell to run
+
 BIRTH_LEVELS = ("date", "month", "year", "5 years", "10 years", "hidden")
 VOTER_SEED = 1987
 

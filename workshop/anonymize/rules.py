@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from workshop.anonymize.strategies import INT_TYPES, STRATEGIES, Column, Strategy
 from workshop.errors import WorkshopError
 
+from workshop.django_setup import require_setup  # noqa: E402
+
+require_setup()  # used before workshop.setup(): say which cell to run
+
 
 @dataclass(frozen=True)
 class TableRules:

@@ -12,6 +12,10 @@ from IPython.display import display
 from workshop.anonymize import strategies as S
 from workshop.widgets import visible_errors
 
+from workshop.django_setup import require_setup  # noqa: E402
+
+require_setup()  # used before workshop.setup(): say which cell to run
+
 MODELS = ("shop.Customer", "auth.User", "shop.Review")
 
 
