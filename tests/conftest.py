@@ -33,16 +33,33 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def workshop_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for a child process with its own state folder (its own embedded server)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSHOP_")}
-    env.update({"WORKSHOP_HOME": str(tmp_path / "state"), "WORKSHOP_NO_DOCKER": "1", "WORKSHOP_DATA_SIZE": "tiny"})
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    yield env
+def state_home():
+    """A state folder of its own, outside pytest's tmp tree: servers run as other users
+    (`pgserver`, `workshop-es`) when we are root and must be able to reach it, and pytest
+    makes its tmp root private (0700) again whenever a pytest session starts."""
+    import shutil
+    import tempfile
+
+    parent = Path(tempfile.mkdtemp(prefix="workshop-test-"))
+    parent.chmod(0o755)
+    home = parent / "state"
+    yield home
+    from workshop.services import es_node
     from workshop.services.postgres import EmbeddedPostgres
 
-    if (tmp_path / "state").exists():
-        EmbeddedPostgres(tmp_path / "state").stop()
+    if home.exists():
+        EmbeddedPostgres(home).stop()
+        es_node.stop(home)
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture
+def workshop_env(state_home: Path) -> dict[str, str]:
+    """Environment for a child process with its own state folder (its own embedded server)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSHOP_")}
+    env.update({"WORKSHOP_HOME": str(state_home), "WORKSHOP_NO_DOCKER": "1", "WORKSHOP_DATA_SIZE": "tiny"})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 @pytest.fixture

@@ -44,15 +44,15 @@ def test_bad_input_is_one_line_that_says_what_to_do(workshop_env, args, message)
     assert done.stderr.count("\n") == 1 and message in done.stderr and "choose" in done.stderr.lower()
 
 
-def test_db_lifecycle_up_url_down_reset(workshop_env, tmp_path):
+def test_db_lifecycle_up_url_down_reset(workshop_env, state_home):
     assert "ready (embedded)" in workshop("db", "up", env=workshop_env).stdout
     url = workshop("db", "url", env=workshop_env).stdout.strip()
-    assert url.startswith("postgresql://") and str(tmp_path) in url
+    assert url.startswith("postgresql://") and str(state_home) in url
     assert workshop("db", "down", env=workshop_env).stdout.startswith("Embedded PostgreSQL stopped")
     assert "was not running" in workshop("db", "down", env=workshop_env).stdout
     assert "dropped" in workshop("db", "reset", env=workshop_env).stdout
     assert "deleted" in workshop("db", "reset", "--hard", env=workshop_env).stdout
-    assert not (tmp_path / "state" / "pgdata").exists()
+    assert not (state_home / "pgdata").exists()
 
 
 def test_data_load_reports_rows_per_second_and_is_idempotent(workshop_env):

@@ -14,12 +14,12 @@ from workshop.services import es_node
 
 
 @pytest.fixture
-def es_home(tmp_path):
+def es_home(state_home):
     if not (shutil.which("mvn") or es_node._zip_path().is_file()):
         if os.environ.get("CI"):
             pytest.fail("CI must provide Maven or the Elasticsearch zip")
         pytest.skip("no Maven and no Elasticsearch zip: cannot install a node here")
-    return tmp_path / "state"
+    return state_home
 
 
 def test_install_unpacks_a_runnable_distribution_once(es_home):

@@ -371,11 +371,12 @@ def _stop_embedded(env: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def script_home(tmp_path):
-    """A HOME and WORKSHOP_HOME of their own; the embedded server started there is stopped after."""
-    yield tmp_path
-    _stop_embedded(_script_env(tmp_path))
-    shutil.rmtree(tmp_path, ignore_errors=True)  # the database folder is large
+def script_home(state_home):
+    """A HOME and WORKSHOP_HOME of their own (outside pytest's private tmp tree, which the
+    server's own user could not enter); the embedded server started there is stopped after."""
+    home = state_home.parent
+    yield home
+    _stop_embedded(_script_env(home))
 
 
 @pytest.mark.slow

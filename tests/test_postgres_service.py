@@ -11,8 +11,8 @@ from workshop.services.postgres import EmbeddedPostgres
 
 
 @pytest.fixture
-def embedded(tmp_path):
-    server = EmbeddedPostgres(tmp_path / "state")
+def embedded(state_home):
+    server = EmbeddedPostgres(state_home)
     yield server
     server.stop()
 
@@ -115,7 +115,7 @@ def test_ensure_database_is_idempotent(embedded):
         assert conn.execute("SELECT current_database()").fetchone()[0] == "twice"
 
 
-def test_a_foreign_program_on_the_docker_stack_port_falls_back_to_the_embedded_server(monkeypatch, tmp_path):
+def test_a_foreign_program_on_the_docker_stack_port_falls_back_to_the_embedded_server(monkeypatch, state_home):
     import socket
     import threading
 
@@ -129,9 +129,9 @@ def test_a_foreign_program_on_the_docker_stack_port_falls_back_to_the_embedded_s
         threading.Thread(target=lambda: [squatter.accept()[0].close() for _ in range(3)], daemon=True).start()
         monkeypatch.delenv("WORKSHOP_DATABASE_URL", raising=False)
         monkeypatch.setenv("WORKSHOP_NO_DOCKER", "0")
-        server = EmbeddedPostgres(tmp_path / "state")
+        server = EmbeddedPostgres(state_home)
         try:
-            db = postgres.resolve(home=tmp_path / "state")
+            db = postgres.resolve(home=state_home)
             assert db.source == "embedded"
         finally:
             server.stop()

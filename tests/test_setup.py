@@ -49,11 +49,11 @@ print(json.dumps({"same": a.database == b.database, "customers": b.row_counts["s
     assert run_setup(workshop_env, script) == {"same": True, "customers": 400}
 
 
-def test_unknown_size_fails_before_anything_starts(workshop_env, tmp_path):
+def test_unknown_size_fails_before_anything_starts(workshop_env, state_home):
     script = "import workshop\ntry:\n    workshop.setup('huge')\nexcept workshop.WorkshopError as e:\n    print(e)\n"
     done = subprocess.run([sys.executable, "-c", script], env=workshop_env, capture_output=True, text=True, timeout=60)
     assert "Unknown dataset size 'huge'" in done.stdout
-    assert not (tmp_path / "state" / "pgdata").exists()
+    assert not (state_home / "pgdata").exists()
 
 
 def test_another_database_in_the_same_process_asks_for_a_kernel_restart():
@@ -64,14 +64,30 @@ def test_another_database_in_the_same_process_asks_for_a_kernel_restart():
 
 
 def test_an_interrupted_load_leaves_the_previous_dataset_ready(workshop_env):
+    import psycopg
+
     run_setup(workshop_env)  # tiny dataset loaded and ready
+    url = subprocess.run([sys.executable, "-m", "workshop.cli", "db", "url"], env=workshop_env, capture_output=True,
+                         text=True, check=True).stdout.strip()
     cli = [sys.executable, "-m", "workshop.cli", "data", "load", "--size", "workshop", "--quiet"]
     loader = subprocess.Popen(cli, env=workshop_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)  # well into the COPY of a 100k-customer dataset
-    loader.send_signal(signal.SIGKILL)  # a laptop lid closing, a kernel killed: no cleanup at all
-    loader.wait(timeout=30)
+    try:
+        # Kill it while it is writing order items: well past the first tables, long before COMMIT.
+        with psycopg.connect(url, autocommit=True) as conn:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and loader.poll() is None:
+                copying = conn.execute("SELECT relid::regclass::text FROM pg_stat_progress_copy").fetchall()
+                if ("shop_orderitem",) in copying:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("never saw the loader COPY order items")
+        loader.send_signal(signal.SIGKILL)  # a laptop lid closing, a kernel killed: no cleanup at all
+    finally:
+        loader.wait(timeout=30)
     after = run_setup(workshop_env)
     assert after["dataset"].startswith("tiny") and after["customers"] == 400
+
 
 
 def test_setup_recovers_after_db_reset_in_the_middle_of_a_session(workshop_env):
