@@ -330,16 +330,11 @@ class _Runner:
                         left[name] -= 1
                     table = self.tables[name]
                     if kind == "copy" and left[name] == 0 and name in fixes:
-                        # Fix the pseudonyms while the other worker builds the indexes the fix
-                        # does not change; the rest wait for it.
+                        # The fix first, and no index build on this table meanwhile: CREATE
+                        # INDEX's SHARE lock would make the fix's UPDATEs wait for it.
                         jobs.put(("fix", name, fixes[name], None))
-                        for index in self._index_statements(table, fixes[name].columns, invert=True):
-                            jobs.put(("index", name, index, None))
-                    elif kind == "copy" and left[name] == 0:
+                    elif kind in ("copy", "fix") and (kind == "fix" or left[name] == 0):
                         for index in self._index_statements(table):
-                            jobs.put(("index", name, index, None))
-                    elif kind == "fix":
-                        for index in self._index_statements(table, fixes[name].columns):
                             jobs.put(("index", name, index, None))
                     state["running"] -= 1
                     cond.notify_all()
