@@ -56,7 +56,8 @@ def check_packages() -> list[Check]:
     return checks
 
 
-def check_postgres() -> Check:
+def check_postgres() -> tuple[Check, object | None]:
+    """The PostgreSQL check, and the database it found (None when it failed)."""
     from workshop.services import postgres
 
     try:
@@ -64,16 +65,14 @@ def check_postgres() -> Check:
         with db.connect() as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
     except WorkshopError as exc:
-        return Check("PostgreSQL", False, exc.problem, exc.fix)
-    return Check("PostgreSQL", True, f"{version} ({db.source}) {db.safe_url}")
+        return Check("PostgreSQL", False, exc.problem, exc.fix), None
+    return Check("PostgreSQL", True, f"{version} ({db.source}) {db.safe_url}"), db
 
 
-def check_dataset() -> Check:
+def check_dataset(db) -> Check:
     from workshop import django_setup
-    from workshop.services import postgres
 
     try:
-        db = postgres.resolve()
         django_setup.configure(db.url)
         if django_setup.pending_migrations():
             return Check("dataset", False, "database not migrated yet", "run `workshop data load` or workshop.setup()", False)
@@ -122,9 +121,10 @@ def check_jupyter() -> list[Check]:
 
 
 def run_checks() -> list[Check]:
-    checks = [check_python(), *check_packages(), check_postgres()]
-    if checks[-1].ok:
-        checks.append(check_dataset())
+    database_check, db = check_postgres()  # resolved once; the dataset check reuses it
+    checks = [check_python(), *check_packages(), database_check]
+    if db is not None:
+        checks.append(check_dataset(db))
     return [*checks, check_elasticsearch(), *check_jupyter()]
 
 
