@@ -104,6 +104,16 @@ def test_a_database_url_that_does_not_answer_gives_one_line_with_the_fix(monkeyp
 def test_the_embedded_server_tunes_itself_for_loading(embedded):
     with embedded.start().connect() as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+        assert conn.execute("SHOW wal_level").fetchone()[0] == "minimal"  # needed a restart on first start
+
+
+def test_a_folder_tuned_by_an_older_workshop_is_retuned_at_the_next_start(embedded):
+    with embedded.start().connect(autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET wal_level = 'replica'")
+        conn.execute("ALTER SYSTEM RESET max_wal_senders")
+    embedded.stop()
+    with embedded.start().connect() as conn:  # starts with replica, sees it, restarts once
+        assert conn.execute("SHOW wal_level").fetchone()[0] == "minimal"
 
 
 def test_ensure_database_is_idempotent(embedded):
@@ -113,6 +123,8 @@ def test_ensure_database_is_idempotent(embedded):
     assert first.url == second.url
     with psycopg.connect(first.url) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0] == "twice"
+        # byte-order collation: fast text sorts and index builds (see ensure_database)
+        assert conn.execute("SELECT datcollate FROM pg_database WHERE datname = 'twice'").fetchone()[0] == "C"
 
 
 def test_a_foreign_program_on_the_docker_stack_port_falls_back_to_the_embedded_server(monkeypatch, state_home):

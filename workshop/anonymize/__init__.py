@@ -7,7 +7,8 @@
 Modules: strategies (what replaces a value), rules (validation against the schema),
 shop_rules (the shop's rules), engine (the set-based copy), pools (Faker pools),
 sqlhash (HMAC-SHA256 and keyed permutations in plain SQL), keys (the secret key),
-measure (k-anonymity, linkage attack, leak scan), dump (share the copy), widgets.
+measure (k-anonymity, linkage attack, leak scan), dump (share the copy), widgets,
+scheduler (the build's jobs on a few connections), timeline (plot them).
 """
 
 import importlib
@@ -16,7 +17,7 @@ import importlib
 # without a configured Django, while a notebook cell that uses them before workshop.setup()
 # gets the "run the set-up cell first" message instead of Django's ImproperlyConfigured.
 _EXPORTS = {
-    "build": "engine", "preview": "engine", "Report": "engine",
+    "build": "engine", "preview": "engine", "Report": "engine", "plot_timeline": "timeline",
     **{name: "strategies" for name in ("Suppress", "Static", "Mask", "Fake", "Pseudonymize", "GeneralizeDate",
                                        "KeepPrefix", "Noise", "Shuffle")},
 }

@@ -37,13 +37,13 @@ class PythonRules:
 
     def apply(self, c) -> None:
         digest = hmac.new(self.key, c.email.encode(), hashlib.sha256).hexdigest()
-        phone = int(hmac.new(self.key, c.phone.encode(), hashlib.sha256).hexdigest()[:15], 16) % 10**7
+        phone = int(hmac.new(self.key, c.phone.encode(), hashlib.sha256).hexdigest()[:15], 16) % 10**9
         nid = int(c.national_id[1:].replace("-", ""))
         nid = sqlhash.feistel_python(nid, self.fpe, 10_000, 10_000)
         c.first_name = self.fake.first_name()
         c.last_name = self.fake.last_name()
         c.email = f"{digest[:16]}@example.com"
-        c.phone = f"({phone // 10_000:03d}) 555-{phone % 10_000:04d}"
+        c.phone = f"(0{phone // 10**7:02d}) {phone // 10_000 % 1000:03d}-{phone % 10_000:04d}"
         c.national_id = f"9{nid // 10**6:02d}-{nid // 10**4 % 100:02d}-{nid % 10**4:04d}"
         c.birth_date = datetime.date(c.birth_date.year, 1, 1)
         c.street_address = self.fake.street_address()[:120]

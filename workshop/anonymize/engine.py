@@ -15,17 +15,14 @@ The source is only read. Any failure drops the build schema and leaves the previ
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
 from workshop.anonymize import catalog as catalog_mod
-from workshop.anonymize import collisions, db, keys, pools, rules as rules_mod
+from workshop.anonymize import collisions, db, keys, pools, rules as rules_mod, scheduler
 from workshop.anonymize.query import Query
 from workshop.anonymize.strategies import Fake, Pseudonymize
 from workshop.errors import WorkshopError
@@ -40,6 +37,7 @@ class Report:
     tables: dict[str, int]
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
+    jobs: list = field(default_factory=list)  # (worker, kind, table, start s, end s): the build's timeline
 
     @property
     def rows(self) -> int:
@@ -117,7 +115,8 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
             raise
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [LOCK_NAMESPACE, target])
-    return Report(target, counts, time.perf_counter() - started, phases)
+    return Report(target, counts, time.perf_counter() - started, phases,
+                  [(w, k, n, a - started, b - started) for w, k, n, a, b in runner.jobs])
 
 
 def _drop_quietly(conn: psycopg.Connection, schema: str) -> None:
@@ -184,222 +183,231 @@ def table_query(source: str, table: catalog_mod.Table, resolved, hmac_key: bytes
 
 
 class _Runner:
+    """Plans the build as jobs (see scheduler.py) and runs them on `workers` connections.
+
+    Per table: copy (id ranges, or one statement) -> fix pseudonym collisions -> ANALYZE
+    -> index builds -> attach primary/unique/check constraints and identities. Foreign keys
+    of a table are added and validated once it and every table it references are attached.
+    """
+
     def __init__(self, conn, source, schema, tables, resolved, hmac_key, workers, progress, chunk_rows):
         self.conn, self.source, self.schema = conn, source, schema
         self.tables, self.resolved, self.hmac_key = tables, resolved, hmac_key
         self.workers, self.progress, self.chunk_rows = max(1, workers), progress, chunk_rows
-        self.local = threading.local()
-        self.opened: list[psycopg.Connection] = []
-        self.lock = threading.Lock()
-
-    def worker_conn(self) -> psycopg.Connection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = db.connect()
-            # Our own build tables: the swap commits for real. Index builds run side by side
-            # already, so each gets the memory and no extra parallel workers.
-            conn.execute("SET synchronous_commit = off")
-            conn.execute("SET maintenance_work_mem = '512MB'")
-            conn.execute("SET max_parallel_maintenance_workers = 0")
-            with self.lock:
-                self.opened.append(conn)
-            self.local.conn = conn
-        return conn
-
-    def parallel(self, tasks) -> list:
-        """Run (callable, args) tasks on the worker connections; the first failure stops the rest."""
-        with ThreadPoolExecutor(self.workers) as pool:
-            futures = {pool.submit(func, *args): (func, args) for func, args in tasks}
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for f in pending:
-                f.cancel()
-            for f in done:
-                if f.exception() is not None:
-                    raise f.exception()
-            results = [f.result() for f in futures if f.done() and not f.cancelled()]
-        return results
+        self.jobs: list = []  # the timeline: (worker, kind, table, start, end), perf_counter times
 
     def run(self, phases: dict) -> dict[str, int]:
         from tqdm.auto import tqdm
 
-        try:
-            mark = time.perf_counter()
-            cur = self.conn.cursor()
-            schema = sql.Identifier(self.schema)
-            with self.conn.transaction():
-                cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))  # a crashed run's leftovers
-                cur.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-                for t in self.tables.values():
-                    cur.execute(sql.SQL(
-                        "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED "
-                        "INCLUDING STORAGE INCLUDING COMMENTS) WITH (autovacuum_enabled = off)").format(
-                            sql.Identifier(self.schema, t.name), sql.Identifier(self.source, t.name)))
-                # Every rule's pools, even for tables left out: their originals must be excluded too.
-                pools_by_id = make_pools(cur, self.schema, self.source, self.resolved)
-            phases["pools"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        cur = self.conn.cursor()
+        with self.conn.transaction():
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))  # a crashed run's leftovers
+            cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+            for t in self.tables.values():
+                cur.execute(sql.SQL(
+                    "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED "
+                    "INCLUDING STORAGE INCLUDING COMMENTS) WITH (autovacuum_enabled = off)").format(
+                        sql.Identifier(self.schema, t.name), sql.Identifier(self.source, t.name)))
+            # Every rule's pools, even for tables left out: their originals must be excluded too.
+            pools_by_id = make_pools(cur, self.schema, self.source, self.resolved)
+        phases["pools"] = time.perf_counter() - mark
 
+        mark = time.perf_counter()
+        self.new = {t.name: cur.execute("SELECT quote_ident(%s) || '.' || quote_ident(%s)", [self.schema, t.name]).fetchone()[0]
+                    for t in self.tables.values()}
+        self.size = {t.name: cur.execute("SELECT pg_relation_size(%s::regclass)", [t.qualified]).fetchone()[0]
+                     for t in self.tables.values()}
+        self.fixes = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key)
+        self.fkeys = self._foreign_keys()
+        self.counts = {name: 0 for name in self.tables}
+        self.attached: set[str] = set()
+        self.fk_queued: set[str] = set()
+        first, total = [], 0
+        for t in self.tables.values():
+            jobs, rows = self._copy_jobs(cur, t, pools_by_id)
+            first += jobs
+            total += rows
+        connections = []
+        try:
+            for _ in range(self.workers):
+                connections.append(self._worker_conn())
+            phases["plan"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            chunks, total = {}, 0
-            # Tables with pseudonyms first (copy, collision fix, indexes: the longest chain),
-            # then the biggest: their index builds overlap the small tables' copies.
-            fixes = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key)
-            for t in sorted(self.tables.values(), key=lambda t: (t.name not in fixes, -self._size(cur, t))):
-                q, expressions = table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id)
-                insert = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE ").format(
-                    sql.Identifier(self.schema, t.name), sql.SQL(", ").join(map(sql.Identifier, t.columns)))
-                lo, hi, n = cur.execute(sql.SQL("SELECT min({pk}), max({pk}), count(*) FROM {t}").format(
-                    pk=sql.Identifier(t.pk) if t.pk else sql.SQL("NULL::int"),
-                    t=sql.Identifier(self.source, t.name))).fetchone()
-                total += n
-                statements = []
-                if t.pk and lo is not None and not q.single_chunk:
-                    # Enough ranges to keep every worker busy, none so big that progress stalls.
-                    step = max(10_000, min(self.chunk_rows, (hi - lo + 1) // (2 * self.workers) + 1))
-                    for start in range(lo, hi + 1, step):
-                        where = sql.SQL("{} BETWEEN {} AND {}").format(
-                            sql.Identifier("s", t.pk), sql.Literal(start), sql.Literal(start + step - 1))
-                        statements.append(insert + q.select(t.columns, expressions, where))
-                else:
-                    statements.append(insert + q.select(t.columns, expressions))
-                chunks[t.name] = (statements, q.params)
-            counts = {name: 0 for name in self.tables}
-            self.new = {t.name: cur.execute("SELECT quote_ident(%s) || '.' || quote_ident(%s)", [self.schema, t.name]).fetchone()[0]
-                        for t in self.tables.values()}
             with tqdm(total=total, unit=" rows", unit_scale=True, desc=f"Anonymizing into {self.schema}",
                       disable=not self.progress, leave=False) as bar:
-                self._copy_and_index(chunks, counts, bar, fixes)
-            phases["copy+indexes"] = time.perf_counter() - mark
-
-            mark = time.perf_counter()
-            self._constraints(phases)
-            phases["constraints"] = time.perf_counter() - mark
-            with self.conn.transaction():
-                for i in range(len(pools_by_id)):
-                    cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.schema, f"_pool_{i}")))
-            return counts
+                def on_done(job, rows):
+                    if job.kind == "copy":
+                        bar.update(rows)
+                    bar.set_postfix_str(f"{job.kind} {job.table}", refresh=False)
+                self.jobs = scheduler.run(first, connections, on_done)
+            phases["build"] = time.perf_counter() - mark
         finally:
-            for conn in self.opened:
+            for conn in connections:
                 conn.close()
+        with self.conn.transaction():
+            for i in range(len(pools_by_id)):
+                cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.schema, f"_pool_{i}")))
+        return self.counts
 
     @staticmethod
-    def _size(cur, t) -> int:
-        return cur.execute("SELECT pg_relation_size(%s::regclass)", [t.qualified]).fetchone()[0]
+    def _worker_conn() -> psycopg.Connection:
+        conn = db.connect()
+        # Our own build tables: the swap commits for real. Index builds run side by side
+        # already, so each gets the memory and no extra parallel workers.
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        conn.execute("SET max_parallel_maintenance_workers = 0")
+        # Foreign-key validation and the collision fix hash a million keys: in memory.
+        conn.execute("SET work_mem = '256MB'")
+        return conn
 
-    def _index_statements(self, t, touching: set[str] | None = None, invert: bool = False) -> list[sql.Composable]:
-        """The table's index builds; with `touching`, only those on (or, inverted, not on) those columns."""
+    # --- the jobs of one table, in order ---------------------------------------------------
+
+    def _priority(self, name: str, kind: str) -> tuple:
+        """Lower runs first. The table with pseudonyms to fix has the longest chain: its
+        copy first. Short jobs that unblock others next, then the other tables' copies (so
+        every chain is under way), then index builds and validations, biggest first so that
+        no big job is left for last."""
+        if kind == "copy":
+            return (0 if name in self.fixes else 2, -self.size[name])
+        if kind in ("fix", "analyze", "attach"):
+            return (1, -self.size[name])
+        return (3, -self.size[name])
+
+    def _copy_jobs(self, cur, t, pools_by_id) -> tuple[list[scheduler.Job], int]:
+        q, expressions = table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id)
+        target = sql.Identifier(self.schema, t.name)
+        insert = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE ").format(
+            target, sql.SQL(", ").join(map(sql.Identifier, t.columns)))
+        # min and max come from the primary key's index; the row count for the progress bar
+        # is the planner's estimate (a count(*) would read every table once more).
+        lo, hi = cur.execute(sql.SQL("SELECT min({pk}), max({pk}) FROM {t}").format(
+            pk=sql.Identifier(t.pk) if t.pk else sql.SQL("NULL::int"),
+            t=sql.Identifier(self.source, t.name))).fetchone()
+        n = max(0, cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [t.qualified]).fetchone()[0])
+        params = q.params
+        # Tables with rules are CPU-bound: id ranges on every connection. The others are
+        # copied by one statement after a TRUNCATE in the same transaction, which on a
+        # server with wal_level=minimal (the embedded one) skips writing the rows to the WAL.
+        if t.pk and lo is not None and not q.single_chunk and t.name in self.resolved:
+            step = max(10_000, min(self.chunk_rows, (hi - lo + 1) // (2 * self.workers) + 1))
+            statements = [insert + q.select(t.columns, expressions, sql.SQL("{} BETWEEN {} AND {}").format(
+                sql.Identifier("s", t.pk), sql.Literal(start), sql.Literal(start + step - 1)))
+                for start in range(lo, hi + 1, step)]
+            truncate = False
+        else:
+            statements, truncate = [insert + q.select(t.columns, expressions)], True
+        left = {"n": len(statements)}
+
+        def copy(statement):
+            def run(conn):
+                if not truncate:
+                    return conn.execute(statement, params).rowcount
+                with conn.transaction():
+                    conn.execute(sql.SQL("TRUNCATE {}").format(target))
+                    return conn.execute(statement, params).rowcount
+            return run
+
+        def copied(rows):
+            self.counts[t.name] += rows
+            left["n"] -= 1
+            if left["n"]:
+                return []
+            if t.name not in self.fixes:
+                return self._analyze_jobs(t, self._index_jobs)
+            # The fix's UPDATEs and ANALYZE do not lock each other out: side by side, and the
+            # index builds once both are done (the statistics barely move with the fix).
+            both = {"n": 2}
+
+            def then(t):
+                both["n"] -= 1
+                return [] if both["n"] else self._index_jobs(t)
+            return [self._job(t, "fix", self.fixes[t.name], then)] + self._analyze_jobs(t, then)
+
+        return [self._job(t, "copy", copy(s), copied) for s in statements], n
+
+    def _job(self, t, kind: str, run, then) -> scheduler.Job:
+        return scheduler.Job(self._priority(t.name, kind), kind=kind, table=t.name, run=run,
+                             then=(lambda rows: then(t)) if kind != "copy" else then)
+
+    def _analyze_jobs(self, t, then) -> list[scheduler.Job]:
+        # Before the index builds: ANALYZE and CREATE INDEX lock each other out.
+        def analyze(conn):
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.schema, t.name)))
+        return [self._job(t, "analyze", analyze, then)]
+
+    def _index_jobs(self, t) -> list[scheduler.Job]:
         defs = [d for _, d in t.indexes] + [d for _, kind, _, d in t.constraints if kind in ("p", "u")]
-        if touching is not None:
-            defs = [d for d in defs if bool(_index_columns(d) & touching) != invert]
-        return [catalog_mod.retarget_index(d, t.qualified, self.new[t.name]) for d in defs]
+        statements = [catalog_mod.retarget_index(d, t.qualified, self.new[t.name]) for d in defs]
+        if not statements:
+            return self._attach_jobs(t)
+        left = {"n": len(statements)}
 
-    def _copy_and_index(self, chunks: dict, counts: dict, bar, fixes: dict) -> None:
-        """Three kinds of jobs on the worker connections: copy an id range, fix a table's
-        pseudonyms that hit an original value, build an index. A table's fix is queued as
-        soon as its last range is in, its indexes once the fix is done."""
-        jobs: queue.Queue = queue.Queue()
-        left = {name: len(statements) for name, (statements, _) in chunks.items()}
-        state = {"running": 0, "error": None}
-        cond = threading.Condition()
-        for name, (statements, params) in chunks.items():
-            for statement in statements:
-                jobs.put(("copy", name, statement, params))
+        def built(t):
+            left["n"] -= 1
+            return [] if left["n"] else self._attach_jobs(t)
+        return [self._job(t, "index", lambda conn, s=s: conn.execute(s), built) for s in statements]
 
-        def work() -> None:
-            conn = self.worker_conn()
-            while True:
-                with cond:
-                    while jobs.empty() and state["running"] and state["error"] is None:
-                        cond.wait()
-                    if state["error"] is not None or (jobs.empty() and not state["running"]):
-                        cond.notify_all()
-                        return
-                    kind, name, statement, params = jobs.get()
-                    state["running"] += 1
-                try:
-                    rows = statement(conn) if kind == "fix" else conn.execute(statement, params).rowcount
-                except BaseException as exc:
-                    with cond:
-                        state["error"] = state["error"] or exc
-                        state["running"] -= 1
-                        cond.notify_all()
-                    return
-                with cond:
-                    if kind == "copy":
-                        counts[name] += rows
-                        bar.update(rows)
-                        left[name] -= 1
-                    table = self.tables[name]
-                    if kind == "copy" and left[name] == 0 and name in fixes:
-                        # The fix first, and no index build on this table meanwhile: CREATE
-                        # INDEX's SHARE lock would make the fix's UPDATEs wait for it.
-                        jobs.put(("fix", name, fixes[name], None))
-                    elif kind in ("copy", "fix") and (kind == "fix" or left[name] == 0):
-                        for index in self._index_statements(table):
-                            jobs.put(("index", name, index, None))
-                    state["running"] -= 1
-                    cond.notify_all()
-
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(self.workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if state["error"] is not None:
-            raise state["error"]
-
-    def _constraints(self, phases: dict) -> None:
-        mark = time.perf_counter()
-        attach, checks, fkeys = [], [], []
-        for t in self.tables.values():
-            for name, kind, definition, index_def in t.constraints:
-                target = sql.Identifier(self.schema, t.name)
-                if kind in ("p", "u"):
-                    index_name = index_def.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
-                    attach.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
-                        target, sql.Identifier(name), sql.SQL("PRIMARY KEY" if kind == "p" else "UNIQUE"),
-                        sql.SQL(index_name), sql.SQL(_deferrable(definition))))
-                elif kind == "c":
-                    checks.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(target, sql.Identifier(name), sql.SQL(definition)))
-                elif kind == "f":
-                    referenced = definition.split(" REFERENCES ", 1)[1].split("(", 1)[0].strip().strip('"')
-                    if referenced in self.tables:  # a foreign key out of a partial copy is dropped
-                        fkeys.append((target, name, definition))
-        new = self.new
-        with self.conn.transaction():
-            self.conn.execute(sql.SQL("SELECT set_config('search_path', {}, true)").format(sql.Literal(self.schema)))
-            for statement in attach + checks:
-                self.conn.execute(statement)
-            for target, name, definition in fkeys:
-                self.conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
-                    target, sql.Identifier(name), sql.SQL(definition)))
-            for t in self.tables.values():
+    def _attach_jobs(self, t) -> list[scheduler.Job]:
+        def attach(conn):
+            target = sql.Identifier(self.schema, t.name)
+            with conn.transaction():
+                for name, kind, definition, index_def in t.constraints:
+                    if kind in ("p", "u"):
+                        index_name = index_def.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
+                        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
+                            target, sql.Identifier(name), sql.SQL("PRIMARY KEY" if kind == "p" else "UNIQUE"),
+                            sql.SQL(index_name), sql.SQL(_deferrable(definition))))
+                    elif kind == "c":
+                        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                            target, sql.Identifier(name), sql.SQL(definition)))
                 for column in t.identity:
-                    self.conn.execute(sql.SQL(
+                    conn.execute(sql.SQL(
                         "SELECT setval(pg_get_serial_sequence({q}, {c}), coalesce(max({col}), 1), max({col}) IS NOT NULL) FROM {t}"
-                    ).format(q=sql.Literal(new[t.name]), c=sql.Literal(column), col=sql.Identifier(column),
-                             t=sql.Identifier(self.schema, t.name)))
+                    ).format(q=sql.Literal(self.new[t.name]), c=sql.Literal(column), col=sql.Identifier(column), t=target))
+        return [self._job(t, "attach", attach, self._attached)]
 
-        def validate(target, name):
-            self.worker_conn().execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, sql.Identifier(name)))
+    def _attached(self, t) -> list[scheduler.Job]:
+        self.attached.add(t.name)
+        ready = []
+        for name, fkeys in self.fkeys.items():
+            wanted = {name} | {referenced for _, _, referenced in fkeys}
+            if name not in self.fk_queued and wanted <= self.attached:
+                self.fk_queued.add(name)
+                job = self._job(self.tables[name], "fk", self._fk_runner(name, fkeys), lambda t: [])
+                # Adding a foreign key to X locks the table X references against that table's
+                # own validation: not side by side (the second would only wait).
+                referenced = {r for _, _, r in fkeys} - {name}
+                job.can_start = lambda running, referenced=referenced: not any(
+                    j.kind == "fk" and j.table in referenced for j in running)
+                ready.append(job)
+        return ready
 
-        def analyze(name):
-            self.worker_conn().execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.schema, name)))
+    def _foreign_keys(self) -> dict[str, list[tuple[str, str, str]]]:
+        """table -> [(name, definition, referenced table)]; a key out of a partial copy is dropped."""
+        fkeys: dict[str, list] = {}
+        for t in self.tables.values():
+            for name, kind, definition, _ in t.constraints:
+                if kind == "f":
+                    referenced = definition.split(" REFERENCES ", 1)[1].split("(", 1)[0].strip().strip('"')
+                    if referenced in self.tables:
+                        fkeys.setdefault(t.name, []).append((name, definition, referenced))
+        return fkeys
 
-        phases["attach"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-        self.parallel([(validate, (target, name)) for target, name, _ in fkeys] + [(analyze, (n,)) for n in self.tables])
-        phases["validate_fk"] = time.perf_counter() - mark
-
-
-def _index_columns(definition: str) -> set[str]:
-    """Columns of a plain index definition; {"*"} (touches everything) when unsure."""
-    inside = definition.rsplit(" USING ", 1)[-1]
-    if "(" not in inside or " WHERE " in definition:
-        return {"*"}
-    body = inside.split("(", 1)[1].rsplit(")", 1)[0]
-    if "(" in body:  # an expression index
-        return {"*"}
-    return {part.strip().split(" ")[0].strip('"') for part in body.split(",")}
+    def _fk_runner(self, name: str, fkeys: list):
+        # One job per table: two validations of the same table would wait for each other.
+        def run(conn):
+            target = sql.Identifier(self.schema, name)
+            with conn.transaction():
+                # Definitions name the referenced table unqualified: resolve it in the copy.
+                conn.execute(sql.SQL("SELECT set_config('search_path', {}, true)").format(sql.Literal(self.schema)))
+                for fk, definition, _ in fkeys:
+                    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
+                        target, sql.Identifier(fk), sql.SQL(definition)))
+            for fk, _, _ in fkeys:
+                conn.execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, sql.Identifier(fk)))
+        return run
 
 
 def _deferrable(definition: str) -> str:

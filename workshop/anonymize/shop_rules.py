@@ -9,8 +9,13 @@ from __future__ import annotations
 from workshop.anonymize.strategies import Fake, GeneralizeDate, KeepPrefix, Noise, Pseudonymize, Static
 
 # The same templates on every table: one email or phone gets one pseudonym everywhere.
+# Emails and phones are pseudonymized into ranges no real value uses (example.com is
+# reserved; no North American area code starts with 0), so a pseudonym can never be
+# somebody's real address or number and the engine's collision check finds nothing to
+# re-draw. National ids keep their 9xx shape through a permutation: the ~1% of them
+# that land on an existing id are re-drawn (collisions.py).
 EMAIL = Pseudonymize("{hex:16}@example.com")
-PHONE = Pseudonymize("({digits:3}) 555-{digits:4}")
+PHONE = Pseudonymize("(0{digits:2}) {digits:3}-{digits:4}")
 NATIONAL_ID = Pseudonymize("9{digits:2}-{digits:2}-{digits:4}")
 
 

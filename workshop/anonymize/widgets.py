@@ -9,7 +9,7 @@ import datetime
 import ipywidgets as widgets
 from IPython.display import display
 
-from workshop.anonymize import strategies as S
+from workshop.anonymize import shop_rules, strategies as S
 from workshop.widgets import visible_errors
 
 from workshop.django_setup import require_setup  # noqa: E402
@@ -35,11 +35,11 @@ def default_strategy(name: str, column: S.Column):
         return S.Fake(provider)
     if name == "pseudonymize":
         if "email" in column.name:
-            return S.Pseudonymize("{hex:16}@example.com")
+            return shop_rules.EMAIL
         if column.name == "national_id":
-            return S.Pseudonymize("9{digits:2}-{digits:2}-{digits:4}")
+            return shop_rules.NATIONAL_ID
         if column.name == "phone":
-            return S.Pseudonymize("({digits:3}) 555-{digits:4}")
+            return shop_rules.PHONE
         return S.Pseudonymize("{hex:%d}" % min(16, column.max_length or 16))
     if name == "generalize_date":
         return S.GeneralizeDate(1)

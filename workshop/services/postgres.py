@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,10 @@ EMBEDDED_TUNING = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
+    # No replicas and no archive: a table created or truncated in a transaction is then
+    # written without WAL (the anonymizer's copies, index builds). Takes a restart.
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
     "max_wal_size": "2GB",
     "checkpoint_timeout": "30min",
     "maintenance_work_mem": "256MB",
@@ -120,7 +125,10 @@ def ensure_database(server: Database, name: str) -> Database:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             try:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                # Collation "C": byte order, which for UTF-8 is code-point order, so ORDER BY
+                # reads as it would under C.UTF-8; but PostgreSQL then compares text with
+                # memcmp and abbreviated keys, and text index builds run about 3x faster.
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_COLLATE 'C'").format(sql.Identifier(name)))
             except psycopg.errors.DuplicateDatabase:
                 pass  # another kernel created it at the same moment
             except psycopg.errors.InsufficientPrivilege:
@@ -203,9 +211,16 @@ class EmbeddedPostgres:
         """Start (initialising on first use) and return the server's `postgres` database."""
         self._check_pgdata()
         pgserver = self._pgserver()
-        first_time = not (self.pgdata / "PG_VERSION").exists()
-        if not self.running():
+        was_running = self.running()
+        if not was_running:
             self._forget(pgserver)  # a cached handle to a server stopped elsewhere would not restart it
+        db = self._start(pgserver)
+        if not was_running and self._tune(db):  # first start, or a folder from an older workshop
+            self.stop()
+            db = self._start(pgserver)
+        return db
+
+    def _start(self, pgserver) -> Database:
         try:
             server = pgserver.get_server(self.pgdata, cleanup_mode=None, postgres_version=PG_MAJOR)
         except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
@@ -216,16 +231,27 @@ class EmbeddedPostgres:
                 "see `workshop doctor`; `workshop db reset` rebuilds the folder, "
                 "or set WORKSHOP_DATABASE_URL to use another server",
             ) from None
-        db = Database(server.get_uri(), "embedded")
-        if first_time:
-            self._tune(db)
-        return db
+        return Database(server.get_uri(), "embedded")
 
-    def _tune(self, db: Database) -> None:
+    def _tune(self, db: Database) -> bool:
+        """Apply EMBEDDED_TUNING where it differs; True when a restart is needed (and safe:
+        nobody else is connected yet)."""
         with db.connect(autocommit=True) as conn:
+            changed = False
             for name, value in EMBEDDED_TUNING.items():
-                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+                current = conn.execute("SELECT current_setting(%s)", [name]).fetchone()[0]
+                if current != value:
+                    conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+                    changed = True
+            if not changed:
+                return False
             conn.execute("SELECT pg_reload_conf()")
+            time.sleep(0.1)  # the reload is asynchronous
+            pending, others = conn.execute(
+                "SELECT (SELECT bool_or(pending_restart) FROM pg_settings), "
+                "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())"
+            ).fetchone()
+            return bool(pending) and others == 0
 
     def url(self) -> str | None:
         info = self._postmaster()
