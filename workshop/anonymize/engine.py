@@ -28,6 +28,7 @@ from workshop.anonymize.strategies import Fake, Pseudonymize
 from workshop.errors import WorkshopError
 
 BUILD_SUFFIX = "__building"
+OLD_SUFFIX = "__old"  # the previous copy between the swap and its deletion
 LOCK_NAMESPACE = 0x5750_0003  # advisory lock: one build per target at a time
 
 
@@ -98,14 +99,22 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
             runner = _Runner(conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows)
             counts = runner.run(phases)
             mark = time.perf_counter()
+            old = target + OLD_SUFFIX
             with conn.transaction():  # the swap: readers see the old copy or the new one, never half
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target)))
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(old)))  # a crash's leftover
+                if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [target]).fetchone():
+                    conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(target), sql.Identifier(old)))
                 conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(build_schema), sql.Identifier(target)))
                 for name in counts:  # autovacuum was kept off the build: it competes for the same cores
                     conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(sql.Identifier(target, name)))
                 conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
                     sql.Identifier(target), sql.Literal(f"anonymized copy of {source} by workshop.anonymize")))
             phases["swap"] = time.perf_counter() - mark
+            # Deleting the old copy's files (seconds for a freshly written gigabyte) happens
+            # after the swap's commit, so readers are only ever held up by the renames.
+            mark = time.perf_counter()
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(old)))
+            phases["drop old"] = time.perf_counter() - mark
         except BaseException as exc:
             _drop_quietly(conn, build_schema)
             if isinstance(exc, psycopg.Error):
@@ -220,6 +229,12 @@ class _Runner:
                      for t in self.tables.values()}
         self.fixes = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key)
         self.fkeys = self._foreign_keys()
+        # A table's index builds unblock the foreign keys pointing at it: they weigh as
+        # much as the biggest table whose validation waits for them.
+        self.weight = dict(self.size)
+        for name, fkeys in self.fkeys.items():
+            for _, _, referenced in fkeys:
+                self.weight[referenced] = max(self.weight[referenced], self.size[name])
         self.counts = {name: 0 for name in self.tables}
         self.attached: set[str] = set()
         self.fk_queued: set[str] = set()
@@ -272,8 +287,8 @@ class _Runner:
         if kind == "copy":
             return (0 if name in self.fixes else 2, -self.size[name])
         if kind in ("fix", "analyze", "attach"):
-            return (1, -self.size[name])
-        return (3, -self.size[name])
+            return (1, -self.weight[name])
+        return (3, -self.weight[name])
 
     def _copy_jobs(self, cur, t, pools_by_id) -> tuple[list[scheduler.Job], int]:
         q, expressions = table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id)
