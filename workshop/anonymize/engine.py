@@ -240,21 +240,23 @@ class _Runner:
         self.fk_queued: set[str] = set()
         first, total = [], 0
         for t in self.tables.values():
-            jobs, rows = self._copy_jobs(cur, t, pools_by_id)
-            first += jobs
-            total += rows
+            copies = self._copy_jobs(cur, t, pools_by_id)
+            first += copies
+            # copies, fix, ANALYZE, index builds, attach, foreign keys
+            total += (len(copies) + (t.name in self.fixes) + 1 + len(self._index_definitions(t)) + 1
+                      + (t.name in self.fkeys))
         connections = []
         try:
             for _ in range(self.workers):
                 connections.append(self._worker_conn())
             phases["plan"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            with tqdm(total=total, unit=" rows", unit_scale=True, desc=f"Anonymizing into {self.schema}",
+            # Counted in jobs: rows alone would reach 100% with the index builds still to come.
+            with tqdm(total=total, unit=" jobs", desc=f"Anonymizing into {self.schema}",
                       disable=not self.progress, leave=False) as bar:
                 def on_done(job, rows):
-                    if job.kind == "copy":
-                        bar.update(rows)
                     bar.set_postfix_str(f"{job.kind} {job.table}", refresh=False)
+                    bar.update(1)
                 self.jobs = scheduler.run(first, connections, on_done)
             phases["build"] = time.perf_counter() - mark
         finally:
@@ -290,17 +292,15 @@ class _Runner:
             return (1, -self.weight[name])
         return (3, -self.weight[name])
 
-    def _copy_jobs(self, cur, t, pools_by_id) -> tuple[list[scheduler.Job], int]:
+    def _copy_jobs(self, cur, t, pools_by_id) -> list[scheduler.Job]:
         q, expressions = table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id)
         target = sql.Identifier(self.schema, t.name)
         insert = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE ").format(
             target, sql.SQL(", ").join(map(sql.Identifier, t.columns)))
-        # min and max come from the primary key's index; the row count for the progress bar
-        # is the planner's estimate (a count(*) would read every table once more).
+        # From the primary key's index: no count(*), which would read every table once more.
         lo, hi = cur.execute(sql.SQL("SELECT min({pk}), max({pk}) FROM {t}").format(
             pk=sql.Identifier(t.pk) if t.pk else sql.SQL("NULL::int"),
             t=sql.Identifier(self.source, t.name))).fetchone()
-        n = max(0, cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [t.qualified]).fetchone()[0])
         params = q.params
         # Tables with rules are CPU-bound: id ranges on every connection. The others are
         # copied by one statement after a TRUNCATE in the same transaction, which on a
@@ -340,7 +340,7 @@ class _Runner:
                 return [] if both["n"] else self._index_jobs(t)
             return [self._job(t, "fix", self.fixes[t.name], then)] + self._analyze_jobs(t, then)
 
-        return [self._job(t, "copy", copy(s), copied) for s in statements], n
+        return [self._job(t, "copy", copy(s), copied) for s in statements]
 
     def _job(self, t, kind: str, run, then) -> scheduler.Job:
         return scheduler.Job(self._priority(t.name, kind), kind=kind, table=t.name, run=run,
@@ -352,9 +352,12 @@ class _Runner:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.schema, t.name)))
         return [self._job(t, "analyze", analyze, then)]
 
+    @staticmethod
+    def _index_definitions(t) -> list[str]:
+        return [d for _, d in t.indexes] + [d for _, kind, _, d in t.constraints if kind in ("p", "u")]
+
     def _index_jobs(self, t) -> list[scheduler.Job]:
-        defs = [d for _, d in t.indexes] + [d for _, kind, _, d in t.constraints if kind in ("p", "u")]
-        statements = [catalog_mod.retarget_index(d, t.qualified, self.new[t.name]) for d in defs]
+        statements = [catalog_mod.retarget_index(d, t.qualified, self.new[t.name]) for d in self._index_definitions(t)]
         if not statements:
             return self._attach_jobs(t)
         left = {"n": len(statements)}
