@@ -356,7 +356,8 @@ class GeneralizeDate(Strategy):
         return _no_unique(column, "generalize_date", "pseudonymize")
 
     def expression(self, q: Query, column: Column) -> sql.Composable:
-        year = sql.SQL("extract(year FROM {})::int").format(q.col(column.name))
+        # date_part (float8) rather than extract (numeric since PostgreSQL 14): 5x cheaper.
+        year = sql.SQL("date_part('year', {})::int").format(q.col(column.name))
         return sql.SQL("make_date({y} - mod({y}, {n}), 1, 1)").format(y=year, n=sql.Literal(self.years))
 
     def describe(self) -> str:
