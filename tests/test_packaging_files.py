@@ -481,6 +481,17 @@ def test_compose_postgres_is_where_the_workshop_looks(compose):
     assert "pg_isready" in " ".join(service["healthcheck"]["test"])
 
 
+def test_compose_postgres_is_tuned_like_the_embedded_server(compose):
+    from workshop.services import postgres
+
+    service = compose["services"]["postgres"]
+    command = service["command"]
+    assert command[0] == "postgres" and command[1::2] == ["-c"] * (len(command) // 2)
+    settings = dict(option.split("=", 1) for option in command[2::2])
+    assert settings == postgres.EMBEDDED_TUNING
+    assert "--lc-collate=C" in service["environment"]["POSTGRES_INITDB_ARGS"]
+
+
 def test_compose_elasticsearch_matches_the_code(compose):
     from workshop.services import elasticsearch
 
