@@ -51,7 +51,6 @@ class _Fixer:
             # The fresh copy has no statistics yet (ANALYZE comes after the fix); without
             # them the planner may pick nested loops over a million rows. Hash joins it is.
             conn.execute("SET LOCAL enable_nestloop = off")
-            conn.execute("SET LOCAL work_mem = '128MB'")
             return sum(self._fix_column(conn, column, strategy) for column, strategy in self.pairs)
 
     def _originals(self, strategy: Pseudonymize) -> sql.Composable:
@@ -100,7 +99,7 @@ class _Fixer:
             "UPDATE {target} t SET {col} = x.v FROM ("
             "SELECT k, v FROM (SELECT k, v, count(*) OVER (PARTITION BY v) AS twins FROM ("
             "SELECT DISTINCT ON (c.k) c.k, c.v FROM c WHERE {taken} ORDER BY c.k, c.n) AS first) AS y"
-            "{once}) AS x WHERE t.{key} = x.k RETURNING t.{key}").format(once=once, 
-                target=self.target, col=col, select=select, unpivot=unpivot, taken=taken, key=key,
+            "{once}) AS x WHERE t.{key} = x.k RETURNING t.{key}").format(
+                once=once, target=self.target, col=col, select=select, unpivot=unpivot, taken=taken, key=key,
                 names=sql.SQL(", ").join(map(sql.Identifier, names)))
         return [r[0] for r in conn.execute(statement, {**q.params, "ids": ids}).fetchall()]

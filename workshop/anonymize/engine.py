@@ -255,6 +255,8 @@ class _Runner:
             with tqdm(total=total, unit=" jobs", desc=f"Anonymizing into {self.schema}",
                       disable=not self.progress, leave=False) as bar:
                 def on_done(job, rows):
+                    if job.kind == "copy":
+                        self.counts[job.table] += rows
                     bar.set_postfix_str(f"{job.kind} {job.table}", refresh=False)
                     bar.update(1)
                 self.jobs = scheduler.run(first, connections, on_done)
@@ -313,8 +315,6 @@ class _Runner:
             truncate = False
         else:
             statements, truncate = [insert + q.select(t.columns, expressions)], True
-        left = {"n": len(statements)}
-
         def copy(statement):
             def run(conn):
                 if not truncate:
@@ -324,27 +324,21 @@ class _Runner:
                     return conn.execute(statement, params).rowcount
             return run
 
-        def copied(rows):
-            self.counts[t.name] += rows
-            left["n"] -= 1
-            if left["n"]:
-                return []
+        def copied(t):
             if t.name not in self.fixes:
                 return self._analyze_jobs(t, self._index_jobs)
             # The fix's UPDATEs and ANALYZE do not lock each other out: side by side, and the
             # index builds once both are done (the statistics barely move with the fix).
-            both = {"n": 2}
+            both = _after(2, self._index_jobs)
+            return [self._job(t, "fix", self.fixes[t.name], both)] + self._analyze_jobs(t, both)
 
-            def then(t):
-                both["n"] -= 1
-                return [] if both["n"] else self._index_jobs(t)
-            return [self._job(t, "fix", self.fixes[t.name], then)] + self._analyze_jobs(t, then)
-
-        return [self._job(t, "copy", copy(s), copied) for s in statements]
+        last = _after(len(statements), copied)
+        return [self._job(t, "copy", copy(s), last) for s in statements]
 
     def _job(self, t, kind: str, run, then) -> scheduler.Job:
+        """A job of table t; when it is done, then(t) returns the jobs it unblocks."""
         return scheduler.Job(self._priority(t.name, kind), kind=kind, table=t.name, run=run,
-                             then=(lambda rows: then(t)) if kind != "copy" else then)
+                             then=lambda rows: then(t))
 
     def _analyze_jobs(self, t, then) -> list[scheduler.Job]:
         # Before the index builds: ANALYZE and CREATE INDEX lock each other out.
@@ -360,11 +354,7 @@ class _Runner:
         statements = [catalog_mod.retarget_index(d, t.qualified, self.new[t.name]) for d in self._index_definitions(t)]
         if not statements:
             return self._attach_jobs(t)
-        left = {"n": len(statements)}
-
-        def built(t):
-            left["n"] -= 1
-            return [] if left["n"] else self._attach_jobs(t)
+        built = _after(len(statements), self._attach_jobs)
         return [self._job(t, "index", lambda conn, s=s: conn.execute(s), built) for s in statements]
 
     def _attach_jobs(self, t) -> list[scheduler.Job]:
@@ -426,6 +416,16 @@ class _Runner:
             for fk, _, _ in fkeys:
                 conn.execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, sql.Identifier(fk)))
         return run
+
+
+def _after(count: int, then):
+    """A `then` for `count` jobs: nothing until the last of them is done, then then(t)."""
+    left = [count]
+
+    def step(t):
+        left[0] -= 1
+        return [] if left[0] else then(t)
+    return step
 
 
 def _deferrable(definition: str) -> str:
