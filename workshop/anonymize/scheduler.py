@@ -9,7 +9,6 @@ early and the big index builds do not end up last. The first failure stops every
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import threading
 import time
@@ -36,14 +35,14 @@ def run(jobs: list[Job], connections: list, on_done: Callable[[Job, int], None] 
     ready: list[Job] = []
     counter = itertools.count()
     cond = threading.Condition()
-    state = {"running": 0, "error": None}
+    state = {"error": None}
     running: list[Job] = []
     timeline: list[tuple] = []
 
     def push(new: list[Job]) -> None:
         for job in new:
             job.order = next(counter)
-            heapq.heappush(ready, job)
+            ready.append(job)
 
     push(jobs)
 
@@ -52,14 +51,13 @@ def run(jobs: list[Job], connections: list, on_done: Callable[[Job, int], None] 
             with cond:
                 while True:
                     job = _startable(ready, running)
-                    if job is not None or state["error"] is not None or not state["running"]:
+                    if job is not None or state["error"] is not None or not running:
                         break
                     cond.wait()
                 if state["error"] is not None or job is None:
                     cond.notify_all()
                     return
                 running.append(job)
-                state["running"] += 1
             began = time.perf_counter()
             try:
                 rows = job.run(conn) or 0
@@ -67,7 +65,6 @@ def run(jobs: list[Job], connections: list, on_done: Callable[[Job, int], None] 
                 with cond:
                     state["error"] = state["error"] or exc
                     running.remove(job)
-                    state["running"] -= 1
                     cond.notify_all()
                 return
             with cond:
@@ -80,7 +77,6 @@ def run(jobs: list[Job], connections: list, on_done: Callable[[Job, int], None] 
                 except BaseException as exc:  # noqa: BLE001
                     state["error"] = state["error"] or exc
                 running.remove(job)
-                state["running"] -= 1
                 cond.notify_all()
 
     threads = [threading.Thread(target=work, args=(i, c), daemon=True, name=f"anonymize-{i}")
@@ -98,9 +94,9 @@ def run(jobs: list[Job], connections: list, on_done: Callable[[Job, int], None] 
 
 def _startable(ready: list[Job], running: list[Job]) -> Job | None:
     """Pop the first ready job (by priority) allowed to start beside the running ones."""
-    for job in sorted(ready):
-        if job.can_start is None or job.can_start(running):
-            ready.remove(job)
-            heapq.heapify(ready)
-            return job
-    return None
+    allowed = [job for job in ready if job.can_start is None or job.can_start(running)]
+    if not allowed:
+        return None
+    job = min(allowed)
+    ready.remove(job)
+    return job

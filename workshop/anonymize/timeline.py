@@ -11,7 +11,7 @@ COLORS = {"copy": "#4C72B0", "fix": "#C44E52", "analyze": "#8172B2", "index": "#
           "attach": "#937860", "fk": "#DD8452"}
 
 
-def plot(report, ax=None):
+def plot_timeline(report, ax=None):
     """Draw report.jobs, one row per connection; returns the matplotlib Axes."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
@@ -33,5 +33,3 @@ def plot(report, ax=None):
     ax.set_title(f"{report.rows:,} rows in {report.seconds:.2f} s", fontsize=10)
     return ax
 
-
-plot_timeline = plot
