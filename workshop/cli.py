@@ -1,4 +1,5 @@
-"""The `workshop` command: doctor, db, data, es, lab, bench, setup."""
+"""The `workshop` command: doctor, db, data, es, lab, bench, setup, plus the themes' own
+subcommands (workshop/<theme>/cli.py)."""
 
 from __future__ import annotations
 
@@ -172,7 +173,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=cmd_bench)
+    _theme_commands(sub)
     return top
+
+
+def _theme_commands(sub) -> None:
+    """Each theme may add its own subcommands in workshop/<theme>/cli.py with
+    `register(subparsers)`, so the core never imports a theme by name."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import workshop
+
+    for info in sorted(pkgutil.iter_modules(workshop.__path__), key=lambda i: i.name):
+        if info.ispkg and importlib.util.find_spec(f"workshop.{info.name}.cli"):
+            importlib.import_module(f"workshop.{info.name}.cli").register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
