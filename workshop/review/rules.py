@@ -1,0 +1,210 @@
+"""The checks, one function per rule, each giving pass, warn or fail with its reason.
+
+Thresholds are a dict of defaults (override any of them in `review(..., thresholds=...)`);
+SOURCES says where each number comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workshop.review import lint, paths, secrets
+from workshop.review.diff import Change
+from workshop.review.template import check_description
+
+THRESHOLDS = {
+    "lines_warn": 400,  # changed lines (lock/generated/vendored files and notebook outputs left out)
+    "lines_fail": 1000,
+    "files_warn": 10,
+    "files_fail": 25,
+    "binary_warn_bytes": 100_000,
+    "binary_fail_bytes": 1_000_000,
+}
+SOURCES = {
+    "lines_warn": "review at most 200-400 lines at a time; beyond that, defect finding drops "
+    "(SmartBear / Cisco code review study, 2006)",
+    "lines_fail": "Google's median change is about 24 lines (Sadowski et al., Modern Code Review: "
+    "A Case Study at Google, ICSE-SEIP 2018); 1,000 lines is 40 times that",
+    "files_warn": "about 90% of changes at Google touch fewer than 10 files (Sadowski et al. 2018); the share "
+    "of useful review comments falls as files per change grow (Bosu et al., MSR 2015)",
+    "binary_fail_bytes": "binaries bloat every clone forever; GitHub warns at 50 MB and blocks at 100 MB "
+    "per file: keep them in Git LFS or outside the repository",
+}
+PASS, WARN, FAIL = "pass", "warn", "fail"
+ORDER = {PASS: 0, WARN: 1, FAIL: 2}
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    status: str
+    reason: str
+    findings: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, message)
+
+
+def _status(value: float, warn: float, fail: float) -> str:
+    return FAIL if value > fail else WARN if value > warn else PASS
+
+
+def size(change: Change, t: dict) -> RuleResult:
+    files = change.counted_files
+    ignored = [f.path for f in change.files if not f.counted]
+    status = max(
+        _status(change.lines, t["lines_warn"], t["lines_fail"]),
+        _status(len(files), t["files_warn"], t["files_fail"]),
+        key=ORDER.get,
+    )
+    reason = (
+        f"{change.lines:,} changed lines (+{change.added:,} -{change.removed:,}) in {len(files)} files; "
+        f"limits {t['lines_warn']}/{t['lines_fail']} lines, {t['files_warn']}/{t['files_fail']} files "
+        "(warn/fail)"
+    )
+    if ignored:
+        reason += f"; not counted: {len(ignored)} lock/generated/vendored files"
+    return RuleResult("size", status, reason)
+
+
+def tests(change: Change, t: dict) -> RuleResult:
+    code = [f for f in change.of_kind("code") if f.added and f.counted]
+    tested = change.of_kind("test")
+    if not code:
+        return RuleResult("tests", PASS, "no code changed")
+    if tested:
+        return RuleResult("tests", PASS, f"{len(code)} code files and {len(tested)} test files changed")
+    return RuleResult(
+        "tests",
+        WARN,
+        f"{len(code)} code files changed and no test: add or update a test",
+        [(f.path, 0, "code changed without a test") for f in code],
+    )
+
+
+def migrations(change: Change, t: dict) -> RuleResult:
+    added = [f for f in change.of_kind("migration") if f.status in ("added", "modified", "renamed")]
+    if not added:
+        return RuleResult("migrations", PASS, "no migration changed")
+    if change.of_kind("test"):
+        return RuleResult("migrations", PASS, f"{len(added)} migrations, with tests changed")
+    return RuleResult(
+        "migrations",
+        WARN,
+        f"{len(added)} migrations and no test: test the schema or data change (a migration test, or the model's tests)",
+        [(f.path, 0, "migration without a test") for f in added],
+    )
+
+
+def lint_and_debug(change: Change, t: dict) -> list[RuleResult]:
+    findings = lint.ruff_findings(change)
+    style = [f for f in findings if f.code not in lint.DEBUG_RULES]
+    debugger = [f for f in findings if f.code == "T100"]
+    prints = [f for f in findings if f.code in ("T201", "T203") and _print_is_suspicious(f.path)]
+    python = [f for f in change.files if paths.is_python(f.path) and f.added_lines]
+    lint_result = RuleResult(
+        "lint",
+        FAIL if style else PASS,
+        f"{len(style)} ruff findings on added lines"
+        if style
+        else f"ruff finds nothing on the added lines of {len(python)} Python files",
+        [(f.path, f.line, f"{f.code} {f.message}") for f in style],
+    )
+    other = [
+        (f.path, n, "console.log / debugger left in")
+        for f in change.files
+        if f.path.endswith((".js", ".jsx", ".ts", ".tsx"))
+        for n, line in f.added_lines
+        if "console.log(" in line or line.strip() == "debugger;"
+    ]
+    debug_findings = [(f.path, f.line, f"{f.code} {f.message}") for f in debugger + prints] + other
+    status = FAIL if debugger or any(o for o in other if "debugger" in o[2]) else WARN if debug_findings else PASS
+    reason = (
+        f"{len(debugger)} debugger calls, {len(prints)} prints outside CLI/tests, {len(other)} JS leftovers"
+        if debug_findings
+        else "no breakpoint, pdb or stray print on added lines"
+    )
+    return [lint_result, RuleResult("debug", status, reason, debug_findings)]
+
+
+def _print_is_suspicious(path: str) -> bool:
+    """print() is the job of CLIs, scripts, benchmarks and tests; elsewhere it is a leftover."""
+    name = path.rsplit("/", 1)[-1]
+    return not (
+        paths.is_test(path)
+        or name in ("cli.py", "__main__.py", "manage.py", "setup.py", "noxfile.py")
+        or name.startswith("bench")
+        or "/scripts/" in f"/{path}"
+        or "/bin/" in f"/{path}"
+    )
+
+
+def binaries(change: Change, t: dict) -> RuleResult:
+    found = [f for f in change.files if f.binary and f.status != "deleted"]
+    large = [f for f in found if f.size > t["binary_warn_bytes"]]
+    if not large:
+        return RuleResult(
+            "binaries",
+            PASS,
+            f"{len(found)} binary files, none over {t['binary_warn_bytes']:,} bytes"
+            if found
+            else "no binary file added",
+        )
+    status = FAIL if any(f.size > t["binary_fail_bytes"] for f in large) else WARN
+    return RuleResult(
+        "binaries",
+        status,
+        f"{len(large)} binary files over {t['binary_warn_bytes']:,} bytes: "
+        "use Git LFS or keep them out of the repository",
+        [(f.path, 0, f"{f.size:,} bytes") for f in large],
+    )
+
+
+def secret_strings(change: Change, t: dict) -> RuleResult:
+    found = secrets.scan(f for f in change.files if f.counted)
+    if not found:
+        return RuleResult("secrets", PASS, "no key format or high-entropy secret on added lines")
+    return RuleResult(
+        "secrets",
+        FAIL,
+        f"{len(found)} strings look like secrets: remove them, rotate the keys, read them from the environment",
+        [(s.path, s.line, f"{s.rule} ({s.excerpt})") for s in found],
+    )
+
+
+def notebooks(change: Change, t: dict) -> RuleResult:
+    stored = [f for f in change.of_kind("notebook") if f.outputs]
+    if not stored:
+        return RuleResult(
+            "notebooks",
+            PASS,
+            "notebooks stored without outputs" if change.of_kind("notebook") else "no notebook changed",
+        )
+    return RuleResult(
+        "notebooks",
+        FAIL,
+        f"{len(stored)} notebooks stored with outputs: strip them (nbstripout, or the pre-commit hook)",
+        [(f.path, 0, f"{f.outputs} outputs") for f in stored],
+    )
+
+
+def description(change: Change, t: dict, text: str | None, template: tuple[str, str] | None) -> RuleResult:
+    if text is None:
+        if template is None:
+            return RuleResult("description", PASS, "no PR template in the repository and no description given")
+        return RuleResult(
+            "description", WARN, f"no description given to check against {template[0]} (pass --description FILE)"
+        )
+    if not text.strip():
+        return RuleResult("description", FAIL, "the description is empty: say what changes and why")
+    if template is None:
+        return RuleResult("description", PASS, "described (no PR template to check against)")
+    check = check_description(text, template[1])
+    problems = []
+    if check.own_words < 5:
+        problems.append("it says nothing beyond the template: describe what changes and why")
+    if check.wip:
+        problems.append("its title says WIP/draft")
+    status = FAIL if problems else WARN if check.open_items else PASS
+    reason = "; ".join(problems) or (
+        f"checklist {check.completeness:.0%} complete"
+        + (f", open: {', '.join(check.open_items)}" if check.open_items else "")
+    )
+    return RuleResult("description", status, reason, [(template[0], 0, f"not ticked: {i}") for i in check.open_items])
