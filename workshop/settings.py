@@ -13,6 +13,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "workshop.shop",
+    "waffle",
+    "workshop.flags",
+    "workshop.search",
+    "workshop.queries",
 ]
 
 
@@ -33,4 +37,15 @@ def build(database_url: str) -> dict:
         "LANGUAGE_CODE": "en-us",
         "PASSWORD_HASHERS": ["django.contrib.auth.hashers.PBKDF2PasswordHasher"],
         "LOGGING_CONFIG": None,
+        # Requests are served in-process by Django's test client (notebook 03's product page).
+        "ROOT_URLCONF": "workshop.flags.urls",
+        "ALLOWED_HOSTS": ["testserver", "localhost", "127.0.0.1"],
+        # Sessions in signed cookies: logins work without a sessions table.
+        "SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies",
+        "MIDDLEWARE": [
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "waffle.middleware.WaffleMiddleware",
+            "workshop.flags.middleware.FlagSnapshotMiddleware",
+        ],
     }
