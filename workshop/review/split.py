@@ -1,17 +1,18 @@
 """A proposal to split a large change into a stack of smaller pull requests.
 
-Changed files are grouped by module (their package folder; a test joins the module it
-tests), the groups are ordered so that a group comes after the groups it imports
-(graphlib's TopologicalSorter; import cycles are merged into one group), and consecutive
-groups are packed into pull requests of at most `max_lines` changed lines. A group larger
-than that on its own is cut by files, still in dependency order. Each pull request of the
-stack is based on the previous one.
+Changed files are grouped by module (their package folder), and each test joins the code
+file it is named after. Groups are ordered so that a group comes after the groups it imports,
+and files inside a group likewise (graphlib's TopologicalSorter; modules that import each
+other are merged and ship together). Consecutive groups are then packed into pull requests
+of at most `max_lines` changed lines; a group larger than that is cut between its files,
+still in dependency order. Each pull request of the stack is based on the previous one.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import PurePosixPath
@@ -19,7 +20,7 @@ from pathlib import PurePosixPath
 from workshop.review import paths
 from workshop.review.diff import Change, FileChange
 
-LAST = "~~last"  # notebooks, docs and project files go after the code they describe
+LAST = "~docs"  # notebooks, docs and project files go after the code they describe
 
 
 @dataclass
@@ -38,22 +39,27 @@ class Part:
 
 
 def module_of(path: str) -> str:
-    """A source file's module group: its folder (a package) or, at the top level, its name."""
+    """A source file's module group: its package folder (an app's migrations belong to the
+    app); anything that is not Python goes last."""
     p = PurePosixPath(path)
-    if paths.is_python(path):
-        parent = p.parent.as_posix()
-        if p.parent.name == "migrations":
-            parent = p.parent.parent.as_posix()
-        return parent if parent != "." else p.stem
-    return LAST
+    if not paths.is_python(path):
+        return LAST
+    folder = p.parent.parent if p.parent.name == "migrations" else p.parent
+    return folder.as_posix() if folder.as_posix() != "." else p.stem
 
 
-def tested_module(path: str, modules: set[str]) -> str | None:
-    """The module a test file tests: the code module whose name appears in the test's name."""
-    stem = PurePosixPath(path).stem
-    words = set(re.sub(r"^test_|_test$", "", stem).split("_"))
-    best = sorted(((len(set(m.split("/")) & words), -len(m), m) for m in modules if m != LAST), reverse=True)
-    return best[0][2] if best and best[0][0] > 0 else None
+def _words(path: str) -> set[str]:
+    p = PurePosixPath(path)
+    return {w for part in (*p.parent.parts, re.sub(r"^test_|_tests?$", "", p.stem)) for w in part.split("_") if w}
+
+
+def tested_file(test: str, code: list[str]) -> str | None:
+    """The code file a test is named after: most words shared (test_anonymize_engine.py
+    -> workshop/anonymize/engine.py), ties to the file whose own name matches."""
+    words = _words(test) - {"tests", "test"}
+    scored = [(len(words & _words(c)), PurePosixPath(c).stem in words, c) for c in code]
+    best = max(scored, default=(0, False, ""))
+    return best[2] if best[0] > 0 else None
 
 
 def imports_of(source: bytes) -> set[str]:
@@ -71,80 +77,86 @@ def imports_of(source: bytes) -> set[str]:
     return found
 
 
-def _module_path(name: str) -> list[str]:
-    base = name.replace(".", "/")
+def _candidates(module: str) -> list[str]:
+    base = module.replace(".", "/")
     return [f"{base}.py", f"{base}/__init__.py"]
 
 
-def group_files(change: Change) -> dict[str, list[FileChange]]:
-    kept = [f for f in change.files if f.status != "deleted" or paths.is_python(f.path)]
-    groups: dict[str, list[FileChange]] = {}
-    for f in kept:
-        if f.kind != "test":
-            groups.setdefault(module_of(f.path), []).append(f)
-    for f in kept:
-        if f.kind == "test":
-            groups.setdefault(tested_module(f.path, set(groups)) or "tests", []).append(f)
-    return groups
-
-
-def dependency_order(change: Change, groups: dict[str, list[FileChange]]) -> list[list[str]]:
-    """Groups in import order; each item is one group, or several merged by an import cycle."""
-    group_of = {f.path: name for name, files in groups.items() for f in files}
-    python = [f for files in groups.values() for f in files if paths.is_python(f.path) and f.status != "deleted"]
+def file_dependencies(change: Change, files: list[FileChange]) -> dict[str, set[str]]:
+    """For each changed Python file, the changed files it imports (parsed from the head side)."""
+    python = [f for f in files if paths.is_python(f.path) and f.status != "deleted"]
     sources = change.repo.blobs([f"{change.head}:{f.path}" for f in python])
-    graph: dict[str, set[str]] = {name: set() for name in groups}
+    changed = {f.path for f in files}
+    deps: dict[str, set[str]] = {f.path: set() for f in files}
     for f in python:
         for imported in imports_of(sources.get(f"{change.head}:{f.path}") or b""):
-            for candidate in _module_path(imported):
-                target = group_of.get(candidate)
-                if target and target != group_of[f.path]:
-                    graph[group_of[f.path]].add(target)
-    if LAST in graph:  # docs and notebooks come after all the code
-        graph[LAST] |= {name for name in graph if name != LAST}
+            deps[f.path].update(c for c in _candidates(imported) if c in changed and c != f.path)
+    return deps
+
+
+def ordered(graph: dict[Hashable, set]) -> list[list]:
+    """Topological order; nodes on an import cycle come out together as one list."""
+    graph = {node: set(deps) for node, deps in graph.items()}
+    members: dict[Hashable, list] = {node: [node] for node in graph}
     while True:
         try:
-            order = list(TopologicalSorter(graph).static_order())
-            break
-        except CycleError as cycle:  # modules that import each other ship together
-            members = set(cycle.args[1])
-            graph = _merge(graph, members, "+".join(sorted(members)))
-    return [name.split("+") for name in order]
-
-
-def _merge(graph: dict[str, set[str]], members: set[str], joined: str) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for name, deps in graph.items():
-        key = joined if name in members else name
-        out.setdefault(key, set()).update(joined if d in members else d for d in deps)
-    out[joined].discard(joined)
-    return out
+            return [members[node] for node in TopologicalSorter(graph).static_order()]
+        except CycleError as cycle:  # merge the cycle into its first node
+            loop = list(dict.fromkeys(cycle.args[1]))
+            head, rest = loop[0], set(loop[1:])
+            members[head] = [m for node in loop for m in members[node]]
+            needed = set().union(*(graph[node] for node in loop))
+            graph = {node: {head if d in rest else d for d in deps} for node, deps in graph.items() if node not in rest}
+            graph[head] = {head if d in rest else d for d in needed} - {head}
 
 
 def propose_split(change: Change, max_lines: int = 400) -> list[Part]:
-    groups = group_files(change)
+    files = [f for f in change.files if f.status != "deleted" or paths.is_python(f.path)]
+    deps = file_dependencies(change, files)
+    code = [f.path for f in files if f.kind != "test"]
+    # Units: a file and the tests named after it travel together.
+    unit_of = {f.path: f.path for f in files if f.kind != "test"}
+    for f in files:
+        if f.kind == "test":
+            unit_of[f.path] = tested_file(f.path, code) or f.path
+    units: dict[str, list[FileChange]] = {}
+    for f in sorted(files, key=lambda f: (f.kind == "test", f.path)):
+        units.setdefault(unit_of[f.path], []).append(f)
+    group_of = {unit: (module_of(unit) if units[unit][0].kind != "test" else "tests") for unit in units}
+    unit_deps = {u: {unit_of[d] for f in fs for d in deps.get(f.path, ())} - {u} for u, fs in units.items()}
+    group_deps: dict[str, set[str]] = {g: set() for g in group_of.values()}
+    for unit, needed in unit_deps.items():
+        group_deps[group_of[unit]] |= {group_of[d] for d in needed} - {group_of[unit]}
+    if LAST in group_deps:  # docs and notebooks describe the code: they come after all of it
+        group_deps[LAST] |= set(group_deps) - {LAST}
     parts: list[Part] = []
     current = Part([])
-    for names in dependency_order(change, groups):
-        files = [f for name in names for f in sorted(groups[name], key=_code_before_tests)]
-        lines = sum(f.lines for f in files if f.counted)
-        if current.files and current.lines + lines > max_lines:
+
+    def flush() -> Part:
+        if current.files:
             parts.append(current)
-            current = Part([])
-        if lines > max_lines:  # too big alone: cut it by files
-            for f in files:
-                if current.files and current.lines + (f.lines if f.counted else 0) > max_lines:
-                    parts.append(current)
-                    current = Part([])
-                current.files.append(f)
-                current.modules.extend(n for n in names if n not in current.modules)
+            return Part([])
+        return current
+
+    for groups in ordered(group_deps):
+        inside = [u for u in units if group_of[u] in groups]
+        unit_order = [u for cycle in ordered({u: unit_deps[u] & set(inside) for u in inside}) for u in cycle]
+        group_files = [f for u in unit_order for f in units[u]]
+        lines = _lines(group_files)
+        if current.lines + lines > max_lines:
+            current = flush()
+        if lines <= max_lines:
+            current.files.extend(group_files)
+            current.modules.extend(groups)
             continue
-        current.files.extend(files)
-        current.modules.extend(names)
-    if current.files:
-        parts.append(current)
+        for u in unit_order:  # too big alone: cut between its files
+            if current.files and current.lines + _lines(units[u]) > max_lines:
+                current = flush()
+            current.files.extend(units[u])
+            current.modules.extend(g for g in groups if g not in current.modules)
+    flush()
     return parts
 
 
-def _code_before_tests(f: FileChange) -> tuple[int, str]:
-    return (f.kind == "test", f.path)
+def _lines(files: Iterable[FileChange]) -> int:
+    return sum(f.lines for f in files if f.counted)

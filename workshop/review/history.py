@@ -1,0 +1,144 @@
+"""A repository's history in one pass: `git log --numstat` gives every commit's files and
+lines at once (one process, instead of one diff per commit as PyDriller does), and the
+counting skips lock, generated and vendored files as the review does.
+
+Notebooks count as their JSON lines here (outputs included when they were committed): the
+per-cell count of the review needs both versions of each notebook, too slow for a history.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from workshop.review import paths
+from workshop.review.git import Repo, text
+
+RENAME = re.compile(r"\{([^{}]*) => ([^{}]*)\}|^(.*) => (.*)$")
+COLUMNS = ["commit", "time", "author", "files", "added", "removed", "lines", "merge", "subject"]
+
+
+@dataclass(frozen=True)
+class Commit:
+    commit: str
+    time: int  # unix seconds, committer date
+    author: str
+    files: int
+    added: int
+    removed: int
+    merge: bool
+    subject: str
+
+    @property
+    def lines(self) -> int:
+        return self.added + self.removed
+
+
+def new_path(name: str) -> str:
+    """numstat names a rename `dir/{old => new}/f.py` or `old => new`: keep the new path."""
+    if " => " not in name:
+        return name
+    if "{" in name:
+        return RENAME.sub(lambda m: m.group(2), name).replace("//", "/")
+    return name.split(" => ", 1)[1]
+
+
+def walk(path: str | os.PathLike = ".", ref: str = "HEAD", max_count: int | None = None) -> list[Commit]:
+    """Every commit reachable from `ref` (newest first), with its counted files and lines."""
+    repo = Repo.open(path)
+    repo.commit(ref)
+    args = ["log", "--numstat", "--find-renames", "--no-color", "--format=%x1e%H%x00%ct%x00%an%x00%P%x00%s"]
+    if max_count:
+        args.append(f"--max-count={max_count}")
+    out = text(repo.git(*args, ref, "--"))
+    commits = []
+    for record in out.split("\x1e")[1:]:
+        header, _, body = record.partition("\n")
+        sha, when, author, parents, subject = header.split("\x00", 4)
+        files = added = removed = 0
+        for line in body.splitlines():
+            if not line:
+                continue
+            plus, minus, name = line.split("\t", 2)
+            if paths.kind(new_path(name)) in paths.IGNORED_KINDS:
+                continue
+            files += 1
+            if plus != "-":  # binary files count as a file, without lines
+                added += int(plus)
+                removed += int(minus)
+        commits.append(Commit(sha, int(when), author, files, added, removed, len(parents.split()) > 1, subject))
+    return commits
+
+
+def history(path: str | os.PathLike = ".", ref: str = "HEAD", max_count: int | None = None):
+    """The walk as a pandas DataFrame, oldest first, with the hours since the previous commit."""
+    import pandas as pd
+
+    commits = walk(path, ref, max_count)
+    frame = pd.DataFrame(
+        [
+            (c.commit, c.time, c.author, c.files, c.added, c.removed, c.lines, c.merge, c.subject)
+            for c in reversed(commits)
+        ],
+        columns=COLUMNS,
+    )
+    frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
+    frame["hours_since_previous"] = frame["time"].diff().dt.total_seconds() / 3600
+    return frame
+
+
+def summary(frame, threshold: int = 400) -> dict:
+    changes = frame[~frame["merge"]]
+    return {
+        "commits": len(frame),
+        "merges": int(frame["merge"].sum()),
+        "median lines": float(changes["lines"].median()) if len(changes) else 0.0,
+        "median files": float(changes["files"].median()) if len(changes) else 0.0,
+        f"share over {threshold} lines": float((changes["lines"] > threshold).mean()) if len(changes) else 0.0,
+        "median hours between commits": float(frame["hours_since_previous"].median()) if len(frame) > 1 else 0.0,
+    }
+
+
+def plot_history(frame, threshold: int = 400, title: str = ""):
+    """Three panels: lines per commit over time, the share over the threshold per period,
+    and the time between commits."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    changes = frame[~frame["merge"]]
+    fig, (sizes, share, gaps) = plt.subplots(1, 3, figsize=(13, 3.4))
+    over = changes["lines"] > threshold
+    sizes.scatter(changes["time"], changes["lines"].clip(lower=1), s=10, c=np.where(over, "#c44e52", "#4c72b0"))
+    sizes.axhline(threshold, color="#c44e52", linestyle="--", linewidth=1, label=f"{threshold} lines")
+    sizes.set_yscale("log")
+    sizes.set_ylabel("changed lines per commit")
+    sizes.legend(loc="upper left", fontsize=8)
+    sizes.tick_params(axis="x", labelrotation=30, labelsize=8)
+    span = (changes["time"].max() - changes["time"].min()) if len(changes) else None
+    period = "D" if span is not None and span.days < 60 else "W" if span is not None and span.days < 400 else "M"
+    if len(changes):
+        shares = over.groupby(changes["time"].dt.tz_localize(None).dt.to_period(period)).mean()
+        share.bar([str(p) for p in shares.index], shares.values, color="#c44e52")
+        share.tick_params(axis="x", labelrotation=60, labelsize=7)
+        step = max(1, len(shares) // 12)
+        for i, label in enumerate(share.get_xticklabels()):
+            label.set_visible(i % step == 0)
+    share.set_ylim(0, 1)
+    share.set_ylabel(f"share of commits over {threshold} lines")
+    share.set_title({"D": "per day", "W": "per week", "M": "per month"}[period], fontsize=9)
+    hours = frame["hours_since_previous"].dropna()
+    hours = hours[hours > 0]
+    if len(hours):
+        gaps.hist(
+            hours,
+            bins=np.logspace(np.log10(max(hours.min(), 1 / 60)), np.log10(hours.max() * 1.01 + 1e-9), 30),
+            color="#55a868",
+        )
+        gaps.set_xscale("log")
+    gaps.set_xlabel("hours since the previous commit")
+    gaps.set_ylabel("commits")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
