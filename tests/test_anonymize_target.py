@@ -7,7 +7,8 @@ import itertools
 
 import pytest
 
-from workshop.anonymize import alias, db, target as T
+from workshop.anonymize import alias, db
+from workshop.anonymize import target as T
 from workshop.errors import WorkshopError
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,7 @@ def test_search_by_hand(people):
 
 
 @pytest.mark.parametrize("k,l", [(3, 1), (5, 1), (2, 2)])
-def test_search_finds_the_least_lossy_node_an_exhaustive_count_finds(k, l):
+def test_search_finds_the_least_lossy_node_an_exhaustive_count_finds(k, l):  # noqa: E741
     target = T.Target(k=k, l=l, sensitive="top_category" if l > 1 else None, max_suppressed=0.03)
     found = T.search(target)
     ids, codes, sensitive = T.load_codes(target)

@@ -340,7 +340,7 @@ def build_to_target(target: Target = Target(), rules: dict | None = None, *, sch
                     source: str = "public", progress: bool = False, **build_options) -> TargetReport:
     """Search the lattice, build the copy with the base rules plus the chosen generalization,
     withhold the suppressed customers, and measure the utility left."""
-    from workshop.anonymize import engine, measure
+    from workshop.anonymize import engine
     from workshop.anonymize.shop_rules import shop_rules
 
     found = search(target, schema=source)
@@ -379,7 +379,7 @@ def measure_utility(copy: str, source: str = "public", conn=None):
     rows = []
     with _conn(conn) as c:
         for name, template in AGGREGATES.items():
-            def cells(schema):
+            def cells(schema, template=template):
                 query = sql.SQL(template).format(s=sql.Identifier(schema))
                 return {(str(a), str(b)): v for a, b, v in c.execute(query).fetchall()}
             truth, released = cells(source), cells(copy)
