@@ -112,7 +112,7 @@ def _strip_prefix(name: str) -> str:
 def _binary_sizes(repo: Repo, head: str, binaries: list[FileChange]) -> None:
     sizes = repo.sizes([f"{head}:{f.path}" for f in binaries])
     for f in binaries:
-        f.size = sizes.get(f"{head}:{f.path}", 0)
+        f.size = sizes.get(f"{head}:{f.path}") or 0
 
 
 def notebook_source_lines(data: bytes | None) -> tuple[list[str], int]:

@@ -164,12 +164,12 @@ class Repo:
                 found[spec] = None
         return found
 
-    def sizes(self, specs: list[str]) -> dict[str, int]:
-        """Object sizes of `<commit>:<path>` specs (one `git cat-file --batch-check`)."""
+    def sizes(self, specs: list[str]) -> dict[str, int | None]:
+        """Object sizes of `<commit>:<path>` specs, None where missing (one `git cat-file --batch-check`)."""
         if not specs:
             return {}
         out = text(self.git("cat-file", "--batch-check=%(objectsize)", input="".join(f"{s}\n" for s in specs).encode()))
-        return {spec: int(line) if line.isdigit() else 0 for spec, line in zip(specs, out.splitlines())}
+        return {spec: int(line) if line.isdigit() else None for spec, line in zip(specs, out.splitlines())}
 
     def attributes(self, paths: list[str], names: tuple[str, ...]) -> dict[str, set[str]]:
         """Which of the boolean gitattributes `names` are set on each path (.gitattributes)."""
