@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from html import escape
 
 from workshop.review.diff import Change
 from workshop.review.rules import FAIL, ORDER, PASS, RuleResult
@@ -118,8 +119,33 @@ class Report:
         lines.append(f"::notice title=review::{_escape_data(self.title + ': ' + self.status)}")
         return "\n".join(lines)
 
-    def _repr_markdown_(self) -> str:
-        return "```\n" + self.text() + "\n```"
+    def _repr_html_(self) -> str:
+        colour = {"pass": "#2e7d32", "warn": "#b26a00", "fail": "#c62828"}
+        rows = []
+        for r in self.results:
+            shown = "".join(
+                f"<br><code>{escape(p)}{f':{n}' if n else ''}</code> {escape(m)}" for p, n, m in r.findings[:8]
+            )
+            more = f"<br>... and {len(r.findings) - 8} more" if len(r.findings) > 8 else ""
+            rows.append(
+                f"<tr><td style='color:{colour[r.status]};font-weight:bold'>{r.status}</td>"
+                f"<td>{r.rule}</td><td style='text-align:left'>{escape(r.reason)}{shown}{more}</td></tr>"
+            )
+        split = ""
+        if self.split:
+            items = "".join(
+                f"<li>{escape(p.title)}: {p.lines} lines in {len(p.files)} files "
+                f"<small>({escape(', '.join(f.path for f in p.files[:6]))}"
+                f"{' ...' if len(p.files) > 6 else ''})</small></li>"
+                for p in self.split
+            )
+            split = f"<p>Proposed split, a stack of {len(self.split)} pull requests:</p><ol>{items}</ol>"
+        note = f"<p>{escape(self.note)}</p>" if self.note else ""
+        return (
+            f"<p><b>{escape(self.title)}</b>: <span style='color:{colour[self.status]};font-weight:bold'>"
+            f"{self.status}</span></p>{note}<table><tr><th>status</th><th>rule</th><th>reason</th></tr>"
+            f"{''.join(rows)}</table>{split}"
+        )
 
     def __str__(self) -> str:
         return self.text()
