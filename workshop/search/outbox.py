@@ -1,0 +1,188 @@
+"""The outbox backend's database side: triggers that write an outbox event in the same
+transaction as every change to a searchable row, a backfill, and the relay as a thread
+(notebooks) or a process (tests, the CLI).
+
+The triggers are statement-level with transition tables: one INSERT ... SELECT per
+statement, so a COPY of 300k reviews costs one extra statement, not 300k trigger calls."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from workshop.django_setup import require_setup
+from workshop.search.documents import KINDS, Kind
+from workshop.search.relay import CHANNEL, Relay
+
+require_setup()
+
+from django.db import connection  # noqa: E402
+
+_threads: dict[tuple[str, str], tuple[threading.Thread, threading.Event, Relay]] = {}
+_lock = threading.Lock()
+
+
+def _trigger_sql(kind: Kind) -> list[str]:
+    t, k = kind.table, kind.name
+    upsert = f"""
+CREATE OR REPLACE FUNCTION search_outbox_{k}_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO search_outboxevent (kind, object_id, op, payload, created_at)
+  SELECT '{k}', n.id, 'index', jsonb_build_object({kind.payload_sql}), now()
+    FROM new_rows n {kind.payload_joins} ORDER BY n.id;
+  PERFORM pg_notify('{CHANNEL}', '');
+  RETURN NULL;
+END $$"""
+    delete = f"""
+CREATE OR REPLACE FUNCTION search_outbox_{k}_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO search_outboxevent (kind, object_id, op, created_at)
+  SELECT '{k}', o.id, 'delete', now() FROM old_rows o ORDER BY o.id;
+  PERFORM pg_notify('{CHANNEL}', '');
+  RETURN NULL;
+END $$"""
+    truncate = f"""
+CREATE OR REPLACE FUNCTION search_outbox_{k}_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO search_outboxevent (kind, op, created_at) VALUES ('{k}', 'truncate', now());
+  PERFORM pg_notify('{CHANNEL}', '');
+  RETURN NULL;
+END $$"""
+    return [upsert, delete, truncate,
+            f"DROP TRIGGER IF EXISTS search_outbox_ins ON {t}",
+            f"CREATE TRIGGER search_outbox_ins AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
+            f"DROP TRIGGER IF EXISTS search_outbox_upd ON {t}",
+            f"CREATE TRIGGER search_outbox_upd AFTER UPDATE ON {t} REFERENCING NEW TABLE AS new_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
+            f"DROP TRIGGER IF EXISTS search_outbox_del ON {t}",
+            f"CREATE TRIGGER search_outbox_del AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_delete()",
+            f"DROP TRIGGER IF EXISTS search_outbox_trunc ON {t}",
+            f"CREATE TRIGGER search_outbox_trunc AFTER TRUNCATE ON {t} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_truncate()"]
+
+
+def installed() -> bool:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'search_outbox_ins'")
+        return cur.fetchone()[0] == len(KINDS)
+
+
+def install(backfill: bool = True) -> int:
+    """Create the triggers (idempotent); with backfill, queue every existing row once when
+    they are first created. Returns the events queued."""
+    from django.db import transaction
+
+    queued = 0
+    with transaction.atomic():
+        first = not installed()
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('workshop.search.outbox.install'))")
+            for kind in KINDS.values():
+                for statement in _trigger_sql(kind):
+                    cur.execute(statement)
+            if first and backfill:
+                queued = queue_all(cur)
+    return queued
+
+
+def queue_all(cur=None) -> int:
+    """An index event for every row (a full reindex through the outbox)."""
+    def run(c) -> int:
+        total = 0
+        for kind in KINDS.values():
+            c.execute(f"INSERT INTO search_outboxevent (kind, object_id, op, payload, created_at) "
+                      f"SELECT '{kind.name}', n.id, 'index', jsonb_build_object({kind.payload_sql}), now() "
+                      f"FROM {kind.table} n {kind.payload_joins} ORDER BY n.id")
+            total += c.rowcount
+        c.execute(f"NOTIFY {CHANNEL}")
+        return total
+
+    if cur is not None:
+        return run(cur)
+    with connection.cursor() as c:
+        return run(c)
+
+
+def uninstall() -> None:
+    with connection.cursor() as cur:
+        for kind in KINDS.values():
+            for trigger in ("ins", "upd", "del", "trunc"):
+                cur.execute(f"DROP TRIGGER IF EXISTS search_outbox_{trigger} ON {kind.table}")
+
+
+def pending() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM search_outboxevent")
+        return cur.fetchone()[0]
+
+
+def dsn() -> str:
+    """A libpq connection string for the database Django uses (for the relay)."""
+    from psycopg.conninfo import make_conninfo
+
+    params = connection.get_connection_params()
+    keep = {k: v for k, v in params.items() if isinstance(v, (str, int)) and k not in ("cursor_factory",)}
+    return make_conninfo(**keep)
+
+
+# --- the relay as a thread (notebooks) -------------------------------------------------------
+
+
+def start(es_url: str, prefix: str) -> Relay:
+    """Start the relay thread for this database and prefix, or return the one running
+    (a notebook re-run starts nothing new)."""
+    key = (dsn(), prefix)
+    with _lock:
+        running = _threads.get(key)
+        if running and running[0].is_alive():
+            if running[2].es_url == es_url:
+                return running[2]
+            _stop(key)
+        relay = Relay(key[0], es_url, prefix)
+        stop = threading.Event()
+        thread = threading.Thread(target=relay.run_forever, args=(stop,), name=f"search-relay-{prefix}", daemon=True)
+        thread.start()
+        _threads[key] = (thread, stop, relay)
+        return relay
+
+
+def _stop(key) -> bool:
+    running = _threads.pop(key, None)
+    if not running:
+        return False
+    thread, stop, _relay = running
+    stop.set()
+    thread.join(timeout=10)
+    return True
+
+
+def stop(prefix: str | None = None) -> int:
+    """Stop the relay threads (of one prefix, or all); returns how many were stopped."""
+    with _lock:
+        keys = [k for k in _threads if prefix is None or k[1] == prefix]
+        return sum(_stop(k) for k in keys)
+
+
+def running(prefix: str) -> Relay | None:
+    with _lock:
+        for (_dsn, p), (thread, _stop_event, relay) in _threads.items():
+            if p == prefix and thread.is_alive():
+                return relay
+    return None
+
+
+# --- the relay as a process (tests, CLI) -----------------------------------------------------
+
+
+def spawn(es_url: str, prefix: str, env: dict | None = None, once: bool = False) -> subprocess.Popen:
+    import os
+
+    # the connection string goes through the environment, not argv (ps shows argv to everyone)
+    env = {**(env if env is not None else os.environ), "WORKSHOP_SEARCH_RELAY_DSN": dsn()}
+    cmd = [sys.executable, "-m", "workshop.search.relay", "--es-url", es_url, "--prefix", prefix]
+    if once:
+        cmd.append("--once")
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,0 +1,204 @@
+"""PostgreSQL full-text search: a tsvector per product and per review kept by triggers in
+the writing transaction (so it is never out of step: it commits or rolls back with the
+row), GIN indexes, SearchRank / SearchHeadline, and typo tolerance without pg_trgm.
+
+Typo tolerance: the embedded server has no contrib extensions (no pg_trgm, no fuzzystrmatch).
+Instead, a vocabulary of the words in the searchable text (ts_stat over an unstemmed
+'simple' tsvector) stores each word's trigrams as a text[] with a GIN index (built in:
+array_ops). A word of the query that is not in the vocabulary is compared with the words
+sharing a trigram with it (`&&`, index-assisted), by trigram similarity |A∩B| / |A∪B|
+computed in plain SQL (pg_trgm's definition); the best one above a threshold is searched
+too ("did you mean"). The vocabulary is rebuilt on demand: it only guides corrections.
+"""
+
+from __future__ import annotations
+
+from workshop.django_setup import require_setup
+from workshop.search.documents import KINDS, PRODUCT, REVIEW, Kind
+from workshop.search.query import Query
+
+require_setup()
+
+from django.db import connection, transaction  # noqa: E402
+
+CONFIG = "english"  # PostgreSQL ships this dictionary (snowball stemmer) even without contrib
+SIMILARITY_THRESHOLD = 0.35
+
+VECTOR_SQL = {
+    "product": ("search_productvector", "product_id",
+                "setweight(to_tsvector('english', coalesce(n.title, '')), 'A') || "
+                "setweight(to_tsvector('english', coalesce(n.brand, '') || ' ' || coalesce(c.name, '')), 'B') || "
+                "setweight(to_tsvector('english', coalesce(n.description, '')), 'C')"),
+    "review": ("search_reviewvector", "review_id",
+               "setweight(to_tsvector('english', coalesce(n.title, '')), 'A') || "
+               "setweight(to_tsvector('english', coalesce(n.body, '')), 'B') || "
+               "setweight(to_tsvector('english', coalesce(c.name, '')), 'C')"),
+}
+
+FUNCTIONS = [
+    # pg_trgm's trigrams: lower-cased, two spaces before, one after; distinct
+    """CREATE OR REPLACE FUNCTION search_trigrams(word text) RETURNS text[]
+       LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+         SELECT coalesce(array_agg(DISTINCT substr('  ' || lower(word) || ' ', i, 3)), '{}')
+           FROM generate_series(1, length(word) + 1) AS i $$""",
+    """CREATE OR REPLACE FUNCTION search_similarity(a text[], b text[]) RETURNS float8
+       LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+         SELECT (SELECT count(*) FROM (SELECT unnest(a) INTERSECT SELECT unnest(b)) i)::float8
+                / greatest((SELECT count(*) FROM (SELECT unnest(a) UNION SELECT unnest(b)) u), 1) $$""",
+]
+
+
+def _trigger_sql(kind: Kind) -> list[str]:
+    table, key, vector = VECTOR_SQL[kind.name]
+    k, t = kind.name, kind.table
+    return [
+        f"""CREATE OR REPLACE FUNCTION search_vector_{k}_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {table} ({key}, document)
+  SELECT n.id, {vector} FROM new_rows n {kind.payload_joins}
+  ON CONFLICT ({key}) DO UPDATE SET document = EXCLUDED.document;
+  RETURN NULL;
+END $$""",
+        f"""CREATE OR REPLACE FUNCTION search_vector_{k}_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM {table} WHERE {key} IN (SELECT id FROM old_rows);
+  RETURN NULL;
+END $$""",
+        f"""CREATE OR REPLACE FUNCTION search_vector_{k}_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  TRUNCATE {table};
+  RETURN NULL;
+END $$""",
+        f"DROP TRIGGER IF EXISTS search_vector_ins ON {t}",
+        f"CREATE TRIGGER search_vector_ins AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_vector_{k}_upsert()",
+        f"DROP TRIGGER IF EXISTS search_vector_upd ON {t}",
+        f"CREATE TRIGGER search_vector_upd AFTER UPDATE ON {t} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_vector_{k}_upsert()",
+        f"DROP TRIGGER IF EXISTS search_vector_del ON {t}",
+        f"CREATE TRIGGER search_vector_del AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_vector_{k}_delete()",
+        f"DROP TRIGGER IF EXISTS search_vector_trunc ON {t}",
+        f"CREATE TRIGGER search_vector_trunc AFTER TRUNCATE ON {t} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_vector_{k}_truncate()",
+    ]
+
+
+def installed() -> bool:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'search_vector_ins'")
+        return cur.fetchone()[0] == len(KINDS)
+
+
+def install() -> int:
+    """Functions and triggers (idempotent); the first time, compute every vector and the
+    vocabulary. Returns the vectors computed."""
+    computed = 0
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('workshop.search.pg.install'))")
+        first = not installed()
+        for statement in FUNCTIONS:
+            cur.execute(statement)
+        for kind in KINDS.values():
+            for statement in _trigger_sql(kind):
+                cur.execute(statement)
+        if first:
+            computed = rebuild(cur)
+    if first:
+        refresh_vocabulary()
+    return computed
+
+
+def rebuild(cur=None) -> int:
+    """Recompute every vector (what the triggers keep up to date afterwards)."""
+    def run(c) -> int:
+        total = 0
+        for kind in KINDS.values():
+            table, key, vector = VECTOR_SQL[kind.name]
+            c.execute(f"TRUNCATE {table}")
+            c.execute(f"INSERT INTO {table} ({key}, document) SELECT n.id, {vector} FROM {kind.table} n "
+                      f"{kind.payload_joins}")
+            total += c.rowcount
+        return total
+
+    if cur is not None:
+        return run(cur)
+    with transaction.atomic(), connection.cursor() as c:
+        return run(c)
+
+
+def uninstall() -> None:
+    with connection.cursor() as cur:
+        for kind in KINDS.values():
+            for trigger in ("ins", "upd", "del", "trunc"):
+                cur.execute(f"DROP TRIGGER IF EXISTS search_vector_{trigger} ON {kind.table}")
+
+
+# --- typo tolerance ------------------------------------------------------------------------
+
+
+def refresh_vocabulary() -> int:
+    """Rebuild the word list (words of 3+ letters, no digits) with their trigrams."""
+    source = ("SELECT to_tsvector('simple', title || ' ' || brand || ' ' || description) FROM shop_product "
+              "UNION ALL SELECT to_tsvector('simple', title || ' ' || body) FROM shop_review")
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM search_lexeme")
+        cur.execute("INSERT INTO search_lexeme (word, documents, trigrams) "
+                    "SELECT word, ndoc, search_trigrams(word) FROM ts_stat(%s) "
+                    "WHERE length(word) >= 3 AND word !~ '[0-9_]'", [source])
+        return cur.rowcount
+
+
+def corrections(words: list[str], threshold: float = SIMILARITY_THRESHOLD) -> dict[str, str]:
+    """{misspelt word: closest vocabulary word} for the words the vocabulary lacks."""
+    found: dict[str, str] = {}
+    with connection.cursor() as cur:
+        for word in dict.fromkeys(words):
+            if len(word) < 3 or any(ch.isdigit() for ch in word):
+                continue
+            cur.execute("SELECT 1 FROM search_lexeme WHERE word = %s", [word])
+            if cur.fetchone():
+                continue
+            cur.execute("SELECT word, search_similarity(trigrams, search_trigrams(%s)) AS similarity "
+                        "FROM search_lexeme WHERE trigrams && search_trigrams(%s) "
+                        "ORDER BY similarity DESC, documents DESC, word LIMIT 1", [word, word])
+            best = cur.fetchone()
+            if best and best[1] >= threshold:
+                found[word] = best[0]
+    return found
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def search_query(query: Query, corrected: dict[str, str] | None = None):
+    """A Django SearchQuery for a parsed query: terms as parameters, never as tsquery text."""
+    from django.contrib.postgres.search import SearchQuery
+
+    corrected = corrected or {}
+
+    def term(t):
+        if t.phrase:
+            return SearchQuery(t.text, search_type="phrase", config=CONFIG)
+        q = SearchQuery(t.text, search_type="plain", config=CONFIG)
+        if t.text in corrected:  # the word as typed, or what it probably meant
+            q = q | SearchQuery(corrected[t.text], search_type="plain", config=CONFIG)
+        return q
+
+    combined = None
+    for group in query.groups:
+        alternatives = None
+        for t in group:
+            alternatives = term(t) if alternatives is None else alternatives | term(t)
+        combined = alternatives if combined is None else combined & alternatives
+    for t in query.excluded:
+        combined = combined & ~term(t)
+    return combined
+
+
+def vector_path(kind: Kind) -> str:
+    return "search_vector__document"
+
+
+def kinds_for(model) -> Kind:
+    return PRODUCT if model._meta.label == PRODUCT.model_label else REVIEW

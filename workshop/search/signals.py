@@ -1,0 +1,92 @@
+"""Dual writes from Django signals: the common approach, kept to show its problems.
+
+post_save / post_delete index the document right away, from inside the transaction:
+- a rolled-back transaction leaves its document in Elasticsearch;
+- two concurrent updates of one product may reach Elasticsearch in the other order (no
+  version), leaving the older text;
+- Elasticsearch down: the handler logs and moves on (raising would break the shop's
+  writes), and the change is lost for good;
+- queryset.update(), bulk_create(), raw SQL and COPY send no signal at all.
+(transaction.on_commit would fix the first problem, not the others: a crash between the
+commit and the callback loses the change.)"""
+
+from __future__ import annotations
+
+import logging
+
+from workshop.django_setup import require_setup
+from workshop.search import documents
+from workshop.search.documents import KINDS
+
+require_setup()
+
+from django.db.models.signals import post_delete, post_save  # noqa: E402
+
+log = logging.getLogger(__name__)
+_state: dict = {"es": None, "prefix": None, "lost": 0}
+
+
+def _on_save(sender, instance, **_kw) -> None:
+    kind = KINDS["product" if sender._meta.label == "shop.Product" else "review"]
+    es, prefix = _state["es"], _state["prefix"]
+    if es is None:
+        return
+    try:
+        es.index(index=f"{prefix}-{kind.name}", id=str(instance.pk), document=documents.document(kind, instance))
+    except Exception as exc:  # noqa: BLE001 (the typical "never break a save" handler: the change is lost)
+        _state["lost"] += 1
+        log.warning("search: could not index %s %s: %s", kind.name, instance.pk, exc)
+
+
+def _on_delete(sender, instance, **_kw) -> None:
+    kind = KINDS["product" if sender._meta.label == "shop.Product" else "review"]
+    es, prefix = _state["es"], _state["prefix"]
+    if es is None:
+        return
+    try:
+        es.delete(index=f"{prefix}-{kind.name}", id=str(instance.pk))
+    except Exception as exc:  # noqa: BLE001
+        _state["lost"] += 1
+        log.warning("search: could not delete %s %s: %s", kind.name, instance.pk, exc)
+
+
+def connect(es, prefix: str) -> None:
+    """Route saves and deletes of products and reviews to the `prefix` indexes (idempotent)."""
+    _state.update(es=es, prefix=prefix)
+    for kind in KINDS.values():
+        model = kind.model()
+        post_save.connect(_on_save, sender=model, dispatch_uid=f"workshop.search.signals.save.{kind.name}")
+        post_delete.connect(_on_delete, sender=model, dispatch_uid=f"workshop.search.signals.delete.{kind.name}")
+
+
+def disconnect() -> None:
+    for kind in KINDS.values():
+        model = kind.model()
+        post_save.disconnect(sender=model, dispatch_uid=f"workshop.search.signals.save.{kind.name}")
+        post_delete.disconnect(sender=model, dispatch_uid=f"workshop.search.signals.delete.{kind.name}")
+    _state.update(es=None, prefix=None)
+
+
+def connected() -> bool:
+    return _state["es"] is not None
+
+
+def lost() -> int:
+    """Changes the handlers could not send (Elasticsearch away): gone for good."""
+    return _state["lost"]
+
+
+def index_all(es, prefix: str, chunk: int = 2000) -> int:
+    """The initial load a signals-based project runs once (a management command, usually)."""
+    from django.db import connection
+    from elasticsearch.helpers import bulk
+
+    total = 0
+    for kind in KINDS.values():
+        with connection.cursor() as cur:
+            cur.execute(documents.documents_sql(kind))
+            rows = cur.fetchall()
+        actions = ({"_index": f"{prefix}-{kind.name}", "_id": str(i), "_source": doc} for i, doc in rows)
+        done, _errors = bulk(es, actions, chunk_size=chunk)
+        total += done
+    return total
