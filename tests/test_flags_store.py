@@ -1,0 +1,97 @@
+"""The in-memory store and its invalidation: NOTIFY across processes, nothing seen from a
+rolled-back transaction, the periodic refresh, and what a TTL cache gets wrong meanwhile."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from flags_helpers import *  # noqa: F403  (fixtures: committed, flag_key, store, ...)
+
+from workshop.flags import processes, schema
+from workshop.flags.client import conninfo
+from workshop.flags.store import FlagStore
+from workshop.flags.ttl import TTLFlagCache
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_sql_names_match_the_models():
+    from workshop.flags.models import FlagDefinition
+
+    assert FlagDefinition._meta.db_table == schema.TABLE
+    assert FlagDefinition.users.through._meta.db_table == schema.USERS_TABLE
+    assert FlagDefinition.groups.through._meta.db_table == schema.GROUPS_TABLE
+
+
+def test_a_committed_flip_reaches_every_worker_process(committed, flag_key):
+    committed(percentage=0)
+    with processes.Workers(conninfo(), flag_key, count=3) as workers:
+        seen = workers.flip(percentage=35.0)  # raises TimeoutError if a worker never sees it
+        again = workers.flip(enabled=False)
+    assert len(seen["notify"]) == 3 and len(again["notify"]) == 3
+
+
+def test_a_flip_in_a_rolled_back_transaction_is_never_seen(committed, flag_key, store):
+    committed(percentage=10)
+    committed(f"{flag_key}_sentinel", percentage=0)
+    assert store.wait_for(lambda d: f"{flag_key}_sentinel" in d)
+    versions = []
+    store.listeners.append(lambda old, new: versions.append(new.get(flag_key)))
+    with psycopg.connect(**conninfo()) as conn:  # not autocommit: one transaction
+        conn.execute(f"UPDATE {schema.TABLE} SET enabled = false WHERE key = %s", [flag_key])
+        conn.rollback()
+    # NOTIFYs arrive in commit order: once the sentinel's flip is seen, the rolled-back one
+    # would have been seen before it, had it been sent.
+    processes.commit_flip(conninfo(), f"{flag_key}_sentinel", percentage=1.0)
+    assert store.wait_for(lambda d: d[f"{flag_key}_sentinel"].percentage == 1.0)
+    assert all(v.enabled for v in versions) and store.get(flag_key).enabled
+
+
+def test_the_periodic_refresh_catches_up_without_notify(committed, flag_key):
+    committed(percentage=5)
+    quiet = FlagStore(conninfo(), refresh_seconds=0.2)
+    quiet._listen = _refresh_only.__get__(quiet)  # as if every NOTIFY were lost
+    quiet.start()
+    try:
+        assert quiet.get(flag_key).percentage == 5
+        processes.commit_flip(conninfo(), flag_key, percentage=60.0)
+        assert quiet.wait_for(lambda d: d[flag_key].percentage == 60, timeout=10)
+    finally:
+        quiet.stop()
+
+
+def _refresh_only(self, conn) -> None:
+    """FlagStore._listen without LISTEN's notifications: only the periodic full reload."""
+    conn.execute(f"UNLISTEN {schema.CHANNEL}")
+    while not self._stop.wait(self.refresh_seconds):
+        self.load(conn)
+
+
+def test_a_ttl_cache_keeps_answering_the_old_flag(committed, flag_key, store):
+    committed(percentage=100)
+    cache = TTLFlagCache(conninfo(), ttl=3600)
+    try:
+        assert cache.get(flag_key).percentage == 100 and cache.queries == 1
+        processes.commit_flip(conninfo(), flag_key, enabled=False)
+        assert store.wait_for(lambda d: not d[flag_key].enabled)  # the NOTIFY store obeys...
+        assert cache.get(flag_key).enabled, "...the TTL cache still serves the old definition"
+        cache.ttl = 0
+        assert not cache.get(flag_key).enabled and cache.queries == 2  # and pays a query to refresh
+    finally:
+        cache.close()
+
+
+def test_the_store_reconnects_after_its_connection_is_killed(committed, flag_key, store):
+    committed(percentage=5)
+    assert store.wait_for(lambda d: flag_key in d)
+    with psycopg.connect(**conninfo(), autocommit=True) as admin:
+        killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE application_name = 'workshop.flags listener' AND datname = current_database()").fetchall()
+    assert killed
+    processes.commit_flip(conninfo(), flag_key, percentage=77.0)
+    assert store.wait_for(lambda d: d[flag_key].percentage == 77, timeout=15)
+
+
+def test_percentile():
+    assert processes.percentile([1, 2, 3, 4, 5], 50) == 3
+    assert processes.percentile(list(range(1, 101)), 95) == pytest.approx(95.05)

@@ -1,0 +1,36 @@
+"""Feature flags ("Feature flags" notebook, 03): the workshop's flag client.
+
+    from workshop import flags
+    flags.define("recommended_for_you", percentage=25)        # create or change (committed: NOTIFY)
+    flags.is_on("recommended_for_you", user=user)             # outside a request, same answer
+    request.flags.is_on("recommended_for_you")                # in a view: the request's snapshot
+
+Modules: rules (bucketing and evaluation, pure), schema (the tables and the load query),
+store (definitions in memory, LISTEN/NOTIFY + periodic refresh), ttl (the TTL-cache model
+for comparison), client (snapshots, unknown-flag policy), middleware, provider (OpenFeature),
+definitions (define/delete), validation, stale (flag debt) and cli, ladder/views/urls (the
+demo product page), processes (worker processes for propagation), widgets, bench, exercises.
+"""
+
+import importlib
+
+# Names load on first use (PEP 562): `workshop bench` and the CLI import this package
+# without a configured Django; used before workshop.setup() they say which cell to run.
+_EXPORTS = {
+    "define": "definitions", "delete": "definitions", "is_on": "client", "get_client": "client", "override": "client",
+    "FlagClient": "client", "UnknownFlagError": "client", "FlagContext": "rules", "bucket": "rules",
+    "Definition": "rules",
+}
+__all__ = list(_EXPORTS)
+
+_NEEDS_DJANGO = {"define", "delete", "is_on", "get_client", "override"}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _NEEDS_DJANGO:
+        from workshop.django_setup import require_setup
+
+        require_setup()
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

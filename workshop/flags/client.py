@@ -1,0 +1,174 @@
+"""The flag client: per-request snapshots over the in-memory store, the same answers for
+requests and background jobs, and a loud unknown-flag policy.
+
+    from workshop import flags
+    flags.is_on("recommended_for_you", user=user)       # anywhere: a job, a command, a shell
+    request.flags.is_on("recommended_for_you")           # in a view (FlagSnapshotMiddleware)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping
+
+from workshop.errors import WorkshopError
+from workshop.flags.rules import ANONYMOUS, Definition, FlagContext, evaluate
+from workshop.flags.store import FlagStore
+
+log = logging.getLogger("workshop.flags")
+
+ENV_ON_UNKNOWN = "WORKSHOP_FLAGS_ON_UNKNOWN"
+ON_UNKNOWN = ("error", "default")
+
+
+class UnknownFlagError(WorkshopError):
+    pass
+
+
+def default_on_unknown() -> str:
+    """"error" under a test runner (and with DEBUG), "default" (warn + declared default) in
+    production. The Django setting FLAGS_ON_UNKNOWN or WORKSHOP_FLAGS_ON_UNKNOWN decides
+    when set."""
+    from django.conf import settings
+    from django.core import mail
+
+    chosen = getattr(settings, "FLAGS_ON_UNKNOWN", None) or os.environ.get(ENV_ON_UNKNOWN)
+    if chosen:
+        return check_on_unknown(chosen)
+    # Django's test environment (pytest-django, manage.py test) installs mail.outbox.
+    return "error" if hasattr(mail, "outbox") or settings.DEBUG else "default"
+
+
+def check_on_unknown(value: str) -> str:
+    if value not in ON_UNKNOWN:
+        raise WorkshopError(f"Unknown-flag policy {value!r} is not one of {', '.join(ON_UNKNOWN)}",
+                            f"set {ENV_ON_UNKNOWN} (or settings.FLAGS_ON_UNKNOWN) to 'error' or 'default'")
+    return value
+
+
+class FlagClient:
+    def __init__(self, store: FlagStore, on_unknown: str | None = None):
+        self.store = store
+        self.on_unknown = check_on_unknown(on_unknown) if on_unknown else None
+        self.unknown_seen: dict[str, int] = {}
+        self.overrides: dict[str, bool] = {}  # tests: see override()
+
+    def snapshot(self, context: FlagContext = ANONYMOUS) -> Snapshot:
+        """Answers frozen at this moment: for a request, a job, a command."""
+        return Snapshot(self, self.store.definitions, context)
+
+    def is_on(self, key: str, user=None, *, context: FlagContext | None = None, default: bool | None = None) -> bool:
+        """One check outside a request (a job, a management command): same rules, same answer."""
+        return self.snapshot(context or context_for_user(user)).is_on(key, default)
+
+    def unknown(self, key: str, default: bool | None) -> bool:
+        policy = self.on_unknown or default_on_unknown()
+        if policy == "error":
+            known = ", ".join(sorted(self.store.definitions)[:8]) or "none yet"
+            raise UnknownFlagError(f"Flag {key!r} is not defined", f"define it first (flags.define({key!r}, ...)) or "
+                                   f"fix the name; defined: {known}")
+        self.unknown_seen[key] = self.unknown_seen.get(key, 0) + 1
+        if self.unknown_seen[key] == 1:  # once per process and flag: a warning, not a flood
+            log.warning("flag %r is not defined: answering its declared default %r", key, bool(default))
+        return bool(default)
+
+
+class Snapshot:
+    """The flags as they were when the request began: a flip during the request changes
+    nothing here (the store swaps its dict; this keeps the old one), and each flag is
+    evaluated once, so repeated checks are a dict lookup."""
+
+    __slots__ = ("client", "definitions", "context", "answers")
+
+    def __init__(self, client: FlagClient, definitions: Mapping[str, Definition], context: FlagContext):
+        self.client = client
+        self.definitions = definitions
+        self.context = context
+        self.answers: dict[str, bool] = {}
+
+    def is_on(self, key: str, default: bool | None = None) -> bool:
+        try:
+            return self.answers[key]
+        except KeyError:
+            pass
+        overrides = self.client.overrides
+        if overrides and key in overrides:
+            answer = overrides[key]
+        else:
+            definition = self.definitions.get(key)
+            answer = evaluate(definition, self.context) if definition is not None else self.client.unknown(key, default)
+        self.answers[key] = answer
+        return answer
+
+
+def context_for_user(user) -> FlagContext:
+    """The context of a Django user (or None / AnonymousUser): the same for a request and a
+    job, which is what makes their answers agree."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ANONYMOUS
+    user_id = user.pk
+    return FlagContext(str(user_id), user_id, load_groups=lambda: user.groups.values_list("id", flat=True))
+
+
+@contextlib.contextmanager
+def override(key: str, on: bool, client: FlagClient | None = None) -> Iterator[None]:
+    """Force a flag's answer inside the block (tests: run both code paths, see
+    tests/test_flags_client.py), like waffle's override_flag, for snapshots taken inside it."""
+    from workshop.flags.validation import check_key
+
+    target = client or get_client()
+    check_key(key)
+    previous = target.overrides.get(key)
+    target.overrides[key] = bool(on)
+    try:
+        yield
+    finally:
+        if previous is None:
+            target.overrides.pop(key, None)
+        else:
+            target.overrides[key] = previous
+
+
+# --- the process's client -----------------------------------------------------------------
+
+_lock = threading.Lock()
+_client: FlagClient | None = None
+_pid: int | None = None
+
+
+def conninfo() -> dict:
+    """Django's connection parameters (the test database under pytest), for our own connections."""
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    info = {k: v for k, v in params.items()
+            if k not in ("cursor_factory", "context", "prepare_threshold", "server_side_binding")}
+    info["application_name"] = "workshop.flags"
+    return {k: v for k, v in info.items() if v not in (None, "")}
+
+
+def get_client() -> FlagClient:
+    """This process's client, its store listening (started once per process, again after a fork)."""
+    global _client, _pid
+    with _lock:
+        if _client is None or _pid != os.getpid():
+            store = FlagStore(conninfo(), refresh_seconds=30.0)
+            _client, _pid = FlagClient(store), os.getpid()
+        _client.store.start()
+        return _client
+
+
+def shutdown() -> None:
+    """Stop this process's listener (tests, before their database is dropped)."""
+    global _client
+    with _lock:
+        if _client is not None:
+            _client.store.stop()
+        _client = None
+
+
+def is_on(key: str, user=None, *, default: bool | None = None) -> bool:
+    return get_client().is_on(key, user, default=default)
