@@ -22,7 +22,9 @@ KNOWN_FORMATS = {
     "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
     "OpenAI key": re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}\b"),
     "private key": re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY( BLOCK)?-----"),
-    "password in a URL": re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:([^/\s:@'\"]{6,})@[\w.-]+"),
+    "password in a URL": re.compile(
+        r"\b[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:(?P<secret>[^/\s:@'\"{}]{8,})@(?P<host>[\w.-]+)"
+    ),
 }
 # name = "literal" / name: "literal" / "name": "literal" / name="literal" (kwargs, YAML, JSON, .env)
 ASSIGNMENT = re.compile(
@@ -34,6 +36,10 @@ ALLOW_PRAGMA = "pragma: allowlist secret"
 PLACEHOLDER = re.compile(
     r"(?i)example|dummy|placeholder|changeme|change-me|your[_-]|redacted|fake|sample|"
     r"^x+$|^\*+$|\$\{|\{\{|<[^>]+>|^\w+\(|os\.environ|getenv"
+)
+# A password in a URL to this machine or an example domain is a test's throwaway.
+LOCAL_HOST = re.compile(
+    r"(?i)^(localhost|127\.[\d.]+|0\.0\.0\.0|.*\.?example\.(com|org|net)|.*\.(test|invalid|local))$"
 )
 ENTROPY_MIN = 3.5  # bits per character: random base64 is ~6, hex ~4, English words ~2.5-3.5
 ENTROPY_HEX_MIN = 3.0
@@ -74,9 +80,14 @@ def scan_line(path: str, number: int, line: str) -> list[Secret]:
     found = []
     for rule, pattern in KNOWN_FORMATS.items():
         for match in pattern.finditer(line):
-            value = match.group(match.lastindex or 0)
-            if not PLACEHOLDER.search(value) and not PLACEHOLDER.search(match.group(0)):
-                found.append(Secret(path, number, rule, hide(value)))
+            value = match.groupdict().get("secret") or match.group(0)
+            if PLACEHOLDER.search(value) or PLACEHOLDER.search(match.group(0)):
+                continue
+            if "host" in pattern.groupindex and (
+                LOCAL_HOST.match(match.group("host")) or shannon_entropy(value) < ENTROPY_HEX_MIN
+            ):
+                continue
+            found.append(Secret(path, number, rule, hide(value)))
     if not found:
         for match in ASSIGNMENT.finditer(line):
             value = match.group("value")

@@ -60,7 +60,7 @@ def checklist(markdown: str) -> list[Item]:
         match = CHECKBOX.match(line)
         if match:
             body = match.group("text")
-            items.append(Item(body, match.group("mark") != " ", bool(NOT_APPLICABLE.search(body))))
+            items.append(Item(body, match.group("mark") != " "))
     return items
 
 
@@ -98,8 +98,9 @@ def check_description(description: str, template: str) -> DescriptionCheck:
         )
         if match is None:
             missing.append(item.text)
-        else:
-            items.append(match)
+        else:  # "N/A" or a strikethrough the author added (not one the template already has)
+            added_na = bool(NOT_APPLICABLE.search(match.text)) and not NOT_APPLICABLE.search(item.text)
+            items.append(Item(match.text, match.ticked, added_na))
     template_words = set(normalize(COMMENT.sub("", template)).split())
     own = [w for w in normalize(_without_checklist(COMMENT.sub("", description))).split() if w not in template_words]
     return DescriptionCheck(
