@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from workshop.anonymize import db
-from workshop.errors import WorkshopError
-
 from workshop.django_setup import require_setup  # noqa: E402
+from workshop.errors import WorkshopError
 
 require_setup()  # used before workshop.setup(): say which cell to run
 
@@ -131,10 +130,13 @@ def leak_scan(rules: dict | None = None, *, target: str = "anon", source: str = 
     column of every table of the copy. Returns a DataFrame of hits.
 
     `rewritten` tells whether the column holding the hit was replaced by an identifying
-    rule: a hit there is a leak, full stop. A hit in a column copied as is (a customer
-    named Davis, a city named Davis) is data the source also holds outside the personal
-    columns; it is listed so a person can judge (a forgotten personal column shows up
-    there too).
+    rule; `leak` is a hit there of a value some rule had to replace (a suppressed city
+    that happens to be a fake surname, Jackson, is not one: the rule never produces
+    values). A hit in a column copied as is (a customer named Davis, a city named Davis)
+    is data the source also holds outside the personal columns; it is listed so a person
+    can judge (a forgotten personal column shows up there too).
+
+    Original values are never shown: `example` is masked to its first letter.
     """
     import pandas as pd
 
@@ -161,19 +163,22 @@ def leak_scan(rules: dict | None = None, *, target: str = "anon", source: str = 
             if not columns:
                 raise WorkshopError(f"Schema {target!r} has no text columns to scan", "run workshop.anonymize.build() first")
             rewritten = {(t.table, c.name) for t in resolved for c, s in t.rules if s.identifying}
+            constant = {c.label for t in resolved for c, s in t.rules if s.name in ("suppress", "static")}
             hits = []
             for table, column in columns:
                 for origin, count, example in c.execute(sql.SQL(
-                        "SELECT p.origin, count(*), min(x.{c}) FROM {t} AS x JOIN pii_values p ON p.v = x.{c}::text GROUP BY p.origin"
+                        "SELECT p.origin, count(*), left(min(x.{c}), 1) || '***' FROM {t} AS x JOIN pii_values p "
+                        "ON p.v = x.{c}::text GROUP BY p.origin"
                 ).format(c=sql.Identifier(column), t=sql.Identifier(target, table))):
                     hits.append({"original column": origin, "found in": f"{table}.{column}", "rows": count,
-                                 "example": example, "rewritten": (table, column) in rewritten})
-    return pd.DataFrame(hits, columns=["original column", "found in", "rows", "example", "rewritten"])
+                                 "example": example, "rewritten": (table, column) in rewritten,
+                                 "leak": (table, column) in rewritten and origin not in constant})
+    return pd.DataFrame(hits, columns=["original column", "found in", "rows", "example", "rewritten", "leak"])
 
 
 def leaks(scan) -> int:
     """Rows where an original value survived in a column the rules rewrote."""
-    return int(scan.loc[scan["rewritten"], "rows"].sum()) if len(scan) else 0
+    return int(scan.loc[scan["leak"], "rows"].sum()) if len(scan) else 0
 
 
 class _conn:
