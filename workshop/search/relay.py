@@ -14,6 +14,7 @@ Why it is safe when killed at any point (kill -9 included):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -122,7 +123,8 @@ class Relay:
             action = {"_op_type": "index" if op == "index" else "delete", "_index": index, "_id": str(object_id),
                       "version": event_id, "version_type": "external"}
             if op == "index":
-                action["_source"] = {**payload, "version": event_id}
+                document = json.loads(payload) if isinstance(payload, str) else payload
+                action["_source"] = {**document, "version": event_id}
             pending[(kind, object_id)] = action
         self._bulk(list(pending.values()))
 

@@ -78,14 +78,13 @@ def lost() -> int:
 
 def index_all(es, prefix: str, chunk: int = 2000) -> int:
     """The initial load a signals-based project runs once (a management command, usually)."""
-    from django.db import connection
     from elasticsearch.helpers import bulk
 
     total = 0
     for kind in KINDS.values():
-        with connection.cursor() as cur:
-            cur.execute(documents.documents_sql(kind))
-            rows = cur.fetchall()
+        from workshop.search.consistency import database_documents
+
+        rows = database_documents(kind).items()
         actions = ({"_index": f"{prefix}-{kind.name}", "_id": str(i), "_source": doc} for i, doc in rows)
         done, _errors = bulk(es, actions, chunk_size=chunk)
         total += done
