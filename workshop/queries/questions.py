@@ -18,12 +18,40 @@ from workshop.django_setup import require_setup
 require_setup()
 
 from django.db.models import (  # noqa: E402
-    Avg, Case, CharField, Count, DateTimeField, DecimalField, Exists, ExpressionWrapper, F, FilteredRelation, FloatField,
-    IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When, Window,
+    Avg,
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    FloatField,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
 )
 from django.db.models.fields.json import KT  # noqa: E402
 from django.db.models.functions import (  # noqa: E402
-    Cast, Coalesce, ExtractMonth, ExtractYear, Greatest, JSONObject, Lag, Rank, TruncMonth,
+    Cast,
+    Coalesce,
+    ExtractMonth,
+    ExtractYear,
+    Greatest,
+    JSONObject,
+    Lag,
+    Rank,
+    TruncMonth,
 )
 
 from workshop.errors import WorkshopError  # noqa: E402

@@ -1,0 +1,79 @@
+"""The benchmark's three computations agree (so their timings compare equal work), its results
+carry the issue's names; the explorer widget shows SQL, plan and result, and bad input as a line."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from workshop.queries.aggregations import AGGREGATIONS
+from workshop.queries.bench import results
+from workshop.queries.benchrun import measure_page, run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("aggregation", AGGREGATIONS, ids=[a.name for a in AGGREGATIONS])
+def test_database_models_and_values_list_agree(aggregation):
+    for limit in (500, 10**6):
+        in_db = aggregation.db(limit)
+        assert in_db, f"{aggregation.name} found nothing"
+        assert in_db == aggregation.models(limit) == aggregation.values(limit)
+
+
+def test_results_have_the_issue_names():
+    names = [r.name for r in results(run(10**6, 1, 10))]
+    for needed in ("queries.db_vs_python_ratio", "queries.db_vs_values_list_ratio", "queries.nplus1_queries",
+                   "queries.prefetch_queries"):
+        assert needed in names
+
+
+def test_the_page_fix_in_the_benchmark():
+    page = measure_page(10, runs=1)
+    assert page["fixed_queries"] <= 3 < page["naive_queries"] and page["suspects"] >= 2
+
+
+def test_explore_shows_everything():
+    from workshop.queries.widgets import explore
+
+    seen = explore("revenue_by_month")
+    assert "rows" in seen.message and not seen.table.empty
+    assert "def revenue_by_month" in seen.code
+    assert "SELECT" in seen.sql and "DATE_TRUNC" in seen.sql
+    assert "EXPLAIN (ANALYZE, BUFFERS)" in seen.plan_html and "plan node" in seen.plan_html
+    audio = explore("best_product_per_category", category="audio")
+    assert list(audio.table.category) == ["audio"]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"start": dt.date(2025, 1, 1), "end": dt.date(2024, 1, 1)}, "reversed"),
+    ({"min_orders": "many"}, "not a whole number"),
+    ({"category": "spaceships"}, "Unknown category"),
+    ({"start": dt.date(2031, 1, 1)}, "No rows"),
+])
+def test_explore_bad_input_is_a_line(values, message):
+    from workshop.queries.widgets import explore
+
+    seen = explore("repeat_customers", **values)
+    assert message in seen.message and "\n" not in seen.message
+    # Invalid input stops before any SQL; an empty range is valid and still shows its query.
+    assert bool(seen.code) == (message == "No rows")
+
+
+def test_explorer_widget_runs_every_control(capsys):
+    from workshop.queries.widgets import question_explorer
+
+    box = question_explorer()
+    controls, _status, _tabs, _verdict = box.children
+    question, (start, end, category), (min_orders, _top, check_button) = (
+        controls.children[0], controls.children[1].children, controls.children[2].children)
+    start.value, end.value = dt.date(2025, 1, 1), dt.date(2024, 1, 1)
+    end.value = None
+    min_orders.value = "many"
+    min_orders.value = "2"
+    category.value = "audio"
+    question.value = "best_product_per_category"
+    check_button.click()
+    out = capsys.readouterr().out  # outside a kernel, Output widgets let their text through
+    assert "reversed" in out and "not a whole number" in out and "Traceback" not in out

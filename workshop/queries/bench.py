@@ -1,0 +1,75 @@
+"""`workshop bench queries`: aggregations in the database against the same computation in
+Python over model instances and over values_list rows; the N+1 page against its fix.
+
+Runs in a child process on database `workshop_bench` with the `bench` dataset (1M customers,
+2M orders, ~4.8M items; loading is idempotent and shared with the anonymize benchmark).
+Every aggregation covers the same fixed slice of 1M rows (by primary key) in all three forms,
+so the Python loops stay within minutes; the three results are compared before the timings
+count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from workshop import config
+from workshop.bench import Result, benchmark
+
+DB_NAME = "workshop_bench"
+ROWS = 1_000_000
+DB_RUNS = 3  # timed database runs after a warm-up; the median is reported
+PAGE = 50  # orders on the N+1 page
+
+_CHILD = """
+import json, sys
+import workshop
+workshop.setup("bench", progress=True)
+from workshop.queries.benchrun import run
+print(json.dumps(run(%d, %d, %d)))
+"""
+
+
+def _child(rows: int = ROWS, db_runs: int = DB_RUNS, page: int = PAGE, db_name: str = DB_NAME) -> dict:
+    env = {**os.environ, config.ENV_DB_NAME: db_name}
+    env.pop(config.ENV_SIZE, None)
+    print(f"queries bench: database {db_name}, {rows:,}-row slices", file=sys.stderr, flush=True)
+    done = subprocess.run([sys.executable, "-c", _CHILD % (rows, db_runs, page)], env=env,
+                          stdout=subprocess.PIPE, stderr=None, text=True)
+    if done.returncode != 0:
+        raise RuntimeError("the queries benchmark failed; see the output above")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def results(measured: dict) -> list[Result]:
+    out: list[Result] = []
+    aggregations = measured["aggregations"]
+    for a in aggregations:
+        out.append(Result(f"queries.{a['name']}.vs_models", a["db"], "s", baseline=a["models"], ratio=a["models"] / a["db"],
+                          note=f"{a['rows']:,} {a['unit']}: database {a['db']:.3f} s (median of {a['db_runs']}), "
+                               f"model-instance loop {a['models']:.1f} s, values_list loop {a['values']:.1f} s"))
+        out.append(Result(f"queries.{a['name']}.vs_values_list", a["db"], "s", baseline=a["values"],
+                          ratio=a["values"] / a["db"]))
+    worst_models = min(aggregations, key=lambda a: a["models"] / a["db"])
+    worst_values = min(aggregations, key=lambda a: a["values"] / a["db"])
+    out.append(Result("queries.db_vs_python_ratio", worst_models["models"] / worst_models["db"], "x",
+                      note=f"smallest over {len(aggregations)} aggregations ({worst_models['name']}); goal >= 20x; "
+                           f"{os.cpu_count()} cores"))
+    out.append(Result("queries.db_vs_values_list_ratio", worst_values["values"] / worst_values["db"], "x",
+                      note=f"smallest ({worst_values['name']}); goal >= 5x"))
+    page = measured["page"]
+    out.append(Result("queries.nplus1_queries", page["naive_queries"], "queries",
+                      note=f"{page['size']}-order page: {page['naive_queries']} queries in {page['naive']:.3f} s "
+                           f"(N+1 suspects flagged: {page['suspects']})"))
+    out.append(Result("queries.prefetch_queries", page["fixed_queries"], "queries", baseline=page["naive_queries"],
+                      ratio=page["naive"] / page["fixed"],
+                      note=f"select_related + prefetch_related: {page['fixed_queries']} queries in {page['fixed']:.3f} s "
+                           f"(ratio = time); goal <= 3 queries"))
+    return out
+
+
+@benchmark("queries", "aggregations in the database vs Python loops (model instances, values_list); N+1 vs prefetch")
+def bench_queries() -> list[Result]:
+    return results(_child())

@@ -1,0 +1,58 @@
+"""The body of `workshop bench queries`, run in the child process once Django is set up."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from workshop.queries.aggregations import AGGREGATIONS
+from workshop.queries.inspector import record_queries
+from workshop.queries.pages import order_page_fixed, order_page_naive
+
+
+def _timed(func, *args):
+    started = time.perf_counter()
+    value = func(*args)
+    return time.perf_counter() - started, value
+
+
+def measure_aggregation(aggregation, rows: int, db_runs: int) -> dict:
+    aggregation.db(rows)  # warm-up: the pages in PostgreSQL's cache, as for the loops after it
+    timings = []
+    for _ in range(db_runs):
+        seconds, in_db = _timed(aggregation.db, rows)
+        timings.append(seconds)
+    models_seconds, in_models = _timed(aggregation.models, rows)
+    values_seconds, in_values = _timed(aggregation.values, rows)
+    if not in_db == in_models == in_values:
+        raise RuntimeError(f"{aggregation.name}: the three computations disagree; the timings would compare different work")
+    db = statistics.median(timings)
+    print(f"  {aggregation.name}: db {db:.3f} s {[round(t, 3) for t in timings]}, models {models_seconds:.1f} s, "
+          f"values_list {values_seconds:.1f} s", file=sys.stderr, flush=True)
+    covered = aggregation.model.objects.filter(id__lte=rows).count()
+    return {"name": aggregation.name, "rows": covered, "unit": aggregation.rows, "db": db, "db_runs": db_runs,
+            "models": models_seconds, "values": values_seconds, "groups": len(in_db)}
+
+
+def measure_page(size: int, runs: int = 3) -> dict:
+    def run(page):
+        logs = []
+        for _ in range(runs):
+            with record_queries() as log:
+                rows = page(size)
+            logs.append(log)
+        return rows, logs
+
+    naive_rows, naive = run(order_page_naive)
+    fixed_rows, fixed = run(order_page_fixed)
+    if naive_rows != fixed_rows:
+        raise RuntimeError("the fixed page shows other rows than the naive one")
+    return {"size": size, "naive_queries": naive[-1].count, "fixed_queries": fixed[-1].count,
+            "naive": statistics.median(log.seconds for log in naive), "fixed": statistics.median(log.seconds for log in fixed),
+            "suspects": len(naive[-1].suspects())}
+
+
+def run(rows: int, db_runs: int, page: int) -> dict:
+    aggregations = [measure_aggregation(a, rows, db_runs) for a in AGGREGATIONS]
+    return {"aggregations": aggregations, "page": measure_page(page)}
