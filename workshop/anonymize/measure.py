@@ -194,3 +194,33 @@ class _conn:
     def __exit__(self, *exc):
         if self.given is None:
             self.conn.close()
+
+
+def free_text_leaks(target: str = "anon", *, source: str = "public", conn=None):
+    """Customers' emails and full names ("First Last") written inside free text of the copy
+    (review bodies, titles, descriptions: text columns and long varchars), matched against
+    the source's customers. Returns a DataFrame of counts; no value is shown."""
+    import pandas as pd
+
+    pattern_email = r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]+)"
+    pattern_name = r"([A-Z][a-z]+ [A-Z][a-z'-]+)"
+    hits = []
+    with _conn(conn) as c:
+        columns = c.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r' AND a.attnum > 0 "
+            "AND NOT a.attisdropped AND (a.atttypid = 'text'::regtype OR (a.atttypid = 'varchar'::regtype AND a.atttypmod - 4 >= 100)) "
+            "ORDER BY 1, 2", [target]).fetchall()
+        customers = sql.Identifier(source, "shop_customer")
+        for table, column in columns:
+            t, col = sql.Identifier(target, table), sql.Identifier(column)
+            emails, names = c.execute(sql.SQL(
+                "SELECT (SELECT count(*) FROM {t} AS x, regexp_matches(x.{c}, {pe}, 'g') AS m "
+                "        WHERE EXISTS (SELECT 1 FROM {cu} AS p WHERE p.email = m[1])), "
+                "       (SELECT count(*) FROM {t} AS x, regexp_matches(x.{c}, {pn}, 'g') AS m "
+                "        WHERE EXISTS (SELECT 1 FROM {cu} AS p WHERE p.first_name || ' ' || p.last_name = m[1]))"
+            ).format(t=t, c=col, pe=sql.Literal(pattern_email), pn=sql.Literal(pattern_name), cu=customers)).fetchone()
+            for kind, count in (("email", emails), ("full name", names)):
+                if count:
+                    hits.append({"found in": f"{table}.{column}", "what": f"a customer's {kind}", "rows": int(count)})
+    return pd.DataFrame(hits, columns=["found in", "what", "rows"])
