@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from workshop.review import paths
 from workshop.review.git import Repo, text
 
-RENAME = re.compile(r"\{([^{}]*) => ([^{}]*)\}|^(.*) => (.*)$")
+RENAME = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
 COLUMNS = ["commit", "time", "author", "files", "added", "removed", "lines", "merge", "subject"]
 
 

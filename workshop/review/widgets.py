@@ -56,29 +56,38 @@ def report_explorer(path: str | os.PathLike = ".", base: str | None = None) -> w
     """A repository path and one of its branches: the review report of that branch."""
     folder = widgets.Text(value=str(Path(path)), description="Repository", layout=widgets.Layout(width="520px"))
     branch = widgets.Dropdown(description="Branch", layout=widgets.Layout(width="360px"))
+    summary = widgets.HTML()  # one line that says which review is shown below
     out = widgets.Output()
 
     @visible_errors(out)
     def show(_change=None) -> None:
         from workshop.review import review
 
-        if not branch.value:
+        summary.value = ""
+        if not branch.value or loading:
             return
-        display(HTML(review(folder.value, base=base, head=branch.value)._repr_html_()))
+        report = review(folder.value, base=base, head=branch.value)
+        summary.value = f"<b>{report.change.head_ref}</b> against {report.change.base_ref}: <b>{report.status}</b>"
+        display(HTML(report._repr_html_()))
+
+    loading: list[bool] = []  # while the options change, `show` waits for the final pick
 
     @visible_errors(out)
     def load_branches(_change=None) -> None:
-        repo = Repo.open(folder.value)
-        names = repo.branches()
-        branch.unobserve(show, names="value")
-        branch.options = names
-        main = repo.main_branch()
-        others = [n for n in names if n != main]
-        branch.value = others[0] if others else (names[0] if names else None)
-        branch.observe(show, names="value")
+        loading.append(True)
+        try:
+            branch.options, summary.value = (), ""
+            repo = Repo.open(folder.value)
+            names = repo.branches()
+            branch.options = names
+            main = repo.main_branch()
+            others = [n for n in names if n != main]
+            branch.value = others[0] if others else (names[0] if names else None)
+        finally:
+            loading.clear()
         show()
 
     folder.observe(load_branches, names="value")
     branch.observe(show, names="value")
     load_branches()
-    return widgets.VBox([widgets.HBox([folder, branch]), out])
+    return widgets.VBox([widgets.HBox([folder, branch]), summary, out])

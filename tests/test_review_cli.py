@@ -1,0 +1,88 @@
+"""`workshop review` as a separate process: exit codes, formats, errors as one line, and
+this repository itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workshop.review.examples import demo_repository
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def workshop(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "review", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return demo_repository(tmp_path_factory.mktemp("cli") / "shop")
+
+
+def test_a_good_branch_exits_0(demo, tmp_path):
+    from workshop.review.solutions import description_solution
+
+    description = tmp_path / "pr.md"
+    description.write_text(description_solution(demo))
+    done = workshop(str(demo), "--head", "feature/discount", "--description", str(description))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "Result: pass"
+
+
+def test_a_failing_branch_exits_1_with_annotations(demo):
+    done = workshop(str(demo), "--head", "feature/everything", "--format", "github")
+    assert done.returncode == 1
+    errors = [line for line in done.stdout.splitlines() if line.startswith("::error ")]
+    assert any("file=shop/payments.py,line=" in line and "title=secrets" in line for line in errors)
+
+
+def test_json_format(demo):
+    done = workshop(str(demo), "--base", "main", "--head", "feature/everything", "--format", "json")
+    data = json.loads(done.stdout)
+    assert data["status"] == "fail" and data["base"] == "main" and len(data["split"]) >= 3
+
+
+def test_run_inside_the_repository_on_a_checked_out_branch(demo):
+    subprocess.run(["git", "checkout", "--quiet", "feature/discount"], cwd=demo, check=True)
+    try:
+        done = workshop(cwd=demo / "shop")  # a subfolder of the checkout: the repository is found
+        assert "feature/discount" in done.stdout.splitlines()[0] and done.returncode == 0
+    finally:
+        subprocess.run(["git", "checkout", "--quiet", "main"], cwd=demo, check=True)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("/nonexistent/folder",), "does not exist"),
+        (("--base", "no-such-ref"), "Ref 'no-such-ref' does not exist"),
+        (("--description", "/nonexistent/pr.md"), "Description file /nonexistent/pr.md does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    done = workshop(*args)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
+
+
+def test_not_a_repository(tmp_path):
+    done = workshop(str(tmp_path))
+    assert done.returncode == 2 and "is not inside a git repository" in done.stderr
+
+
+def test_on_this_repository():
+    """On main there is nothing to compare with main: it says so; a base of a few commits back works."""
+    here = workshop()
+    assert here.returncode in (0, 1), here.stderr
+    first_lines = "\n".join(here.stdout.splitlines()[:2])
+    if "main (" in here.stdout.splitlines()[0]:
+        assert "No changes against main" in first_lines
+    recent = workshop("--base", "HEAD~1", "--format", "json")
+    assert recent.returncode in (0, 1), recent.stderr
+    assert json.loads(recent.stdout)["commits"] == 1
