@@ -17,7 +17,7 @@ import importlib
 _EXPORTS = {
     "products": "api", "reviews": "api", "install": "api", "backends": "api", "SearchQuerySet": "api",
     "QueryError": "query", "parse": "query",
-    "run_experiment": "experiment", "plot_experiment": "experiment",
+    
 }
 __all__ = list(_EXPORTS)
 

@@ -33,9 +33,9 @@ def _on_save(sender, instance, **_kw) -> None:
         return
     try:
         es.index(index=f"{prefix}-{kind.name}", id=str(instance.pk), document=documents.document(kind, instance))
-    except Exception as exc:  # noqa: BLE001 (the typical "never break a save" handler: the change is lost)
+    except Exception as exc:  # noqa: BLE001 (the typical "never break a save" handler: the change is lost, quietly)
         _state["lost"] += 1
-        log.warning("search: could not index %s %s: %s", kind.name, instance.pk, exc)
+        log.info("search: could not index %s %s: %s", kind.name, instance.pk, exc)
 
 
 def _on_delete(sender, instance, **_kw) -> None:
@@ -47,7 +47,7 @@ def _on_delete(sender, instance, **_kw) -> None:
         es.delete(index=f"{prefix}-{kind.name}", id=str(instance.pk))
     except Exception as exc:  # noqa: BLE001
         _state["lost"] += 1
-        log.warning("search: could not delete %s %s: %s", kind.name, instance.pk, exc)
+        log.info("search: could not delete %s %s: %s", kind.name, instance.pk, exc)
 
 
 def connect(es, prefix: str) -> None:
