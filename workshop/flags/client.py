@@ -90,10 +90,9 @@ class Snapshot:
         self.answers: dict[str, bool] = {}
 
     def is_on(self, key: str, default: bool | None = None) -> bool:
-        try:
-            return self.answers[key]
-        except KeyError:
-            pass
+        answer = self.answers.get(key)
+        if answer is not None:
+            return answer
         overrides = self.client.overrides
         if overrides and key in overrides:
             answer = overrides[key]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BUCKETS = 10_000  # basis points: a rollout can be as fine as 0.01%
 
@@ -39,10 +39,10 @@ class Definition:
     user_ids: frozenset[int] = frozenset()
     group_ids: frozenset[int] = frozenset()
     fully_on_since: datetime.datetime | None = None
+    threshold: int = field(init=False, compare=False)  # computed once here, not on every check
 
-    @property
-    def threshold(self) -> int:
-        return threshold(self.percentage)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold", threshold(self.percentage))
 
 
 class FlagContext:

@@ -1,0 +1,121 @@
+"""Per-check cost of every rung of the ladder, measured side by side in one process (the
+benchmark's core, also run on a small scale by the notebook). Needs a configured Django."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+from workshop.flags import ladder
+
+GROUP_FLAG = "recommended_for_groups"  # waffle's group-targeted flag
+
+
+def per_check_us(check: Callable[[object], object], items: Sequence, rounds: int = 15) -> float:
+    """Median over `rounds` of the mean time of one check over `items` (microseconds)."""
+    for item in items[:50]:  # warm: caches filled, code paths taken once
+        check(item)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for item in items:
+            check(item)
+        times.append((time.perf_counter() - started) / len(items))
+    return statistics.median(times) * 1e6
+
+
+def queries_per_check(check: Callable[[object], object], items: Sequence) -> float:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        for item in items:
+            check(item)
+    return len(captured) / len(items)
+
+
+def prepare() -> dict:
+    """The flags each rung needs, set up the same way every time (idempotent)."""
+    from django.contrib.auth.models import Group, User
+    from waffle.models import Flag, Switch
+
+    from workshop.flags.definitions import define
+
+    group = Group.objects.order_by("id").first()
+    user = User.objects.exclude(groups=group).exclude(is_superuser=True).order_by("id").first()
+    Switch.objects.update_or_create(name=ladder.RECOMMENDED, defaults={"active": True})
+    Flag.objects.update_or_create(name=ladder.RECOMMENDED, defaults={"percent": 50, "everyone": None})
+    group_flag, _ = Flag.objects.update_or_create(name=GROUP_FLAG, defaults={"everyone": None, "superusers": False})
+    group_flag.groups.set([group])
+    define(ladder.RECOMMENDED, enabled=True, everyone=False, percentage=50, groups=[group])
+    return {"user": user, "group": group}
+
+
+def _constant_provider():
+    from openfeature.flag_evaluation import FlagResolutionDetails
+    from openfeature.provider import AbstractProvider, Metadata
+
+    class ConstantProvider(AbstractProvider):
+        def get_metadata(self) -> Metadata:
+            return Metadata(name="constant")
+
+        def resolve_boolean_details(self, flag_key, default_value, evaluation_context=None):
+            return FlagResolutionDetails(True)
+
+        resolve_string_details = resolve_integer_details = resolve_float_details = resolve_object_details = \
+            resolve_boolean_details
+
+    return ConstantProvider
+
+
+def checks(user, count: int = 2000) -> dict[str, tuple[Callable, Sequence]]:
+    """name -> (check, items): each item is what one request (or job) brings to the check."""
+    from django.test import RequestFactory
+    from openfeature import api
+    from openfeature.evaluation_context import EvaluationContext
+    from waffle import flag_is_active, switch_is_active
+
+    from workshop.flags.client import context_for_user, get_client
+
+    factory = RequestFactory()
+
+    def requests() -> list:
+        made = [factory.get("/products/1/") for _ in range(count)]
+        for request in made:
+            request.user = user
+        return made
+
+    flags = get_client()
+    flags.store.wait_for(lambda d: ladder.RECOMMENDED in d)
+    context = context_for_user(user)
+    context.group_ids  # loaded once per request, as the middleware's context does
+    ladder.use_workshop_provider()
+    openfeature = api.get_client("workshop")
+    api.set_provider(_constant_provider()(), domain="constant")
+    floor = api.get_client("constant")
+    evaluation_context = EvaluationContext(str(user.pk), {"groups": sorted(context.group_ids)})
+    os.environ.setdefault(ladder.ENV_TOGGLE, "1")
+    key = ladder.RECOMMENDED
+    return {
+        "env_toggle": (ladder.env_toggle, requests()),
+        "waffle_switch": (lambda r: switch_is_active(key), requests()),
+        "waffle_flag": (lambda r: flag_is_active(r, key), requests()),  # 50%, a fresh request each time
+        "waffle_group_flag": (lambda r: flag_is_active(r, GROUP_FLAG), requests()),
+        # a fresh snapshot per check: the full evaluation (kill switch, users, groups, hash) every time
+        "recommended": (lambda r: flags.snapshot(context).is_on(key), range(count)),
+        "recommended_repeat": (lambda s: s.is_on(key), [flags.snapshot(context)] * count),
+        "openfeature": (lambda r: openfeature.get_boolean_value(key, False, evaluation_context), range(count)),
+        # the SDK's own cost: the same call through a provider that returns a constant
+        "openfeature_floor": (lambda r: floor.get_boolean_value(key, False, evaluation_context), range(count)),
+    }
+
+
+def run(count: int = 2000, rounds: int = 15) -> dict[str, dict[str, float]]:
+    """{name: {"us": median microseconds per check, "queries": queries per check}}."""
+    setup = prepare()
+    results = {}
+    for name, (check, items) in checks(setup["user"], count).items():
+        results[name] = {"queries": queries_per_check(check, items[:200]), "us": per_check_us(check, items, rounds)}
+    return results
