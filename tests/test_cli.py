@@ -80,3 +80,90 @@ def test_bench_setup_writes_the_promised_json(workshop_env, tmp_path):
     assert all({"name", "value", "unit", "baseline", "ratio"} <= set(r) for r in results.values())
     assert results["setup.cold_seconds"]["value"] > results["setup.warm_seconds"]["value"] > 0
     assert "setup.warm_seconds" in done.stdout
+
+
+# --- hardening (issue 12) ------------------------------------------------------------------
+
+
+def _private_server(workshop_env) -> str:
+    done = workshop("db", "up", env=workshop_env)
+    assert done.returncode == 0, done.stderr
+    return workshop("db", "url", env=workshop_env).stdout.strip()
+
+
+def _databases(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+
+
+def test_db_reset_with_a_database_url_drops_the_database_the_url_names(workshop_env):
+    from workshop.services import postgres
+
+    server = postgres.Database(_private_server(workshop_env), "url")
+    postgres.ensure_database(server, "in_use")
+    postgres.ensure_database(server, "bystander")
+    env = {**workshop_env, "WORKSHOP_DATABASE_URL": postgres.with_database(server.url, "in_use"),
+           "WORKSHOP_DB_NAME": "bystander"}
+    refused = workshop("db", "reset", env=env)
+    assert refused.returncode == 2 and "'in_use'" in refused.stderr and "--yes" in refused.stderr
+    done = workshop("db", "reset", "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "'in_use' dropped" in done.stdout
+    names = _databases(server.url)
+    assert "in_use" not in names and "bystander" in names
+
+
+def test_db_reset_refuses_to_drop_the_servers_own_database(workshop_env):
+    from workshop.services import postgres
+
+    url = postgres.with_database(_private_server(workshop_env), "postgres")
+    done = workshop("db", "reset", "--yes", env={**workshop_env, "WORKSHOP_DATABASE_URL": url})
+    assert done.returncode == 2 and "server's own database" in done.stderr and done.stderr.count("\n") == 1
+    assert "postgres" in _databases(url)
+
+
+def test_psql_gets_the_password_neither_in_argv_nor_in_its_environment(workshop_env):
+    """`ps` shows every account's argv, and /proc/<pid>/environ is inherited by what psql
+    starts: the password travels in a private passfile. (The embedded server trusts local
+    connections, so the password is accepted and ignored.)"""
+    from workshop.services import postgres
+
+    url = _private_server(workshop_env)
+    secret = "s3cr3t-hardening-pw"
+    parts = url.split("://", 1)[1].split("@", 1)
+    with_password = f"postgresql://postgres:{secret}@{parts[1]}"
+    env = {**workshop_env, "WORKSHOP_DATABASE_URL": with_password, "PGPASSWORD_PROBE": "x"}
+    script = ("\\! tr '\\0' ' ' < /proc/$PPID/cmdline; echo; tr '\\0' '\\n' < /proc/$PPID/environ\n"
+              "SELECT 40 + 2 AS answer;\n")
+    done = subprocess.run([sys.executable, "-m", "workshop.cli", "db", "psql"], input=script, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "42" in done.stdout and "psql" in done.stdout  # the query ran, the probe saw psql's argv
+    assert secret not in done.stdout + done.stderr
+    assert "PGPASSFILE=" in done.stdout and "PGPASSWORD_PROBE" not in done.stdout  # allow-listed environment
+    assert postgres.redact(with_password) != with_password
+
+
+def test_workshop_debug_shows_the_cause_behind_the_one_line_error(workshop_env, unused_tcp_port):
+    env = {**workshop_env, "WORKSHOP_DATABASE_URL": f"postgresql://x@127.0.0.1:{unused_tcp_port}/x"}
+    plain = workshop("db", "url", env=env)
+    assert plain.returncode == 2 and plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
+    debug = workshop("db", "url", env={**env, "WORKSHOP_DEBUG": "1"})
+    assert debug.returncode == 2
+    assert "Caused by:" in debug.stderr and "psycopg" in debug.stderr  # the error the line replaced
+    assert debug.stderr.splitlines()[-1] == plain.stderr.strip()  # the one line still ends it
+
+
+def test_a_corrupt_state_folder_suggests_a_command_that_fixes_it(workshop_env, state_home):
+    assert workshop("db", "up", env=workshop_env).returncode == 0
+    workshop("db", "down", env=workshop_env)
+    (state_home / ".django-workshop-state").write_text("")  # what a non-atomic write could leave
+    broken = workshop("db", "up", env=workshop_env)
+    assert broken.returncode == 2 and "corrupt" in broken.stderr
+    fix = broken.stderr.split("`")[1]  # the command the message suggests, run as given
+    assert fix.startswith("workshop ")
+    repaired = workshop(*fix.split()[1:], env=workshop_env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert workshop("db", "up", env=workshop_env).returncode == 0

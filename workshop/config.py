@@ -7,7 +7,10 @@ without passing arguments around.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from workshop.errors import WorkshopError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKOUT_DIR = PACKAGE_DIR.parent
@@ -38,14 +41,27 @@ def state_dir() -> Path:
     """
     explicit = os.environ.get(ENV_HOME)
     if explicit:
+        if "\0" in explicit or len(explicit) > 1024:
+            raise WorkshopError(f"{ENV_HOME} is not a usable folder path (a NUL byte, or over 1024 characters)",
+                                f"set {ENV_HOME} to a folder such as ~/django-workshop")
         return Path(explicit).expanduser().resolve()
     if in_checkout():
         return CHECKOUT_DIR / ".workshop"
     return Path.home() / ".local" / "share" / "django-workshop"
 
 
+# Letters, digits, _ and -: PostgreSQL would silently truncate a name over 63 bytes (and
+# then drop or load another database than the one named); quotes and NULs have no business here.
+_DB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+
+
 def db_name() -> str:
-    return os.environ.get(ENV_DB_NAME) or DEFAULT_DB_NAME
+    name = os.environ.get(ENV_DB_NAME) or DEFAULT_DB_NAME
+    if not _DB_NAME.fullmatch(name):
+        shown = repr(name) if len(name) <= 40 else repr(name[:37]) + "..."
+        raise WorkshopError(f"{ENV_DB_NAME}={shown} is not a database name the workshop accepts",
+                            "use up to 63 letters, digits, _ or -, starting with a letter (e.g. workshop)")
+    return name
 
 
 def default_size() -> str:

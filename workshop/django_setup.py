@@ -46,8 +46,9 @@ def configure(database_url: str) -> None:
 def require_setup() -> None:
     """Raise the "run the set-up cell first" error when Django is not configured yet.
 
-    Called at import time by modules that touch models, so a notebook cell run before the
-    set-up cell says what to run instead of Django's ImproperlyConfigured."""
+    Called inside the functions that touch models (or by a PEP 562 module __getattr__), so
+    a notebook cell run before the set-up cell says what to run instead of Django's
+    ImproperlyConfigured, while the module itself stays importable without Django."""
     from django.conf import settings
 
     if not settings.configured:
@@ -67,11 +68,26 @@ def pending_migrations() -> list[str]:
     return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
 
 
-def migrate() -> list[str]:
-    """Apply pending migrations; returns what was applied."""
-    from django.core.management import call_command
+MIGRATE_LOCK_KEY = 0x5750_0002  # advisory lock: one migrate at a time per database
 
-    pending = pending_migrations()
-    if pending:
-        call_command("migrate", interactive=False, verbosity=0)
+
+def migrate() -> list[str]:
+    """Apply pending migrations; returns what was applied.
+
+    Two kernels calling setup() at once would both try to create the same tables; the
+    second waits on a session-level advisory lock, then finds nothing left to apply."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    if not pending_migrations():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_KEY])
+    try:
+        pending = pending_migrations()  # what the other process left to do
+        if pending:
+            call_command("migrate", interactive=False, verbosity=0)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK_KEY])
     return pending

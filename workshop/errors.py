@@ -1,4 +1,18 @@
-"""One exception type for everything an attendee can fix: its message is one line that says what to do."""
+"""One exception type for everything an attendee can fix: its message is one line that says what to do.
+
+WORKSHOP_DEBUG=1 shows, below that line, the traceback of the error behind it (the one the
+one-line message replaced), for maintainers and bug reports."""
+
+from __future__ import annotations
+
+import os
+import traceback
+
+ENV_DEBUG = "WORKSHOP_DEBUG"
+
+
+def debug_enabled() -> bool:
+    return os.environ.get(ENV_DEBUG, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class WorkshopError(RuntimeError):
@@ -10,6 +24,23 @@ class WorkshopError(RuntimeError):
         fix_sentence = self.fix[:1].upper() + self.fix[1:]
         super().__init__(f"{self.problem}. {fix_sentence}." if self.fix else f"{self.problem}.")
 
+    def cause(self) -> BaseException | None:
+        """The error this one replaced. `raise ... from None` hides it from Python's report
+        but still keeps it in __context__."""
+        return self.__cause__ or self.__context__
+
+    def debug_details(self) -> str:
+        """Where this error was raised and the traceback of its cause (empty without one)."""
+        parts = ["".join(traceback.format_tb(self.__traceback__))] if self.__traceback__ else []
+        cause = self.cause()
+        if cause is not None:
+            parts.append("Caused by:\n" + "".join(traceback.format_exception(cause)))
+        return "\n".join(parts).rstrip()
+
     def _render_traceback_(self) -> list[str]:
-        """IPython shows this instead of a traceback: the problem and the fix, nothing else."""
-        return [f"\x1b[1;31mWorkshopError\x1b[0m: {self}"]
+        """IPython shows this instead of a traceback: the problem and the fix, nothing else
+        (with WORKSHOP_DEBUG=1, the cause below it)."""
+        lines = [f"\x1b[1;31mWorkshopError\x1b[0m: {self}"]
+        if debug_enabled():
+            lines += self.debug_details().splitlines()
+        return lines

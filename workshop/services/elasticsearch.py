@@ -7,11 +7,13 @@ in the state folder); the Docker stack on 127.0.0.1:9200.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from workshop import config
 from workshop.errors import WorkshopError
@@ -32,11 +34,46 @@ class Search:
         return self.url is not None
 
 
+# A node on this machine is never reached through http_proxy/https_proxy (es_node does the
+# same): behind a corporate proxy, `es up` would work and setup() would report no node.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_default = urllib.request.build_opener()
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _open(request: urllib.request.Request, timeout: float):
+    opener = _direct if _is_loopback(urlsplit(request.full_url).hostname) else _default
+    return opener.open(request, timeout=timeout)
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL with a host, or a one-line error (file:// and friends would be read by urllib)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "\0" in url \
+            or any(c.isspace() for c in url):
+        shown = repr(url) if len(url) <= 60 else repr(url[:57]) + "..."
+        raise WorkshopError(f"{config.ENV_ELASTICSEARCH_URL}={shown} is not an http(s) URL of a node",
+                            "set it to e.g. http://127.0.0.1:9200, or unset it")
+    return url
+
+
 def health(url: str, timeout: float = 1.5) -> dict:
     """The node's cluster health, or raises OSError/ValueError. GET / is not used: the
     Maven-published test distribution answers it with 405."""
     request = urllib.request.Request(url.rstrip("/") + "/_cluster/health", headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http to a configured node)
+    with _open(request, timeout) as response:
         if response.headers.get("X-Elastic-Product") != "Elasticsearch":
             raise ValueError("it is not Elasticsearch (no X-Elastic-Product header)")
         return json.loads(response.read())
@@ -45,7 +82,7 @@ def health(url: str, timeout: float = 1.5) -> dict:
 def version(url: str, timeout: float = 1.5) -> str | None:
     request = urllib.request.Request(url.rstrip("/") + "/_nodes/_local/version")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _open(request, timeout) as response:
             nodes = json.loads(response.read()).get("nodes", {})
             return next(iter(nodes.values()), {}).get("version")
     except (OSError, ValueError):
@@ -57,7 +94,10 @@ def find() -> Search:
     explicit = os.environ.get(config.ENV_ELASTICSEARCH_URL)
     candidates: list[tuple[str, str]] = []
     if explicit:
-        candidates.append((explicit, "url"))
+        try:
+            candidates.append((check_url(explicit), "url"))
+        except WorkshopError as exc:
+            return Search(None, "none", problem=str(exc))
     else:
         try:
             from workshop.services import es_node

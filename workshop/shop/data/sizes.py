@@ -34,10 +34,8 @@ SIZES: dict[str, Size] = {
 
 
 def get_size(name: str) -> Size:
-    try:
+    if isinstance(name, str) and name in SIZES:
         return SIZES[name]
-    except KeyError:
-        raise WorkshopError(
-            f"Unknown dataset size {name!r}",
-            f"choose one of: {', '.join(SIZES)}",
-        ) from None
+    shown = repr(name)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."  # a megabyte of input stays one short line
+    raise WorkshopError(f"Unknown dataset size {shown}", f"choose one of: {', '.join(SIZES)}")
