@@ -8,7 +8,10 @@ Modules: strategies (what replaces a value), rules (validation against the schem
 shop_rules (the shop's rules), engine (the set-based copy), pools (Faker pools),
 sqlhash (HMAC-SHA256 and keyed permutations in plain SQL), keys (the secret key),
 measure (k-anonymity, linkage attack, leak scan), dump (share the copy), widgets,
-scheduler (the build's jobs on a few connections), timeline (plot them).
+scheduler (the build's jobs on a few connections), timeline (plot them), target (declared
+quasi-identifiers and a privacy target reached by a lattice search with suppression),
+alias (the copy as a Django database alias), attacks (voter roll, Netflix), dp (OpenDP),
+coverage + cli (`workshop anonymize check`), exercises and solutions.
 """
 
 import importlib
@@ -18,6 +21,7 @@ import importlib
 # gets the "run the set-up cell first" message instead of Django's ImproperlyConfigured.
 _EXPORTS = {
     "build": "engine", "preview": "engine", "Report": "engine", "plot_timeline": "timeline",
+    "Target": "target", "build_to_target": "target", "use_copy": "alias",
     **{name: "strategies" for name in ("Suppress", "Static", "Mask", "Fake", "Pseudonymize", "GeneralizeDate",
                                        "KeepPrefix", "Noise", "Shuffle")},
 }

@@ -191,3 +191,22 @@ def reviews_per_month_error(released: str, source: str = "public", conn=None) ->
         copy = dict(c.execute(sql.SQL(query).format(sql.Identifier(released, "shop_review"))).fetchall())
     errors = [abs(copy.get(month, 0.0) - n) / n for month, n in truth.items()]
     return sum(errors) / len(errors) if errors else 0.0
+
+
+def hash_dictionary_attack(schema: str = "public", key: bytes | None = None, conn=None) -> tuple[int, int]:
+    """Emails "released" as unsalted SHA-256 and as HMAC-SHA256 with a secret key, attacked
+    with a dictionary of every known email. Returns (recovered unsalted, recovered keyed).
+    The derived key lives only inside this function."""
+    import hashlib
+    import hmac
+
+    from workshop.anonymize import keys
+    from workshop.anonymize.measure import _conn
+
+    secret = keys.derive(keys.check(key if key is not None else keys.load_key()), "hmac")
+    with _conn(conn) as c:
+        emails = [e for (e,) in c.execute(sql.SQL("SELECT email FROM {}").format(sql.Identifier(schema, "shop_customer")))]
+    plain = {hashlib.sha256(e.encode()).hexdigest() for e in emails}
+    keyed = {hmac.new(secret, e.encode(), hashlib.sha256).hexdigest() for e in emails}
+    dictionary = {hashlib.sha256(e.encode()).hexdigest() for e in emails}  # the attacker has no key
+    return len(plain & dictionary), len(keyed & dictionary)
