@@ -126,7 +126,7 @@ def test_leak_scan_finds_nothing_rewritten_and_catches_a_forgotten_column(anon):
     leaked = measure.leak_scan(rules, target="anon_t3")
     drop("anon_t3")
     assert measure.leaks(leaked) == 400
-    assert set(leaked.loc[leaked.rewritten, "original column"]) == {"shop.Customer.email"}
+    assert set(leaked.loc[leaked.leak, "original column"]) == {"shop.Customer.email"}
 
 
 def test_fake_pools_never_hold_an_original_value(anon):

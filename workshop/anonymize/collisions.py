@@ -4,6 +4,11 @@ in a 10^7 space). After a table is copied, pseudonyms equal to any original valu
 column sharing the template get a salted pseudonym instead. Deterministic: the same data
 and key always give the same result.
 
+The source is read only inside the build's snapshot (the state the copy was made from):
+once per template for its originals, into a table of the build schema, and once per
+column for the source values of the colliding rows, into a temporary table. The fix
+itself then works on the freshly written copy, which that snapshot cannot see.
+
 Each round computes several salted candidates per colliding row at once and keeps the
 first that is nobody's original (and, on a unique column, no other row's value): with a
 10% hit rate, one round settles all but 0.1% of the rows, the next all but a handful.
@@ -11,9 +16,11 @@ first that is nobody's original (and, on a unique column, no other row's value):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from psycopg import sql
 
-from workshop.anonymize.query import Query
+from workshop.anonymize import db, session_keys
 from workshop.anonymize.strategies import Pseudonymize
 from workshop.errors import WorkshopError
 
@@ -21,68 +28,109 @@ CANDIDATES = 3  # salted pseudonyms tried per colliding row and round
 MAX_ROUNDS = 4
 
 
-def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes) -> dict:
-    """table name -> function(conn) that fixes its collisions (tables with pseudonyms only)."""
+@dataclass
+class Plan:
+    originals: dict  # template -> (table name in the build schema, function(conn) that fills it: run in the snapshot)
+    fixes: dict  # table name -> (function(conn) that fixes its collisions, templates whose originals it reads)
+
+
+def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes, snapshot: str | None = None) -> Plan:
+    """The collision work of a build (tables with pseudonyms only); `snapshot`: the
+    build's exported snapshot, which every read of the source imports."""
     by_template: dict[str, list[sql.Composable]] = {}
+    patterns: dict[str, str] = {}
     for t in resolved.values():
         for column, strategy in t.rules:
             if isinstance(strategy, Pseudonymize):
                 by_template.setdefault(strategy.template, []).append(
                     sql.SQL("SELECT {}::text FROM {}").format(sql.Identifier(column.name), sql.Identifier(source, t.table)))
+                patterns[strategy.template] = strategy.like_pattern()
+    names = {template: f"_originals_{n}" for n, template in enumerate(by_template)}
     fixes = {}
     for name, t in resolved.items():
         pairs = [(c, s) for c, s in t.rules if isinstance(s, Pseudonymize)]
         if name in tables and pairs and t.pk:
-            fixes[name] = _Fixer(source, schema, tables[name], t.pk, pairs, by_template, hmac_key)
-    return fixes
+            fixer = _Fixer(source, schema, tables[name], t.pk, pairs, names, hmac_key, snapshot)
+            fixes[name] = (fixer, sorted({s.template for _, s in pairs}))
+    used = {template for _, templates in fixes.values() for template in templates}
+    originals = {template: (names[template], _filler(schema, names[template], by_template[template], patterns[template]))
+                 for template in used}
+    return Plan(originals, fixes)
+
+
+def _filler(schema: str, name: str, selects: list[sql.Composable], pattern: str):
+    # Only originals with the template's shape (length and literals, via LIKE) can equal
+    # a pseudonym: for "{hex:16}@example.com" that is usually none at all.
+    def fill(conn) -> int:
+        target = sql.Identifier(schema, name)
+        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (o text)").format(target))
+        return conn.execute(sql.SQL("INSERT INTO {} SELECT o FROM ({}) AS x(o) WHERE o LIKE {}").format(
+            target, sql.SQL(" UNION ALL ").join(selects), sql.Literal(pattern))).rowcount
+    return fill
 
 
 class _Fixer:
-    def __init__(self, source, schema, table, pk, pairs, by_template, hmac_key):
-        self.source, self.table, self.pk, self.pairs = source, table, pk, pairs
-        self.by_template, self.hmac_key = by_template, hmac_key
+    def __init__(self, source, schema, table, pk, pairs, originals_tables, hmac_key, snapshot):
+        self.source, self.schema, self.table, self.pk, self.pairs = source, schema, table, pk, pairs
+        self.originals_tables, self.hmac_key, self.snapshot = originals_tables, hmac_key, snapshot
         self.target = sql.Identifier(schema, table.name)
         # The array in the key's own type: `bigint = ANY(int[])` is a cross-type operator,
         # which PostgreSQL cannot hash, and then scans the whole array for every row.
         self.key_array = sql.SQL(table.types[pk] + "[]")  # a type name from the catalog
 
     def __call__(self, conn) -> int:
-        with conn.transaction():
-            # The fresh copy has no statistics yet (ANALYZE comes after the fix); without
-            # them the planner may pick nested loops over a million rows. Hash joins it is.
-            conn.execute("SET LOCAL enable_nestloop = off")
-            return sum(self._fix_column(conn, column, strategy) for column, strategy in self.pairs)
+        return sum(self._fix_column(conn, column, strategy) for column, strategy in self.pairs)
+
+    @staticmethod
+    def _hash_joins(conn) -> None:
+        # The fresh copy has no statistics yet (ANALYZE comes after the fix); without
+        # them the planner may pick nested loops over a million rows. Hash joins it is.
+        conn.execute("SET LOCAL enable_nestloop = off")
 
     def _originals(self, strategy: Pseudonymize) -> sql.Composable:
-        # Only originals with the template's shape (length and literals, via LIKE) can equal
-        # a pseudonym: for "{hex:16}@example.com" that is usually none at all.
-        return sql.SQL("SELECT o FROM ({}) AS x(o) WHERE o LIKE {}").format(
-            sql.SQL(" UNION ALL ").join(self.by_template[strategy.template]), sql.Literal(strategy.like_pattern()))
+        return sql.SQL("SELECT o FROM {}").format(sql.Identifier(self.schema, self.originals_tables[strategy.template]))
 
     def _fix_column(self, conn, column, strategy) -> int:
         col, key = sql.Identifier(column.name), sql.Identifier(self.pk)
         originals = self._originals(strategy)
-        hits = [r[0] for r in conn.execute(sql.SQL("SELECT t.{key} FROM {target} t WHERE t.{col}::text IN ({originals})").format(
-            key=key, target=self.target, col=col, originals=originals)).fetchall()]
+        with conn.transaction():
+            self._hash_joins(conn)
+            hits = [r[0] for r in conn.execute(sql.SQL(
+                "SELECT t.{key} FROM {target} t WHERE t.{col}::text IN ({originals})").format(
+                    key=key, target=self.target, col=col, originals=originals)).fetchall()]
+        if not hits:
+            return 0
+        staged = f"_workshop_fix_{column.name}"
+        with db.in_snapshot(conn, self.snapshot):  # the colliding rows' values as the copy saw them
+            conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT {key}, {col} FROM {source} WHERE {key} = ANY(%(ids)s::{t})").format(
+                sql.Identifier(staged), key=key, col=col, source=sql.Identifier(self.source, self.table.name),
+                t=self.key_array), {"ids": hits})
         fixed = 0
-        for round_ in range(MAX_ROUNDS):
-            if not hits:
-                return fixed
-            salts = range(1 + round_ * CANDIDATES, 1 + (round_ + 1) * CANDIDATES)
-            moved = self._redraw(conn, column, strategy, originals, hits, salts)
-            fixed += len(moved)
-            hits = sorted(set(hits) - set(moved))
+        try:
+            for round_ in range(MAX_ROUNDS):
+                if not hits:
+                    return fixed
+                salts = range(1 + round_ * CANDIDATES, 1 + (round_ + 1) * CANDIDATES)
+                with conn.transaction():
+                    self._hash_joins(conn)
+                    moved = self._redraw(conn, column, strategy, originals, hits, salts, staged)
+                fixed += len(moved)
+                hits = sorted(set(hits) - set(moved))
+        finally:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("pg_temp", staged)))
         if hits:
             raise WorkshopError(f"{len(hits)} pseudonyms of {column.label} still equal original values "
                                 f"after {MAX_ROUNDS * CANDIDATES} salts", "use a template with more hashed characters")
         return fixed
 
-    def _redraw(self, conn, column, strategy, originals, ids, salts) -> list:
-        """Give each row of `ids` its first salted pseudonym that is nobody's original; returns the rows moved."""
-        q = Query(self.source, self.table.name, self.pk, self.hmac_key)
+    def _redraw(self, conn, column, strategy, originals, ids, salts, staged) -> list:
+        """Give each row of `ids` its first salted pseudonym that is nobody's original; returns the rows moved.
+        `staged`: the temporary table holding those rows' source values."""
+        q = session_keys.KeyedQuery("pg_temp", staged, self.pk, self.hmac_key)
         names = [f"_c{n}" for n in range(len(salts))]
         select = q.select([self.pk, *names], {name: strategy.expression(q, column, salt) for name, salt in zip(names, salts)},
                           where=sql.SQL("{} = ANY(%(ids)s::{})").format(sql.Identifier("s", self.pk), self.key_array))
+        session_keys.install(conn, q.secrets)
         col, key = sql.Identifier(column.name), sql.Identifier(self.pk)
         taken = sql.SQL("NOT EXISTS (SELECT 1 FROM ({}) AS o(o) WHERE o.o = c.v)").format(originals)
         if column.unique:

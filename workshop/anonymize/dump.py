@@ -1,21 +1,25 @@
 """Share the anonymized copy: pg_dump restricted to its schema (the embedded server's own
-pg_dump, or one on the PATH), else plain COPY of each table to CSV files."""
+pg_dump, or one on the PATH), else plain COPY of each table to CSV files.
+
+The password never reaches pg_dump's argv (which every user sees in `ps`) nor its
+environment: it goes in a private PGPASSFILE, and pg_dump gets an allow-listed
+environment (workshop.services.child_env). Dumps are written 0600: they are the copy.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from workshop.anonymize import db
 from workshop.errors import WorkshopError
 
-from workshop.django_setup import require_setup  # noqa: E402
-
-require_setup()  # used before workshop.setup(): say which cell to run
+PRIVATE = 0o600
 
 
 def _pg_dump() -> Path | None:
@@ -31,9 +35,20 @@ def _pg_dump() -> Path | None:
     return Path(found) if found else None
 
 
+def conninfo_url(info: dict) -> str:
+    """A libpq URL from connection keywords (host may be a socket folder: it goes in the query)."""
+    user, password = info.get("user"), info.get("password")
+    auth = quote(str(user), safe="") if user else ""
+    if password:
+        auth += ":" + quote(str(password), safe="")
+    rest = {k: str(v) for k, v in info.items() if k not in ("user", "password", "dbname")}
+    query = "?" + urlencode(rest) if rest else ""
+    return f"postgresql://{auth + '@' if auth else ''}/{quote(str(info.get('dbname', '')), safe='')}{query}"
+
+
 def dump(schema: str = "anon", path: Path | str | None = None) -> Path:
     """Write the schema to `path` (pg_dump custom format, or a folder of CSV files)."""
-    from workshop.services import state
+    from workshop.services import child_env, state
 
     with db.connect() as conn:
         exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
@@ -43,10 +58,13 @@ def dump(schema: str = "anon", path: Path | str | None = None) -> Path:
     target = Path(path) if path else state.home() / f"{schema}.dump"
     if binary is not None:
         tmp = target.with_name(target.name + ".partial")
-        done = subprocess.run([str(binary), "--format=custom", "--no-owner", "--no-privileges",
-                               f"--schema={schema}", f"--file={tmp}", "--dbname", make_conninfo(**db.conninfo())],
-                              capture_output=True, text=True)
+        _private_file(tmp)  # pg_dump writes into it: never readable by others, not even half-written
+        with child_env.libpq_env(conninfo_url(db.conninfo())) as (url, env):
+            done = subprocess.run([str(binary), "--format=custom", "--no-owner", "--no-privileges",
+                                   f"--schema={schema}", f"--file={tmp}", "--dbname", url],
+                                  capture_output=True, text=True, env=env)
         if done.returncode == 0:
+            os.chmod(tmp, PRIVATE)
             tmp.replace(target)  # never leave half a dump under the final name
             return target
         tmp.unlink(missing_ok=True)
@@ -55,14 +73,21 @@ def dump(schema: str = "anon", path: Path | str | None = None) -> Path:
     return _copy_to_csv(schema, target.with_suffix(""))
 
 
+def _private_file(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+
+
 def _copy_to_csv(schema: str, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with db.connect() as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 1", [schema])]
         for table in tables:
-            with open(folder / f"{table}.csv", "wb") as out, conn.cursor().copy(
+            out_path = folder / f"{table}.csv"
+            _private_file(out_path)
+            with open(out_path, "wb") as out, conn.cursor().copy(
                     sql.SQL("COPY {} TO STDOUT WITH (FORMAT csv, HEADER)").format(sql.Identifier(schema, table))) as copy:
                 for block in copy:
                     out.write(block)

@@ -1,16 +1,24 @@
 """Build an anonymized copy of a schema inside PostgreSQL, set-based, in parallel.
 
 1. Rules are validated against Django's models and the source catalog (nothing written).
+   The target must be absent or a copy this engine made (the marker comment on its
+   schema): nothing else is ever renamed or dropped.
 2. A build schema `<target>__building` gets every table (LIKE the source, no indexes yet)
-   and the seeded fake-value pools (COPY).
-3. Each table is filled by INSERT ... SELECT <anonymizing expressions> FROM source, one
+   and the seeded fake-value pools (COPY). Key material goes to each worker connection
+   once, by COPY into a session-local table (session_keys.py), never as statement text.
+3. A coordinator transaction exports a snapshot (pg_export_snapshot) and stays open;
+   every read of the source imports it, so the copy is one state of the source even
+   while the application or a load writes to it (as pg_dump -j does).
+4. Each table is filled by INSERT ... SELECT <anonymizing expressions> FROM source, one
    statement per id range, on `workers` connections. No row ever travels to Python.
    Pseudonyms that happen to equal some original value are re-drawn (collisions.py).
-4. Indexes are built, then primary/unique/check constraints attached, foreign keys added
+5. Indexes are built, then primary/unique/check constraints attached, foreign keys added
    NOT VALID and validated in parallel, identities moved past the copied ids.
-5. One transaction drops the old copy and renames the build schema to `<target>`.
+6. One transaction renames the old copy away and the build schema to `<target>`.
 
-The source is only read. Any failure drops the build schema and leaves the previous copy.
+The jobs of steps 4-5 form an explicit graph (scheduler.py). The source is only read.
+Any failure, or Ctrl-C, cancels the running queries, drops the build schema and leaves
+the previous copy.
 """
 
 from __future__ import annotations
@@ -22,14 +30,16 @@ import psycopg
 from psycopg import sql
 
 from workshop.anonymize import catalog as catalog_mod
-from workshop.anonymize import collisions, db, keys, pools, rules as rules_mod, scheduler
-from workshop.anonymize.query import Query
+from workshop.anonymize import collisions, db, keys, pools, scheduler, session_keys
+from workshop.anonymize import rules as rules_mod
 from workshop.anonymize.strategies import Fake, Pseudonymize
 from workshop.errors import WorkshopError
 
 BUILD_SUFFIX = "__building"
 OLD_SUFFIX = "__old"  # the previous copy between the swap and its deletion
 LOCK_NAMESPACE = 0x5750_0003  # advisory lock: one build per target at a time
+MARKER = "by workshop.anonymize"  # the end of the comment on every schema this engine writes
+RESERVED = {"public", "information_schema"}
 
 
 @dataclass
@@ -62,6 +72,36 @@ def _check_name(name: str, what: str) -> None:
         raise WorkshopError(f"{what} schema name {name!r} is not usable", "use a short name such as 'anon'")
 
 
+def _marked(conn, schema: str) -> bool | None:
+    """None: no such schema; True: made by this engine (its comment ends with the marker)."""
+    row = conn.execute("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+                       [schema]).fetchone()
+    if row is None:
+        return None
+    return bool(row[0]) and row[0].endswith(MARKER)
+
+
+def check_target(conn, target: str, source: str) -> None:
+    """Refuse a target the engine would rename or drop without having made it."""
+    if target in RESERVED or target == source:
+        raise WorkshopError(f"The target schema {target!r} is {'the source' if target == source else 'reserved'}",
+                            "anonymize into a schema of its own, e.g. 'anon'")
+    for schema in (target, target + BUILD_SUFFIX, target + OLD_SUFFIX):
+        if _marked(conn, schema) is False:
+            raise WorkshopError(f"Schema {schema!r} exists and was not made by workshop.anonymize",
+                                "anonymize into another schema, e.g. 'anon' (drop that one yourself if it is disposable)")
+
+
+def _drop_marked(conn, schema: str) -> None:
+    """DROP ... CASCADE, only of a schema that carries this engine's marker."""
+    if _marked(conn, schema):
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def _comment(source: str, building: bool = False) -> sql.Composable:
+    return sql.Literal(f"anonymized copy of {source}{', being built,' if building else ''} {MARKER}")
+
+
 def build(rules: dict | None = None, *, target: str = "anon", source: str = "public", key: bytes | None = None,
           workers: int = 2, progress: bool = True, only: list[str] | None = None, chunk_rows: int = 250_000) -> Report:
     """Write the anonymized copy of schema `source` into schema `target`; returns a Report.
@@ -73,8 +113,8 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
     from workshop.anonymize.shop_rules import shop_rules
 
     _check_name(target, "Target")
-    if target == source:
-        raise WorkshopError(f"The target schema {target!r} is the source", "anonymize into another schema, e.g. 'anon'")
+    if target in RESERVED or target == source:
+        check_target(None, target, source)  # raises before any connection
     started = time.perf_counter()
     phases: dict[str, float] = {}
     master = key if key is not None else keys.load_key()
@@ -89,31 +129,31 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
         if only is not None:
             keep = {rules_mod.get_model(label)._meta.db_table for label in only}
             tables = {n: t for n, t in tables.items() if n in keep}
-        _check_shapes(conn, source, resolved)
         build_schema = target + BUILD_SUFFIX
         locked = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, target]).fetchone()[0]
         if not locked:
             raise WorkshopError(f"Another anonymization into schema {target!r} is running", "wait for it to finish")
-        phases["validate"] = time.perf_counter() - started
         try:
+            check_target(conn, target, source)  # under the lock: nothing else renames these meanwhile
+            phases["validate"] = time.perf_counter() - started
             runner = _Runner(conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows)
             counts = runner.run(phases)
             mark = time.perf_counter()
             old = target + OLD_SUFFIX
             with conn.transaction():  # the swap: readers see the old copy or the new one, never half
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(old)))  # a crash's leftover
-                if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [target]).fetchone():
+                check_target(conn, target, source)
+                _drop_marked(conn, old)  # a crash's leftover
+                if _marked(conn, target):
                     conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(target), sql.Identifier(old)))
                 conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(build_schema), sql.Identifier(target)))
                 for name in counts:  # autovacuum was kept off the build: it competes for the same cores
                     conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(sql.Identifier(target, name)))
-                conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
-                    sql.Identifier(target), sql.Literal(f"anonymized copy of {source} by workshop.anonymize")))
+                conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(target), _comment(source)))
             phases["swap"] = time.perf_counter() - mark
             # Deleting the old copy's files (seconds for a freshly written gigabyte) happens
             # after the swap's commit, so readers are only ever held up by the renames.
             mark = time.perf_counter()
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(old)))
+            _drop_marked(conn, old)
             phases["drop old"] = time.perf_counter() - mark
         except BaseException as exc:
             _drop_quietly(conn, build_schema)
@@ -123,7 +163,10 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
                                     f"the source and the previous {target!r} are untouched; fix the cause and run again") from None
             raise
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [LOCK_NAMESPACE, target])
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [LOCK_NAMESPACE, target])
+            except psycopg.Error:
+                pass  # the session's end releases it
     return Report(target, counts, time.perf_counter() - started, phases,
                   [(w, k, n, a - started, b - started) for w, k, n, a, b in runner.jobs])
 
@@ -132,13 +175,13 @@ def _drop_quietly(conn: psycopg.Connection, schema: str) -> None:
     try:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.rollback()
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        _drop_marked(conn, schema)
     except psycopg.Error:
         pass  # the next run drops it before starting
 
 
 def _check_shapes(conn, source: str, resolved: dict) -> None:
-    """Permutations need every source value in the template's shape: checked before writing."""
+    """Permutations need every source value in the template's shape: checked before copying."""
     problems = []
     for table in resolved.values():
         for column, strategy in table.rules:
@@ -159,8 +202,9 @@ def fake_exclusions(source: str, resolved: dict) -> list[sql.Composable]:
             for t in resolved.values() for c, s in t.rules if isinstance(s, Fake)]
 
 
-def make_pools(cursor, schema: str | None, source: str, resolved: dict) -> dict:
-    """Draw every Fake pool, drop the values that are someone's original data, COPY the rest."""
+def make_pools(cursor, schema: str | None, source: str, resolved: dict, values: dict | None = None) -> dict:
+    """Draw every Fake pool, drop the values that are someone's original data, COPY the rest.
+    values: filled with pool id -> the values kept (the build checks them again in its snapshot)."""
     wanted = {}
     for t in resolved.values():
         for column, strategy in t.rules:
@@ -171,19 +215,21 @@ def make_pools(cursor, schema: str | None, source: str, resolved: dict) -> dict:
                                       fake_exclusions(source, resolved))
     made: dict = {}
     for pid, strategy in wanted.items():
-        values = [v for v in drawn[pid] if v not in originals]
-        if not values:
+        kept = [v for v in drawn[pid] if v not in originals]
+        if not kept:
             raise WorkshopError(f"Every fake {strategy.provider} value is also an original value of a faked column",
                                 "use a bigger pool_size or another locale")
         name = f"_pool_{len(made)}"
         table = sql.Identifier(schema, name) if schema else sql.Identifier(name)
-        made[pid] = pools.create(cursor, table, values)
+        made[pid] = pools.create(cursor, table, kept)
+        if values is not None:
+            values[pid] = kept
     return made
 
 
-def table_query(source: str, table: catalog_mod.Table, resolved, hmac_key: bytes, pools_by_id: dict) -> tuple[Query, dict]:
-    """The table's Query (parameters, joins) and its column -> SQL expression map."""
-    q = Query(source, table.name, table.pk, hmac_key, pools_by_id)
+def table_query(source: str, table: catalog_mod.Table, resolved, hmac_key: bytes, pools_by_id: dict):
+    """The table's Query (parameters, joins, key material) and its column -> SQL expression map."""
+    q = session_keys.KeyedQuery(source, table.name, table.pk, hmac_key, pools_by_id)
     expressions = {}
     if resolved is not None:
         for column, strategy in resolved.rules:
@@ -192,7 +238,7 @@ def table_query(source: str, table: catalog_mod.Table, resolved, hmac_key: bytes
 
 
 class _Runner:
-    """Plans the build as jobs (see scheduler.py) and runs them on `workers` connections.
+    """Plans the build as a graph of jobs (see scheduler.py) and runs it on `workers` connections.
 
     Per table: copy (id ranges, or one statement) -> fix pseudonym collisions -> ANALYZE
     -> index builds -> attach primary/unique/check constraints and identities. Foreign keys
@@ -206,68 +252,79 @@ class _Runner:
         self.jobs: list = []  # the timeline: (worker, kind, table, start, end), perf_counter times
 
     def run(self, phases: dict) -> dict[str, int]:
-        from tqdm.auto import tqdm
-
         mark = time.perf_counter()
         cur = self.conn.cursor()
         with self.conn.transaction():
-            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))  # a crashed run's leftovers
+            _drop_marked(self.conn, self.schema)  # a crashed run's leftovers
             cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+            cur.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(self.schema), _comment(self.source, True)))
             for t in self.tables.values():
                 cur.execute(sql.SQL(
                     "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED "
                     "INCLUDING STORAGE INCLUDING COMMENTS) WITH (autovacuum_enabled = off)").format(
                         sql.Identifier(self.schema, t.name), sql.Identifier(self.source, t.name)))
             # Every rule's pools, even for tables left out: their originals must be excluded too.
-            pools_by_id = make_pools(cur, self.schema, self.source, self.resolved)
+            self.pool_values: dict = {}
+            pools_by_id = make_pools(cur, self.schema, self.source, self.resolved, self.pool_values)
         phases["pools"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        self.new = {t.name: cur.execute("SELECT quote_ident(%s) || '.' || quote_ident(%s)", [self.schema, t.name]).fetchone()[0]
-                    for t in self.tables.values()}
-        self.size = {t.name: cur.execute("SELECT pg_relation_size(%s::regclass)", [t.qualified]).fetchone()[0]
-                     for t in self.tables.values()}
-        self.fixes = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key)
-        self.fkeys = self._foreign_keys()
-        # A table's index builds unblock the foreign keys pointing at it: they weigh as
-        # much as the biggest table whose validation waits for them.
-        self.weight = dict(self.size)
-        for name, fkeys in self.fkeys.items():
-            for _, _, referenced in fkeys:
-                self.weight[referenced] = max(self.weight[referenced], self.size[name])
-        self.counts = {name: 0 for name in self.tables}
-        self.attached: set[str] = set()
-        self.fk_queued: set[str] = set()
-        first, total = [], 0
-        for t in self.tables.values():
-            copies = self._copy_jobs(cur, t, pools_by_id)
-            first += copies
-            # copies, fix, ANALYZE, index builds, attach, foreign keys
-            total += (len(copies) + (t.name in self.fixes) + 1 + len(self._index_definitions(t)) + 1
-                      + (t.name in self.fkeys))
-        connections = []
+        self.queries = {t.name: table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id)
+                        for t in self.tables.values()}
+        secrets = {name: value for q, _ in self.queries.values() for name, value in q.secrets.items()}
+        connections: list = []
+        coordinator = None
         try:
             for _ in range(self.workers):
                 connections.append(self._worker_conn())
+                # Before the snapshot: rows written after it are invisible to transactions importing it.
+                session_keys.install(connections[-1], secrets)
+            coordinator, self.snapshot = db.export_snapshot()
+            with db.in_snapshot(self.conn, self.snapshot):
+                _check_shapes(self.conn, self.source, self.resolved)
+                self.ranges = {t.name: self._id_range(cur, t) for t in self.tables.values()}
+                self.size = {t.name: cur.execute("SELECT pg_relation_size(%s::regclass)", [t.qualified]).fetchone()[0]
+                             for t in self.tables.values()}
+            self.new = {t.name: cur.execute("SELECT quote_ident(%s) || '.' || quote_ident(%s)", [self.schema, t.name]).fetchone()[0]
+                        for t in self.tables.values()}
+            self.collisions = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key, self.snapshot)
+            self.fkeys = catalog_mod.foreign_keys(self.tables, self.source)
+            # A table's index builds unblock the foreign keys pointing at it: they weigh as
+            # much as the biggest table whose validation waits for them.
+            self.weight = dict(self.size)
+            for name, fkeys in self.fkeys.items():
+                for k in fkeys:
+                    self.weight[k.ref_table] = max(self.weight[k.ref_table], self.size[name])
+            jobs = self._graph()
+            self.counts = {name: 0 for name in self.tables}
             phases["plan"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            # Counted in jobs: rows alone would reach 100% with the index builds still to come.
-            with tqdm(total=total, unit=" jobs", desc=f"Anonymizing into {self.schema}",
-                      disable=not self.progress, leave=False) as bar:
-                def on_done(job, rows):
-                    if job.kind == "copy":
-                        self.counts[job.table] += rows
-                    bar.set_postfix_str(f"{job.kind} {job.table}", refresh=False)
-                    bar.update(1)
-                self.jobs = scheduler.run(first, connections, on_done)
+            self.jobs = self._execute(jobs, connections)
             phases["build"] = time.perf_counter() - mark
         finally:
+            if coordinator is not None:
+                coordinator.close()
             for conn in connections:
                 conn.close()
         with self.conn.transaction():
             for i in range(len(pools_by_id)):
                 cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.schema, f"_pool_{i}")))
+            for name, _ in self.collisions.originals.values():
+                cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(self.schema, name)))
         return self.counts
+
+    def _execute(self, jobs: list[scheduler.Job], connections: list) -> list:
+        from tqdm.auto import tqdm
+
+        # Counted in jobs: rows alone would reach 100% with the index builds still to come.
+        with tqdm(total=len(jobs), unit=" jobs", desc=f"Anonymizing into {self.schema}",
+                  disable=not self.progress, leave=False) as bar:
+            def on_done(job, rows):
+                if job.kind == "copy":
+                    self.counts[job.table] += rows
+                bar.set_postfix_str(f"{job.kind} {job.table}", refresh=False)
+                bar.update(1)
+            return scheduler.run(jobs, connections, on_done)
 
     @staticmethod
     def _worker_conn() -> psycopg.Connection:
@@ -281,28 +338,90 @@ class _Runner:
         conn.execute("SET work_mem = '256MB'")
         return conn
 
-    # --- the jobs of one table, in order ---------------------------------------------------
+    def _id_range(self, cur, t) -> tuple:
+        # From the primary key's index: no count(*), which would read every table once more.
+        return cur.execute(sql.SQL("SELECT min({pk}), max({pk}) FROM {t}").format(
+            pk=sql.Identifier(t.pk) if t.pk else sql.SQL("NULL::int"),
+            t=sql.Identifier(self.source, t.name))).fetchone()
+
+    # --- the graph ----------------------------------------------------------------------
 
     def _priority(self, name: str, kind: str) -> tuple:
         """Lower runs first. The table with pseudonyms to fix has the longest chain: its
-        copy first. Short jobs that unblock others next, then the other tables' copies (so
-        every chain is under way), then index builds and validations, biggest first so that
-        no big job is left for last."""
-        if kind == "copy":
-            return (0 if name in self.fixes else 2, -self.size[name])
-        if kind in ("fix", "analyze", "attach"):
-            return (1, -self.weight[name])
+        copy first (and the originals its fix reads). Short jobs that unblock others next,
+        then the other tables' copies (so every chain is under way), then index builds and
+        validations, biggest first so that no big job is left for last."""
+        if kind in ("copy", "originals"):
+            return (0 if name in self.collisions.fixes else 2, -self.size.get(name, 0))
+        if kind in ("fix", "analyze", "attach", "verify"):
+            return (1, -self.weight.get(name, 0))
         return (3, -self.weight[name])
 
-    def _copy_jobs(self, cur, t, pools_by_id) -> list[scheduler.Job]:
-        q, expressions = table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id)
+    def _job(self, name: str, kind: str, table: str, run, after=()) -> scheduler.Job:
+        return scheduler.Job(self._priority(table, kind), name=name, kind=kind, table=table, run=run, after=tuple(after))
+
+    def _graph(self) -> list[scheduler.Job]:
+        jobs = [self._job("verify pools", "verify", "", self._verify_pools)]
+        originals = {}
+        for template, (table_name, fill) in self.collisions.originals.items():
+            originals[template] = f"originals {table_name}"
+            fixed_tables = [n for n, (_, templates) in self.collisions.fixes.items() if template in templates]
+            jobs.append(self._job(originals[template], "originals", fixed_tables[0], self._in_snapshot(fill)))
+        attached = {}
+        for t in self.tables.values():
+            copies = [self._job(f"copy {t.name} {i}", "copy", t.name, run) for i, run in enumerate(self._copies(t))]
+            jobs += copies
+            before_index = [self._job(f"analyze {t.name}", "analyze", t.name, self._analyze(t), [j.name for j in copies])]
+            if t.name in self.collisions.fixes:
+                # The fix's UPDATEs and ANALYZE do not lock each other out: side by side, and
+                # the index builds once both are done (the statistics barely move with the fix).
+                fixer, templates = self.collisions.fixes[t.name]
+                before_index.append(self._job(f"fix {t.name}", "fix", t.name, fixer,
+                                              [j.name for j in copies] + [originals[x] for x in templates]))
+            jobs += before_index
+            # ANALYZE and CREATE INDEX lock each other out: the index builds come after.
+            indexes = [self._job(f"index {t.name} {i}", "index", t.name, lambda conn, s=s: conn.execute(s),
+                                 [j.name for j in before_index])
+                       for i, s in enumerate(catalog_mod.retarget_index(d, t.qualified, self.new[t.name])
+                                             for d in self._index_definitions(t))]
+            jobs += indexes
+            attached[t.name] = f"attach {t.name}"
+            jobs.append(self._job(attached[t.name], "attach", t.name, self._attach(t),
+                                  [j.name for j in indexes or before_index]))
+        for name, fkeys in self.fkeys.items():
+            referenced = {k.ref_table for k in fkeys} - {name}
+            job = self._job(f"fk {name}", "fk", name, self._foreign_keys(name, fkeys),
+                            [attached[name]] + [attached[r] for r in sorted(referenced)])
+            # Adding a foreign key to X locks the table X references against that table's
+            # own validation: not side by side (the second would only wait).
+            job.can_start = lambda running, referenced=referenced: not any(
+                j.kind == "fk" and j.table in referenced for j in running)
+            jobs.append(job)
+        return jobs
+
+    def _in_snapshot(self, work):
+        def run(conn):
+            with db.in_snapshot(conn, self.snapshot):
+                return work(conn)
+        return run
+
+    def _verify_pools(self, conn) -> int:
+        """The pools were stripped of original values just before the snapshot: check them
+        again inside it, so a value written in between cannot slip into the copy."""
+        values = {v for kept in self.pool_values.values() for v in kept}
+        with db.in_snapshot(conn, self.snapshot):
+            found = pools.originals_among(conn.cursor(), values, fake_exclusions(self.source, self.resolved))
+        if found:
+            raise WorkshopError(f"The source changed while the fake-value pools were drawn ({len(found)} values became "
+                                "someone's real value)", "run the build again")
+        return 0
+
+    def _copies(self, t) -> list:
+        q, expressions = self.queries[t.name]
         target = sql.Identifier(self.schema, t.name)
         insert = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE ").format(
             target, sql.SQL(", ").join(map(sql.Identifier, t.columns)))
-        # From the primary key's index: no count(*), which would read every table once more.
-        lo, hi = cur.execute(sql.SQL("SELECT min({pk}), max({pk}) FROM {t}").format(
-            pk=sql.Identifier(t.pk) if t.pk else sql.SQL("NULL::int"),
-            t=sql.Identifier(self.source, t.name))).fetchone()
+        lo, hi = self.ranges[t.name]
         params = q.params
         # Tables with rules are CPU-bound: id ranges on every connection. The others are
         # copied by one statement after a TRUNCATE in the same transaction, which on a
@@ -315,123 +434,55 @@ class _Runner:
             truncate = False
         else:
             statements, truncate = [insert + q.select(t.columns, expressions)], True
+
         def copy(statement):
             def run(conn):
-                if not truncate:
-                    return conn.execute(statement, params).rowcount
-                with conn.transaction():
-                    conn.execute(sql.SQL("TRUNCATE {}").format(target))
+                with db.in_snapshot(conn, self.snapshot):  # every chunk reads the same state of the source
+                    if truncate:
+                        conn.execute(sql.SQL("TRUNCATE {}").format(target))
                     return conn.execute(statement, params).rowcount
             return run
+        return [copy(s) for s in statements]
 
-        def copied(t):
-            if t.name not in self.fixes:
-                return self._analyze_jobs(t, self._index_jobs)
-            # The fix's UPDATEs and ANALYZE do not lock each other out: side by side, and the
-            # index builds once both are done (the statistics barely move with the fix).
-            both = _after(2, self._index_jobs)
-            return [self._job(t, "fix", self.fixes[t.name], both)] + self._analyze_jobs(t, both)
-
-        last = _after(len(statements), copied)
-        return [self._job(t, "copy", copy(s), last) for s in statements]
-
-    def _job(self, t, kind: str, run, then) -> scheduler.Job:
-        """A job of table t; when it is done, then(t) returns the jobs it unblocks."""
-        return scheduler.Job(self._priority(t.name, kind), kind=kind, table=t.name, run=run,
-                             then=lambda rows: then(t))
-
-    def _analyze_jobs(self, t, then) -> list[scheduler.Job]:
-        # Before the index builds: ANALYZE and CREATE INDEX lock each other out.
+    def _analyze(self, t):
         def analyze(conn):
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.schema, t.name)))
-        return [self._job(t, "analyze", analyze, then)]
+        return analyze
 
     @staticmethod
     def _index_definitions(t) -> list[str]:
-        return [d for _, d in t.indexes] + [d for _, kind, _, d in t.constraints if kind in ("p", "u")]
+        return [d for _, d in t.indexes] + [k.index_def for k in t.constraints if k.kind in ("p", "u")]
 
-    def _index_jobs(self, t) -> list[scheduler.Job]:
-        statements = [catalog_mod.retarget_index(d, t.qualified, self.new[t.name]) for d in self._index_definitions(t)]
-        if not statements:
-            return self._attach_jobs(t)
-        built = _after(len(statements), self._attach_jobs)
-        return [self._job(t, "index", lambda conn, s=s: conn.execute(s), built) for s in statements]
-
-    def _attach_jobs(self, t) -> list[scheduler.Job]:
+    def _attach(self, t):
         def attach(conn):
             target = sql.Identifier(self.schema, t.name)
             with conn.transaction():
-                for name, kind, definition, index_def in t.constraints:
-                    if kind in ("p", "u"):
-                        index_name = index_def.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
+                for k in t.constraints:
+                    if k.kind in ("p", "u"):
                         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
-                            target, sql.Identifier(name), sql.SQL("PRIMARY KEY" if kind == "p" else "UNIQUE"),
-                            sql.SQL(index_name), sql.SQL(_deferrable(definition))))
-                    elif kind == "c":
+                            target, sql.Identifier(k.name), sql.SQL("PRIMARY KEY" if k.kind == "p" else "UNIQUE"),
+                            sql.Identifier(k.index), k.timing()))
+                    elif k.kind == "c":
+                        # Catalog output (pg_get_constraintdef), not user input: safe to replay.
                         conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                            target, sql.Identifier(name), sql.SQL(definition)))
+                            target, sql.Identifier(k.name), sql.SQL(k.check)))
                 for column in t.identity:
                     conn.execute(sql.SQL(
                         "SELECT setval(pg_get_serial_sequence({q}, {c}), coalesce(max({col}), 1), max({col}) IS NOT NULL) FROM {t}"
                     ).format(q=sql.Literal(self.new[t.name]), c=sql.Literal(column), col=sql.Identifier(column), t=target))
-        return [self._job(t, "attach", attach, self._attached)]
+        return attach
 
-    def _attached(self, t) -> list[scheduler.Job]:
-        self.attached.add(t.name)
-        ready = []
-        for name, fkeys in self.fkeys.items():
-            wanted = {name} | {referenced for _, _, referenced in fkeys}
-            if name not in self.fk_queued and wanted <= self.attached:
-                self.fk_queued.add(name)
-                job = self._job(self.tables[name], "fk", self._fk_runner(name, fkeys), lambda t: [])
-                # Adding a foreign key to X locks the table X references against that table's
-                # own validation: not side by side (the second would only wait).
-                referenced = {r for _, _, r in fkeys} - {name}
-                job.can_start = lambda running, referenced=referenced: not any(
-                    j.kind == "fk" and j.table in referenced for j in running)
-                ready.append(job)
-        return ready
-
-    def _foreign_keys(self) -> dict[str, list[tuple[str, str, str]]]:
-        """table -> [(name, definition, referenced table)]; a key out of a partial copy is dropped."""
-        fkeys: dict[str, list] = {}
-        for t in self.tables.values():
-            for name, kind, definition, _ in t.constraints:
-                if kind == "f":
-                    referenced = definition.split(" REFERENCES ", 1)[1].split("(", 1)[0].strip().strip('"')
-                    if referenced in self.tables:
-                        fkeys.setdefault(t.name, []).append((name, definition, referenced))
-        return fkeys
-
-    def _fk_runner(self, name: str, fkeys: list):
+    def _foreign_keys(self, name: str, fkeys: list):
         # One job per table: two validations of the same table would wait for each other.
         def run(conn):
             target = sql.Identifier(self.schema, name)
             with conn.transaction():
-                # Definitions name the referenced table unqualified: resolve it in the copy.
-                conn.execute(sql.SQL("SELECT set_config('search_path', {}, true)").format(sql.Literal(self.schema)))
-                for fk, definition, _ in fkeys:
+                for k in fkeys:
                     conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
-                        target, sql.Identifier(fk), sql.SQL(definition)))
-            for fk, _, _ in fkeys:
-                conn.execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, sql.Identifier(fk)))
+                        target, sql.Identifier(k.name), k.foreign_key_sql(self.schema)))
+            for k in fkeys:
+                conn.execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, sql.Identifier(k.name)))
         return run
-
-
-def _after(count: int, then):
-    """A `then` for `count` jobs: nothing until the last of them is done, then then(t)."""
-    left = [count]
-
-    def step(t):
-        left[0] -= 1
-        return [] if left[0] else then(t)
-    return step
-
-
-def _deferrable(definition: str) -> str:
-    if "INITIALLY DEFERRED" in definition:
-        return " DEFERRABLE INITIALLY DEFERRED"
-    return " DEFERRABLE" if "DEFERRABLE" in definition else ""
 
 
 def preview(model_label: str, field_name: str, strategy, *, limit: int = 8, source: str = "public",
@@ -452,6 +503,7 @@ def preview(model_label: str, field_name: str, strategy, *, limit: int = 8, sour
             _check_shapes(conn, source, resolved)
             made = make_pools(cur, "pg_temp", source, resolved)  # temporary, gone with the rollback
             q, expressions = table_query(source, tables[rules.table], rules, hmac_key, made)
+            session_keys.install(conn, q.secrets)  # temporary too
             key_column = rules.pk or column.name
             rows_before = cur.execute(sql.SQL("SELECT {k}, {c}::text FROM {t} ORDER BY 1 LIMIT {n}").format(
                 k=sql.Identifier(key_column), c=sql.Identifier(column.name),

@@ -34,10 +34,23 @@ def load_key() -> bytes:
     path = key_path()
     if not path.exists():
         _create(path)
+    check_private(path)
+    return check(path.read_bytes().strip())
+
+
+def check_private(path: Path, *, platform: str | None = None) -> None:
+    """Refuse a key file other users can read (POSIX mode bits).
+
+    On Windows (os.name 'nt') the mode bits are synthesized from the read-only flag
+    (a file always looks 0o666): NTFS access is governed by ACLs, and a file under the
+    user's profile (where the state folder lives) is private by default, so the POSIX
+    check would refuse every key file. platform: os.name by default (tests pass 'nt').
+    """
+    if (platform or os.name) == "nt":
+        return
     if path.stat().st_mode & 0o077:
         raise WorkshopError(f"The anonymization key file {path} is readable by other users",
                             f"run `chmod 600 {path}`")
-    return check(path.read_bytes().strip())
 
 
 def check(key: bytes) -> bytes:

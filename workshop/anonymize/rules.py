@@ -11,10 +11,6 @@ from dataclasses import dataclass
 from workshop.anonymize.strategies import INT_TYPES, STRATEGIES, Column, Strategy
 from workshop.errors import WorkshopError
 
-from workshop.django_setup import require_setup  # noqa: E402
-
-require_setup()  # used before workshop.setup(): say which cell to run
-
 
 @dataclass(frozen=True)
 class TableRules:
@@ -53,6 +49,9 @@ def _connection():
 def get_model(label: str):
     from django.apps import apps
 
+    from workshop.django_setup import require_setup
+
+    require_setup()  # used before workshop.setup(): say which cell to run
     try:
         return apps.get_model(label)
     except (LookupError, ValueError):
@@ -74,6 +73,9 @@ def strategy_from_name(name: str, **options) -> Strategy:
 def validate(rules: dict, catalog: dict[str, dict[str, str]] | None = None) -> list[TableRules]:
     """Resolve and check every rule. `catalog` maps table -> {column: type} in the source
     schema; a column the rules name but the database lacks is a problem too."""
+    from workshop.django_setup import require_setup
+
+    require_setup()  # used before workshop.setup(): say which cell to run
     problems: list[str] = []
     resolved: list[TableRules] = []
     if not isinstance(rules, dict) or not rules:

@@ -1,19 +1,23 @@
 """HMAC-SHA256 built from PostgreSQL's core sha256() (no pgcrypto, no superuser), and the
-keyed Feistel tables that turn it into a format-preserving permutation of digit strings.
+keyed Feistel network that turns it into a format-preserving permutation of numbers.
 
 HMAC(K, m) = sha256((K xor opad) || sha256((K xor ipad) || m)), RFC 2104. The pads are
-computed here and sent as bind parameters, never spelled into SQL text or stored.
+computed here. The engine hands them to PostgreSQL once per connection by COPY into a
+session-local table (session_keys.py), never as statement text or bind parameters,
+which a server's log may record; `hmac_sql(m)` without pads binds them (one-off queries).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from functools import lru_cache
 
 from psycopg import sql
 
 BLOCK = 64  # sha256's block size in bytes
+ROUNDS = 10  # Feistel rounds: NIST's FF1 uses 10 (FF3-1 uses 8)
 
 
 def pads(key: bytes) -> dict[str, bytes]:
@@ -23,9 +27,13 @@ def pads(key: bytes) -> dict[str, bytes]:
     return {"hmac_ipad": bytes(b ^ 0x36 for b in key), "hmac_opad": bytes(b ^ 0x5C for b in key)}
 
 
-def hmac_sql(message: sql.Composable) -> sql.Composable:
-    """HMAC-SHA256 of a text expression, as bytea; expects the `pads()` parameters bound."""
-    return sql.SQL("sha256(%(hmac_opad)s::bytea || sha256(%(hmac_ipad)s::bytea || convert_to({}, 'UTF8')))").format(message)
+def hmac_sql(message: sql.Composable, *, ipad: sql.Composable | None = None,
+             opad: sql.Composable | None = None) -> sql.Composable:
+    """HMAC-SHA256 of a text expression, as bytea. Without ipad/opad (SQL expressions of
+    the pads) it expects the `pads()` parameters bound."""
+    ipad = ipad if ipad is not None else sql.Placeholder("hmac_ipad")
+    opad = opad if opad is not None else sql.Placeholder("hmac_opad")
+    return sql.SQL("sha256({}::bytea || sha256({}::bytea || convert_to({}, 'UTF8')))").format(opad, ipad, message)
 
 
 def hmac_python(key: bytes, message: str) -> bytes:
@@ -33,17 +41,22 @@ def hmac_python(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode(), hashlib.sha256).digest()
 
 
-def hmac_index_sql(message: sql.Composable, modulus: int) -> sql.Composable:
+def hmac_index_sql(message: sql.Composable, modulus: int, **pad_expressions) -> sql.Composable:
     """A keyed, uniform-enough integer in [0, modulus) from the HMAC's first 60 bits."""
     return sql.SQL("mod(('x' || left(encode({}, 'hex'), 15))::bit(60)::bigint, {})").format(
-        hmac_sql(message), sql.Literal(modulus))
+        hmac_sql(message, **pad_expressions), sql.Literal(modulus))
 
 
-@lru_cache(maxsize=64)
-def feistel_tables(key: bytes, domain: str, left_size: int, right_size: int, rounds: int = 4) -> tuple[list[int], ...]:
+def hmac_int64_sql(message: sql.Composable, **pad_expressions) -> sql.Composable:
+    """The HMAC's first 64 bits as a (signed) bigint: a keyed per-row secret to draw from."""
+    return sql.SQL("('x' || left(encode({}, 'hex'), 16))::bit(64)::bigint").format(hmac_sql(message, **pad_expressions))
+
+
+@lru_cache(maxsize=256)
+def feistel_tables(key: bytes, domain: str, left_size: int, right_size: int, rounds: int = ROUNDS) -> tuple[tuple[int, ...], ...]:
     """Round functions of a Feistel network over Z_left x Z_right, as lookup tables.
 
-    Odd rounds add F(right) to the left half (a table indexed by the right half), even
+    Even rounds add F(right) to the left half (a table indexed by the right half), odd
     rounds the other way. Each step is invertible, so the whole is a bijection: distinct
     inputs give distinct outputs, which is what keeps a unique column unique.
 
@@ -56,11 +69,11 @@ def feistel_tables(key: bytes, domain: str, left_size: int, right_size: int, rou
     for r in range(rounds):
         size, modulus = (right_size, left_size) if r % 2 == 0 else (left_size, right_size)
         stream = hashlib.shake_256(hmac_python(key, f"{domain}|{r}")).digest(8 * size)
-        tables.append((np.frombuffer(stream, dtype=">u8") % np.uint64(modulus)).astype(np.int64).tolist())
+        tables.append(tuple((np.frombuffer(stream, dtype=">u8") % np.uint64(modulus)).astype(np.int64).tolist()))
     return tuple(tables)
 
 
-def feistel_python(x: int, tables: list[list[int]], left_size: int, right_size: int) -> int:
+def feistel_python(x: int, tables, left_size: int, right_size: int) -> int:
     a, b = divmod(x, right_size)
     for r, table in enumerate(tables):
         if r % 2 == 0:
@@ -70,15 +83,30 @@ def feistel_python(x: int, tables: list[list[int]], left_size: int, right_size: 
     return a * right_size + b
 
 
-def feistel_sql(x: sql.Composable, names: list[str], left_size: int, right_size: int) -> sql.Composable:
-    """The same network in SQL; `names` are the bind parameters holding the int4[] tables."""
+def feistel_inverse_python(y: int, tables, left_size: int, right_size: int) -> int:
+    a, b = divmod(y, right_size)
+    for r in reversed(range(len(tables))):
+        if r % 2 == 0:
+            a = (a - tables[r][b]) % left_size
+        else:
+            b = (b - tables[r][a]) % right_size
+    return a * right_size + b
+
+
+def feistel_sql(x: sql.Composable, tables: list[sql.Composable], left_size: int, right_size: int,
+                let: Callable[[sql.Composable, int], sql.Composable] | None = None) -> sql.Composable:
+    """The same network in SQL; `tables` are SQL expressions of the int4[] round tables.
+
+    let(expression, layer): how a round's value is named so the next rounds read it
+    without recomputing it (Query.let); each round reads the previous ones twice, so
+    inline (let=None) the text doubles per round: fine for a test, not for 10 rounds."""
+    name = let or (lambda expression, layer: expression)
     # mod() rather than %, which psycopg would read as a placeholder.
     a = sql.SQL("({} / {})").format(x, sql.Literal(right_size))
     b = sql.SQL("mod({}, {})").format(x, sql.Literal(right_size))
-    for r, name in enumerate(names):
-        table = sql.SQL("{}::int4[]").format(sql.Placeholder(name))
+    for r, table in enumerate(tables):
         if r % 2 == 0:
-            a = sql.SQL("mod({} + ({})[{} + 1], {})").format(a, table, b, sql.Literal(left_size))
+            a = name(sql.SQL("mod({} + ({})[{} + 1], {})").format(a, table, b, sql.Literal(left_size)), r + 1)
         else:
-            b = sql.SQL("mod({} + ({})[{} + 1], {})").format(b, table, a, sql.Literal(right_size))
+            b = name(sql.SQL("mod({} + ({})[{} + 1], {})").format(b, table, a, sql.Literal(right_size)), r + 1)
     return sql.SQL("({} * {} + {})").format(a, sql.Literal(right_size), b)

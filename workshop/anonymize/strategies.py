@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from psycopg import sql
 
-from workshop.anonymize import sqlhash
+from workshop.anonymize import session_keys, sqlhash
 from workshop.anonymize.query import Query
 
 TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
@@ -69,6 +69,21 @@ def _fits(column: Column, length: int, what: str) -> str | None:
     if column.max_length is not None and length > column.max_length:
         return f"{what} makes {length}-character values, longer than {column.label}'s max_length {column.max_length}"
     return None
+
+
+def keyed_draw(q: Query, purpose: str, fallback: str) -> sql.Composable:
+    """A keyed pseudo-random bigint in [0, 2^63) per row and purpose.
+
+    One HMAC per row (of its primary key, else of the column `fallback`), computed once
+    and shared by every strategy of the row, then a cheap seeded hash per purpose: without
+    the key nobody can recompute a draw, hence undo a noise or repeat a pick.
+    """
+    cache = q.__dict__.setdefault("_row_secrets", {})
+    basis = q.pk or fallback
+    if basis not in cache:
+        cache[basis] = q.let(session_keys.int64_draw(q, sql.SQL("({}::text || '|row')").format(q.col(basis))))
+    seed = zlib.crc32(purpose.encode()) - 2**31  # an int4 seed, as hashint8extended takes a bigint
+    return sql.SQL("(hashint8extended({}, {}) & 9223372036854775807)").format(cache[basis], sql.Literal(seed))
 
 
 # --- suppression and static values ------------------------------------------------------
@@ -158,8 +173,8 @@ class Mask(Strategy):
 class Fake(Strategy):
     """A value from a pool drawn once with Faker (locale-aware, seeded) and loaded with COPY.
 
-    by="row": each row picks with a seeded hash of its primary key (deterministic for a
-    seed). by="value": the pick is keyed on the original value with HMAC, so the same
+    by="row": each row picks with a keyed draw (keyed_draw: HMAC of its primary key, then
+    the seed), deterministic for a key and seed. by="value": the pick is keyed on the original value with HMAC, so the same
     original gets the same fake everywhere (and nobody without the key can invert it).
     Pool values equal to any original value of a faked column are removed first, so no
     original can come back by coincidence.
@@ -188,7 +203,8 @@ class Fake(Strategy):
         if self.by == "value":
             index = q.hmac_index(q.col(column.name), pool.size)
         else:
-            index = sql.SQL("mod(abs({}), {})").format(q.row_hash(self.seed, column.name), sql.Literal(pool.size))
+            index = sql.SQL("mod({}, {})").format(keyed_draw(q, f"fake|{column.name}|{self.seed}", column.name),
+                                                  sql.Literal(pool.size))
         alias = q.join("LEFT JOIN {pool} AS {alias} ON {alias}.i = {index}", pool=pool.table, index=index)
         value = sql.SQL("{}.v").format(alias)
         if not column.null:
@@ -309,10 +325,9 @@ class Pseudonymize(Strategy):
     def _permutation(self, q: Query, column: Column, width: int, salt: int = 0) -> sql.Composable:
         left_digits = width // 2
         left, right = 10 ** left_digits, 10 ** (width - left_digits)
-        tables = sqlhash.feistel_tables(q.hmac_key, f"fpe|{self.template}" + (f"|{salt}" if salt else ""), left, right)
-        names = [f"fpe{len(q.params)}_{r}" for r in range(len(tables))]
-        for name, table in zip(names, tables):
-            q.named_param(name, table)
+        domain = f"fpe|{self.template}" + (f"|{salt}" if salt else "")
+        tables = sqlhash.feistel_tables(q.hmac_key, domain, left, right)
+        refs = [session_keys.array(q, f"{domain}|{r}", table) for r, table in enumerate(tables)]
         # The source's digits, in slot order, as one number.
         digits, pos = [], 1
         for kind, value in self.parts():
@@ -321,15 +336,7 @@ class Pseudonymize(Strategy):
             pos += len(value) if kind == "lit" else value
         x = q.let(sql.SQL("({})::bigint").format(sql.SQL(" || ").join(digits)), 0)
         # One let per Feistel round: each round reads the previous ones more than once.
-        a = sql.SQL("({} / {})").format(x, sql.Literal(right))
-        b = sql.SQL("mod({}, {})").format(x, sql.Literal(right))
-        for r, name in enumerate(names):
-            table = sql.SQL("{}::int4[]").format(sql.Placeholder(name))
-            if r % 2 == 0:
-                a = q.let(sql.SQL("mod({} + ({})[{} + 1], {})").format(a, table, b, sql.Literal(left)), r + 1)
-            else:
-                b = q.let(sql.SQL("mod({} + ({})[{} + 1], {})").format(b, table, a, sql.Literal(right)), r + 1)
-        permuted = sql.SQL("({} * {} + {})").format(a, sql.Literal(right), b)
+        permuted = sqlhash.feistel_sql(x, refs, left, right, let=q.let)
         return sql.SQL("to_char({}, {})").format(permuted, sql.Literal(self._digits_pattern()))
 
     def describe(self) -> str:
@@ -389,7 +396,8 @@ class KeepPrefix(Strategy):
 
 @dataclass(frozen=True)
 class Noise(Strategy):
-    """Add a seeded offset in [-amount, +amount]: days for dates and timestamps, units for numbers."""
+    """Add a keyed offset in [-amount, +amount]: days for dates and timestamps, units for numbers.
+    The offset is a keyed draw (keyed_draw): without the key it cannot be recomputed and subtracted."""
 
     amount: float
     seed: int = 0
@@ -407,9 +415,9 @@ class Noise(Strategy):
 
     def expression(self, q: Query, column: Column) -> sql.Composable:
         v = q.col(column.name)
-        # A uniform draw in [0, 1) per row and column, from the seed: reproducible.
-        u = sql.SQL("(mod(abs({}), 1000000)::float8 / 1000000)").format(
-            q.row_hash(self.seed * 1_000_003 + zlib.crc32(column.name.encode()), column.name))
+        # A uniform draw in [0, 1) per row and column, from the key and the seed: reproducible.
+        u = sql.SQL("(mod({}, 1000000)::float8 / 1000000)").format(
+            keyed_draw(q, f"noise|{column.name}|{self.seed}", column.name))
         if column.kind in DATE_TYPES or column.kind in INT_TYPES:
             span = int(self.amount)
             offset = sql.SQL("(floor({} * {})::int - {})").format(u, sql.Literal(2 * span + 1), sql.Literal(span))
@@ -430,8 +438,9 @@ class Noise(Strategy):
 
 @dataclass(frozen=True)
 class Shuffle(Strategy):
-    """Move the column's values between rows (a seeded permutation): the distribution and
-    uniqueness survive, the link to the rest of the row does not."""
+    """Move the column's values between rows (a keyed permutation: rows ordered by the HMAC
+    of their primary key and the seed): the distribution and uniqueness survive, the link
+    to the rest of the row does not, and without the key nobody can undo the shuffle."""
 
     seed: int = 0
     identifying: ClassVar[bool] = False  # the original values are all still there, by design
@@ -446,12 +455,13 @@ class Shuffle(Strategy):
         q.single_chunk = True
         src = sql.Identifier(q.source, q.table)
         pk, col = sql.Identifier(q.pk), sql.Identifier(column.name)
+        order = session_keys.int64_draw(q, sql.SQL("({}::text || {})").format(pk, sql.Literal(f"|shuffle|{column.name}|{self.seed}")))
         alias = q.join(
             "LEFT JOIN (SELECT a.pk, b.v FROM "
             "(SELECT {pk} AS pk, row_number() OVER (ORDER BY {pk}) AS n FROM {src}) a JOIN "
-            "(SELECT {col} AS v, row_number() OVER (ORDER BY hashtextextended({pk}::text, {seed}), {pk}) AS n FROM {src}) b "
+            "(SELECT {col} AS v, row_number() OVER (ORDER BY {order}, {pk}) AS n FROM {src}) b "
             "USING (n)) AS {alias} ON {alias}.pk = s.{pk}",
-            pk=pk, col=col, src=src, seed=sql.Literal(self.seed))
+            pk=pk, col=col, src=src, order=order)
         return sql.SQL("{}.v").format(alias)
 
 
