@@ -90,7 +90,7 @@ def diff_files(repo: Repo, base: str, head: str) -> list[FileChange]:
         change = FileChange(
             path=name,
             status=status,
-            kind=paths.kind(name, attributes.get(name, set())),
+            kind=paths.kind(name, frozenset(attributes.get(name, ()))),
             old_path=_strip_prefix(patched.source_file) if patched.is_rename else None,
             binary=patched.is_binary_file,
         )

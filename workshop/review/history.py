@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from workshop.review import paths
 from workshop.review.git import Repo, text
 
 RENAME = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
+SLICE_MIN = 250  # commits: below that, one git process is quicker than starting several
 COLUMNS = ["commit", "time", "author", "files", "added", "removed", "lines", "merge", "subject"]
 
 
@@ -45,13 +47,35 @@ def new_path(name: str) -> str:
 
 
 def walk(path: str | os.PathLike = ".", ref: str = "HEAD", max_count: int | None = None) -> list[Commit]:
-    """Every commit reachable from `ref` (newest first), with its counted files and lines."""
+    """Every commit reachable from `ref` (newest first), with its counted files and lines.
+
+    A long history is cut into slices (`--skip`/`--max-count`) read by one git process per
+    core at the same time: git computes diffs only for the commits it prints."""
     repo = Repo.open(path)
-    repo.commit(ref)
-    args = ["log", "--numstat", "--find-renames", "--no-color", "--format=%x1e%H%x00%ct%x00%an%x00%P%x00%s"]
-    if max_count:
-        args.append(f"--max-count={max_count}")
-    out = text(repo.git(*args, ref, "--"))
+    commit = repo.commit(ref)
+    total = int(text(repo.git("rev-list", "--count", commit)).strip())
+    total = min(total, max_count) if max_count else total
+    slices = max(1, min(os.cpu_count() or 1, 4, total // SLICE_MIN))
+    size = -(-total // slices)
+    with ThreadPoolExecutor(slices) as pool:
+        outputs = list(pool.map(lambda i: _log(repo, commit, i * size, min(size, total - i * size)), range(slices)))
+    return [c for out in outputs for c in _parse(out)]
+
+
+def _log(repo: Repo, commit: str, skip: int, count: int) -> str:
+    args = [
+        "log",
+        "--numstat",
+        "--find-renames",
+        "--no-color",
+        "--format=%x1e%H%x00%ct%x00%an%x00%P%x00%s",
+        f"--skip={skip}",
+        f"--max-count={count}",
+    ]
+    return text(repo.git(*args, commit, "--"))
+
+
+def _parse(out: str) -> list[Commit]:
     commits = []
     for record in out.split("\x1e")[1:]:
         header, _, body = record.partition("\n")

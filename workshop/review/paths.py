@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 LOCK_FILES = {
@@ -117,7 +118,8 @@ def is_python(path: str) -> bool:
     return path.endswith((".py", ".pyi"))
 
 
-def kind(path: str, attributes: set[str] = frozenset()) -> str:
+@lru_cache(maxsize=65536)  # a history names the same paths over and over
+def kind(path: str, attributes: frozenset[str] = frozenset()) -> str:
     """One word: lock, generated, vendored, test, migration, notebook, code, docs or other.
 
     gitattributes win: `linguist-generated` / `linguist-vendored` (GitHub's own markers) mark
