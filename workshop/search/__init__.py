@@ -17,7 +17,7 @@ import importlib
 _EXPORTS = {
     "products": "api", "reviews": "api", "install": "api", "backends": "api", "SearchQuerySet": "api",
     "QueryError": "query", "parse": "query",
-    
+
 }
 __all__ = list(_EXPORTS)
 

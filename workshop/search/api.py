@@ -41,6 +41,7 @@ class SearchState:
     corrections: dict[str, str] = field(default_factory=dict)
     highlights: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     total: int | None = None
+    fuzzy: bool = False
 
 
 def database_name() -> str:
@@ -198,7 +199,7 @@ class SearchQuerySet(models.QuerySet):
             raise
         ids, scores = found["ids"], found["scores"]
         qs = self.filter(pk__in=ids).annotate(score=ScoreAt(ids, scores, F("pk"))).order_by("-score", "pk")
-        qs._search_state = SearchState(backend, query, kind, highlights=found["highlights"], total=found["total"])
+        qs._search_state = SearchState(backend, query, kind, total=found["total"], fuzzy=fuzzy)
         return qs
 
     # --- what the notebook shows ---------------------------------------------------------
@@ -222,8 +223,13 @@ class SearchQuerySet(models.QuerySet):
                                                                 start_sel=MARK_START, stop_sel=MARK_STOP,
                                                                 max_fragments=1, max_words=30, min_words=8)
                                 for f in kind.headline_fields})
+        objects = list(qs.select_related(*(["category"] if kind is PRODUCT else ["product__category"]))[:limit])
+        if state and state.backend in ES_BACKENDS:
+            state.highlights.update(es_side.highlight(es_client(), prefix(state.backend), kind, state.query,
+                                                      [o.pk for o in objects if o.pk not in state.highlights],
+                                                      state.fuzzy))
         rows = []
-        for obj in qs.select_related(*(["category"] if kind is PRODUCT else ["product__category"]))[:limit]:
+        for obj in objects:
             highlights = {}
             for f in kind.headline_fields:
                 if state and state.backend == "postgres":

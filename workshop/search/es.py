@@ -133,16 +133,27 @@ def build_query(kind: Kind, query: Query, fuzzy: bool = False) -> dict:
 
 
 def search(es, prefix: str, kind: Kind, query: Query, *, size: int, fuzzy: bool = False) -> dict:
-    """{"ids": [...], "scores": [...], "highlights": {id: {field: [fragments]}}, "total": n}"""
+    """{"ids": [...], "scores": [...], "total": n}: the best `size` hits, no highlighting
+    (highlight() does that for the rows shown: highlighting fuzzy matches costs ~10x)."""
     with answering(es):
         found = es.search(index=index_name(prefix, kind), query=build_query(kind, query, fuzzy), size=size,
-                          source=False, track_total_hits=True,
-                          highlight={"fields": {f: {"number_of_fragments": 1, "fragment_size": 160}
-                                                for f in kind.headline_fields}, "encoder": "html"})
+                          source=False, track_total_hits=True)
     hits = found["hits"]["hits"]
     return {"ids": [int(h["_id"]) for h in hits], "scores": [h["_score"] for h in hits],
-            "highlights": {int(h["_id"]): h.get("highlight", {}) for h in hits},
             "total": found["hits"]["total"]["value"]}
+
+
+def highlight(es, prefix: str, kind: Kind, query: Query, ids: list[int], fuzzy: bool = False) -> dict[int, dict]:
+    """{id: {field: [fragment]}} for these documents (HTML-escaped text, matches in <em>)."""
+    if not ids:
+        return {}
+    with answering(es):
+        found = es.search(index=index_name(prefix, kind), size=len(ids), source=False,
+                          query={"bool": {"must": [build_query(kind, query, fuzzy)],
+                                          "filter": [{"ids": {"values": [str(i) for i in ids]}}]}},
+                          highlight={"fields": {f: {"number_of_fragments": 1, "fragment_size": 160}
+                                                for f in kind.headline_fields}, "encoder": "html"})
+    return {int(h["_id"]): h.get("highlight", {}) for h in found["hits"]["hits"]}
 
 
 def all_documents(es, prefix: str, kind: Kind) -> dict[int, dict]:

@@ -1,0 +1,75 @@
+"""`workshop bench search`: the backends side by side on 100k documents, in a child
+process on a database of its own (`search_bench`, the `workshop` dataset plus generated
+products), so the notebooks' databases stay as they are. Needs Elasticsearch for the
+signals and outbox rows; without it only postgres is measured."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from workshop import config
+from workshop.bench import Result, benchmark
+
+DB_NAME = "search_bench"
+DOCUMENTS = 100_000
+
+_CHILD = """
+import json, workshop
+workshop.setup("workshop", progress=True)
+from workshop.search import benchmark
+print(json.dumps(benchmark.run(%d)))
+"""
+
+GOALS = {  # (metric, backend): (goal, higher is better)
+    ("index_docs_per_second", "outbox"): (5000, True),
+    ("visible_lag_p95_ms", "outbox"): (1500, False),
+    ("query_p95_ms", "outbox"): (30, False),
+    ("query_p95_ms", "signals"): (30, False),
+    ("query_p95_ms", "postgres"): (30, False),
+    ("disagreements", "outbox"): (0, False),
+    ("disagreements", "postgres"): (0, False),
+    ("disagreements", "zombodb"): (0, False),
+}
+UNITS = {"index_docs_per_second": "docs/s", "query_p50_ms": "ms", "query_p95_ms": "ms",
+         "visible_lag_p50_ms": "ms", "visible_lag_p95_ms": "ms", "disagreements": "docs"}
+
+
+def _child(documents: int) -> dict:
+    env = {**os.environ, config.ENV_DB_NAME: DB_NAME}
+    env.pop(config.ENV_SIZE, None)
+    print(f"search bench: {documents:,} documents (database {DB_NAME})", file=sys.stderr, flush=True)
+    done = subprocess.run([sys.executable, "-c", _CHILD % documents], env=env, stdout=subprocess.PIPE, stderr=None,
+                          text=True)
+    if done.returncode != 0:
+        raise RuntimeError("the search benchmark failed; see the output above")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def results_from(measured: dict) -> list[Result]:
+    out = []
+    for backend in ("signals", "outbox", "postgres", "zombodb"):
+        metrics = measured.get(backend)
+        if not metrics:
+            continue
+        for metric, unit in UNITS.items():
+            if metric not in metrics:
+                continue
+            value = metrics[metric]
+            note = metrics.get("note", "") if metric == "index_docs_per_second" else ""
+            goal = GOALS.get((metric, backend))
+            if goal:
+                target, higher = goal
+                met = value >= target if higher else value <= target
+                note = (note + "; " if note else "") + f"goal {'>=' if higher else '<='} {target:,}: " + \
+                    ("met" if met else "NOT met")
+            out.append(Result(f"search.{backend}.{metric}", float(value), unit, note=note))
+    return out
+
+
+@benchmark("search", "search backends side by side on 100k documents: indexing, query and visibility latency, "
+                     "disagreements")
+def bench_search() -> list[Result]:
+    return results_from(_child(DOCUMENTS))
