@@ -23,18 +23,19 @@ import json, sys, workshop
 workshop.setup("tiny", progress=False)
 from workshop.flags import ladder, measure, processes
 from workshop.flags.client import conninfo
-checks = measure.run(%d, %d)
+count, rounds, workers, flips = map(int, sys.argv[1:])
+checks = measure.run(count, rounds)
 print("  checks measured", file=sys.stderr, flush=True)
-propagation = processes.measure_propagation(conninfo(), ladder.RECOMMENDED, %d, %d, progress=True)
+propagation = processes.measure_propagation(conninfo(), ladder.RECOMMENDED, workers, flips, progress=True)
 print(json.dumps({"checks": checks, "propagation": propagation}))
-""" % (CHECKS, ROUNDS, WORKERS, FLIPS)
+"""
 
 
 def _child() -> dict:
     env = {**os.environ, config.ENV_DB_NAME: BENCH_DB}
     env.pop(config.ENV_SIZE, None)
     print(f"flags bench: checks and propagation (database {BENCH_DB})", file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-c", _CHILD], env=env, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run([sys.executable, "-c", _CHILD, *map(str, (CHECKS, ROUNDS, WORKERS, FLIPS))], env=env, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise RuntimeError("the flags benchmark failed; see the output above")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -90,7 +90,7 @@ def checks(user, count: int = 2000) -> dict[str, tuple[Callable, Sequence]]:
     flags = get_client()
     flags.store.wait_for(lambda d: ladder.RECOMMENDED in d)
     context = context_for_user(user)
-    context.group_ids  # loaded once per request, as the middleware's context does
+    _ = context.group_ids  # loaded once per request, as the middleware's context does
     ladder.use_workshop_provider()
     openfeature = api.get_client("workshop")
     api.set_provider(_constant_provider()(), domain="constant")
