@@ -95,3 +95,18 @@ def coarsen_the_zip_code(nb: NotebookView) -> None:
     nudge_slider(slider, steps=-3)
     after = nb.wait_for_text_change(area, before)
     assert "ZIP 2 digits" in after and "unique" in after, f"the k-anonymity line did not follow the slider: {after!r}"
+
+
+@interaction("01_pull_requests")
+def pick_the_oversized_branch(nb: NotebookView) -> None:
+    """The report explorer: picking feature/everything shows that branch's review, which fails
+    (a stray breakpoint, a key-shaped string...), where feature/discount only warned."""
+    dropdown = nb.widget("dropdown", "Branch")
+    area = nb.widget_group(dropdown)
+    before = area.text_content() or ""
+    assert "feature/discount against main: warn" in before, f"no review summary under the Branch picker: {before!r}"
+    dropdown.locator("select").select_option(label="feature/everything")
+    after = nb.wait_for_text_change(area, before)
+    assert "feature/everything against main: fail" in after and "secrets" in after, (
+        f"the report did not follow the branch: {after!r}"
+    )

@@ -9,8 +9,10 @@ with outputs).
 
 from __future__ import annotations
 
+import atexit
 import json
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -123,6 +125,13 @@ def test_source(name: str, functions: int) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def temporary_folder(prefix: str) -> Path:
+    """A new folder for a demo repository, removed when the Python process (the kernel) ends."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 class Builder:
     """Commits files to a new repository with fixed authors and dates."""
 
@@ -186,7 +195,7 @@ def _notebook_with_outputs() -> str:
 
 def demo_repository(path: str | Path | None = None) -> Path:
     """The notebook's demo repository (a new temporary folder unless `path` is given)."""
-    root = Path(path) if path else Path(tempfile.mkdtemp(prefix="workshop-review-demo-"))
+    root = Path(path) if path else temporary_folder("workshop-review-demo-")
     b = Builder(root)
     shop_main(b)
     b.branch("feature/discount")
@@ -221,7 +230,7 @@ def demo_repository(path: str | Path | None = None) -> Path:
 def split_exercise_repository(path: str | Path | None = None) -> Path:
     """The exercise: `feature/shop` adds four modules and their tests, about 900 lines, clean
     but too large to review in one sitting."""
-    root = Path(path) if path else Path(tempfile.mkdtemp(prefix="workshop-review-split-"))
+    root = Path(path) if path else temporary_folder("workshop-review-split-")
     b = Builder(root)
     shop_main(b)
     b.branch("feature/shop")

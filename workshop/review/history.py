@@ -113,14 +113,18 @@ def history(path: str | os.PathLike = ".", ref: str = "HEAD", max_count: int | N
 
 
 def summary(frame, threshold: int = 400) -> dict:
+    """Counts and medians of a history (merges left out of the sizes), rounded for display."""
     changes = frame[~frame["merge"]]
+    any_change = len(changes) > 0
     return {
         "commits": len(frame),
         "merges": int(frame["merge"].sum()),
-        "median lines": float(changes["lines"].median()) if len(changes) else 0.0,
-        "median files": float(changes["files"].median()) if len(changes) else 0.0,
-        f"share over {threshold} lines": float((changes["lines"] > threshold).mean()) if len(changes) else 0.0,
-        "median hours between commits": float(frame["hours_since_previous"].median()) if len(frame) > 1 else 0.0,
+        "median changed lines": round(float(changes["lines"].median()), 1) if any_change else 0.0,
+        "median files": round(float(changes["files"].median()), 1) if any_change else 0.0,
+        f"share over {threshold} lines": round(float((changes["lines"] > threshold).mean()), 3) if any_change else 0.0,
+        "median hours between commits": round(float(frame["hours_since_previous"].median()), 2)
+        if len(frame) > 1
+        else 0.0,
     }
 
 
