@@ -132,13 +132,24 @@ def find_stale(references: Mapping[str, list[Reference]], defined: Mapping[str, 
 
 
 def defined_flags() -> dict[str, datetime.datetime | None]:
-    """The database's flags (through Django's connection: what this process's transaction sees)."""
+    """The database's flags (through Django's connection: what this process's transaction
+    sees): the workshop's, with when each became fully on, and waffle's (never "fully on" here:
+    waffle does not record when)."""
     from workshop.django_setup import require_setup
 
     require_setup()
+    from django.apps import apps
+
     from workshop.flags.models import FlagDefinition
 
-    return dict(FlagDefinition.objects.values_list("key", "fully_on_since"))
+    defined: dict[str, datetime.datetime | None] = {}
+    if apps.is_installed("waffle"):  # waffle's flags, switches and samples are flags too
+        from waffle.models import Flag, Sample, Switch
+
+        for model in (Flag, Switch, Sample):
+            defined.update(dict.fromkeys(model.objects.values_list("name", flat=True)))
+    defined.update(FlagDefinition.objects.values_list("key", "fully_on_since"))
+    return defined
 
 
 def check(root: str | Path, days: int = 30) -> StaleReport:
