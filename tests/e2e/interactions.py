@@ -110,3 +110,16 @@ def pick_the_oversized_branch(nb: NotebookView) -> None:
     assert "feature/everything against main: fail" in after and "secrets" in after, (
         f"the report did not follow the branch: {after!r}"
     )
+
+
+@interaction("03_feature_flags")
+def slide_the_rollout_percentage(nb: NotebookView) -> None:
+    """The live product page: moving the percentage re-defines the flag and requests the page
+    again, so the printed request/response line names the new percentage and threshold."""
+    slider = nb.widget("slider", "Percentage")
+    area = nb.widget_group(slider)
+    before = area.text_content() or ""
+    assert "GET /products/1/" in before and "at 50%" in before, f"no request/response under the toggles: {before!r}"
+    nudge_slider(slider, steps=5)
+    after = nb.wait_for_text_change(area, before)
+    assert "at 55%" in after and "X-Recommended" in after, f"the page did not follow the slider: {after!r}"
