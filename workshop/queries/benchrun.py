@@ -6,7 +6,7 @@ import statistics
 import sys
 import time
 
-from workshop.queries.aggregations import AGGREGATIONS
+from workshop.queries.aggregations import AGGREGATIONS, bound_for
 from workshop.queries.inspector import record_queries
 from workshop.queries.pages import order_page_fixed, order_page_naive
 
@@ -18,19 +18,19 @@ def _timed(func, *args):
 
 
 def measure_aggregation(aggregation, rows: int, db_runs: int) -> dict:
-    aggregation.db(rows)  # warm-up: the pages in PostgreSQL's cache, as for the loops after it
+    limit, covered = bound_for(aggregation, rows)
+    aggregation.db(limit)  # warm-up: the pages in PostgreSQL's cache, as for the loops after it
     timings = []
     for _ in range(db_runs):
-        seconds, in_db = _timed(aggregation.db, rows)
+        seconds, in_db = _timed(aggregation.db, limit)
         timings.append(seconds)
-    models_seconds, in_models = _timed(aggregation.models, rows)
-    values_seconds, in_values = _timed(aggregation.values, rows)
+    models_seconds, in_models = _timed(aggregation.models, limit)
+    values_seconds, in_values = _timed(aggregation.values, limit)
     if not in_db == in_models == in_values:
         raise RuntimeError(f"{aggregation.name}: the three computations disagree; the timings would compare different work")
     db = statistics.median(timings)
     print(f"  {aggregation.name}: db {db:.3f} s {[round(t, 3) for t in timings]}, models {models_seconds:.1f} s, "
           f"values_list {values_seconds:.1f} s", file=sys.stderr, flush=True)
-    covered = aggregation.model.objects.filter(id__lte=rows).count()
     return {"name": aggregation.name, "rows": covered, "unit": aggregation.rows, "db": db, "db_runs": db_runs,
             "models": models_seconds, "values": values_seconds, "groups": len(in_db)}
 

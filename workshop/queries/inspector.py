@@ -87,6 +87,9 @@ class QueryLog:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        return f"<QueryLog: {self.summary()}>"
+
     def _repr_html_(self) -> str:
         groups = self.groups()
         groups["shape"] = groups["shape"].str.slice(0, 160)

@@ -18,7 +18,7 @@ require_setup()  # used before workshop.setup(): say which cell to run
 
 from workshop.errors import WorkshopError  # noqa: E402
 from workshop.queries import compare, explain  # noqa: E402
-from workshop.queries import params as P
+from workshop.queries import params as P  # noqa: E402
 from workshop.queries.questions import QUESTIONS  # noqa: E402
 
 RESULT_ROWS = 25
