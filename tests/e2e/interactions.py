@@ -123,3 +123,17 @@ def slide_the_rollout_percentage(nb: NotebookView) -> None:
     nudge_slider(slider, steps=5)
     after = nb.wait_for_text_change(area, before)
     assert "at 55%" in after and "X-Recommended" in after, f"the page did not follow the slider: {after!r}"
+
+
+@interaction("04_queries")
+def pick_another_question(nb: NotebookView) -> None:
+    """The question explorer: another question in the "Question" dropdown shows another result
+    (its row count line and table change), computed by its own queryset."""
+    dropdown = nb.widget("dropdown", "Question")
+    area = nb.widget_group(dropdown)
+    before = area.text_content() or ""
+    assert "rows (" in before, f"no result line under the question explorer: {before[:300]!r}"
+    old, new = pick_other_option(dropdown)
+    after = nb.wait_for_text_change(area, before)
+    assert "rows (" in after or "No rows" in after, f"after picking {new!r} no result is shown: {after[:300]!r}"
+    assert after != before, f"picking {new!r} instead of {old!r} left the explorer as it was"
