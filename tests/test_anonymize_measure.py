@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from workshop.anonymize import db, measure, widgets
@@ -78,3 +77,26 @@ def test_widgets_build_and_render():
     strategy.value = "mask"
     explorer = widgets.generalization_explorer()
     explorer.children[0].children[1].value = 3
+
+
+def test_modules_import_without_django_and_say_which_cell_to_run():
+    """`workshop bench` and the CLI import these without a configured Django; a notebook cell
+    run before the set-up cell gets the one-line "run the first code cell" error."""
+    import os
+    import subprocess
+    import sys
+
+    modules = ("measure", "widgets", "target", "attacks", "dp", "coverage", "alias", "exercises", "solutions",
+               "shop_rules", "bench", "cli", "timeline", "query")
+    script = (f"import importlib\nfor m in {modules!r}:\n    importlib.import_module('workshop.anonymize.' + m)\n"
+              "from workshop.anonymize import measure, widgets, attacks\n"
+              "from workshop.errors import WorkshopError\n"
+              "for call in (measure.k_anonymity, widgets.generalization_explorer, widgets.rule_preview,\n"
+              "             lambda: attacks.find_by_reviews([])):\n"
+              "    try:\n        call()\n    except WorkshopError as e:\n        print('ERR', e)\n"
+              "    else:\n        print('NO ERROR')\n")
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("ERR") and "first code cell" in line for line in lines), done.stdout

@@ -146,6 +146,9 @@ def find_by_reviews(clues, *, using: str = "anon", window_days: int = 7):
     clues: [(product_id, date)]. Returns the matching customers of the copy."""
     import datetime
 
+    from workshop.django_setup import require_setup
+
+    require_setup()  # the ORM needs the set-up cell
     from workshop.shop.models import Customer
 
     customers = Customer.objects.using(using)

@@ -187,6 +187,9 @@ def _alias(schema: str) -> str:
 
 
 def check_4(answer, copy: str = "anon") -> bool:
+    from workshop.django_setup import require_setup
+
+    require_setup()  # the ORM needs the set-up cell
     from workshop.shop.models import Customer
 
     target, _ = netflix_target(copy=copy)

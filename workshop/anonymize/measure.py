@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from workshop.anonymize import db
-from workshop.django_setup import require_setup  # noqa: E402
 from workshop.errors import WorkshopError
-
-require_setup()  # used before workshop.setup(): say which cell to run
 
 BIRTH_LEVELS = ("date", "month", "year", "5 years", "10 years", "hidden")
 VOTER_SEED = 1987
@@ -188,6 +185,10 @@ class _conn:
         self.given, self.conn = conn, None
 
     def __enter__(self):
+        if self.given is None:
+            from workshop.django_setup import require_setup
+
+            require_setup()  # used before workshop.setup(): say which cell to run
         self.conn = self.given or db.connect()
         return self.conn
 

@@ -9,12 +9,10 @@ import datetime
 import ipywidgets as widgets
 from IPython.display import display
 
-from workshop.anonymize import shop_rules, strategies as S
+from workshop.anonymize import shop_rules
+from workshop.anonymize import strategies as S
+from workshop.django_setup import require_setup
 from workshop.widgets import visible_errors
-
-from workshop.django_setup import require_setup  # noqa: E402
-
-require_setup()  # used before workshop.setup(): say which cell to run
 
 MODELS = ("shop.Customer", "auth.User", "shop.Review")
 
@@ -26,7 +24,7 @@ def default_strategy(name: str, column: S.Column):
     if name == "static":
         if column.kind in S.DATE_TYPES:
             return S.Static(datetime.date(2000, 1, 1) if column.kind == "DateField" else
-                            datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc))
+                            datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
         return S.Static(0) if column.kind in S.NUMBER_TYPES else S.Static("redacted"[: column.max_length or 8])
     if name == "mask":
         return S.Mask("email" if "email" in column.name else "digits")
@@ -40,7 +38,7 @@ def default_strategy(name: str, column: S.Column):
             return shop_rules.NATIONAL_ID
         if column.name == "phone":
             return shop_rules.PHONE
-        return S.Pseudonymize("{hex:%d}" % min(16, column.max_length or 16))
+        return S.Pseudonymize(f"{{hex:{min(16, column.max_length or 16)}}}")
     if name == "generalize_date":
         return S.GeneralizeDate(1)
     if name == "keep_prefix":
@@ -52,6 +50,7 @@ def default_strategy(name: str, column: S.Column):
 
 def rule_preview(limit: int = 8) -> widgets.VBox:
     """Pick a model, a field and a strategy: the first rows, before and after."""
+    require_setup()  # used before workshop.setup(): say which cell to run
     from workshop.anonymize import engine, rules
 
     model = widgets.Dropdown(options=MODELS, description="Model")
@@ -88,6 +87,7 @@ def rule_preview(limit: int = 8) -> widgets.VBox:
 
 def generalization_explorer(schema: str = "public") -> widgets.VBox:
     """Sliders for how coarse birth date and ZIP are: k and the unique share follow."""
+    require_setup()
     import matplotlib.pyplot as plt
 
     from workshop.anonymize.measure import BIRTH_LEVELS, Generalization, k_anonymity
