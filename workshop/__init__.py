@@ -29,6 +29,20 @@ def setup(size: str | None = None, *, seed: int | None = None, progress: bool = 
     already loaded and no size is asked for, it is kept as it is. Returns a Status, which a
     notebook shows as a small table.
     """
+    from workshop.errors import explain
+
+    try:
+        return _setup(size, seed, progress)
+    except WorkshopError:
+        raise
+    except Exception as exc:
+        known = explain(exc)  # a full disk, a lost database connection: one line with the fix
+        if known is None:
+            raise
+        raise known from exc
+
+
+def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
     global _last_status
     from workshop import config, django_setup
     from workshop.services import elasticsearch, postgres

@@ -232,8 +232,8 @@ def _theme_commands(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     from workshop.errors import debug_enabled
 
-    args = parser().parse_args(argv)
-    try:
+    try:  # building the parser imports numpy: a Ctrl-C there is an interruption like any other
+        args = parser().parse_args(argv)
         return args.func(args)
     except WorkshopError as exc:
         if debug_enabled():  # WORKSHOP_DEBUG=1: the cause first, the one line last
@@ -243,6 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workshop: interrupted; nothing was left half-written (loads are one transaction).", file=sys.stderr)
         return 130
+    except Exception as exc:
+        from workshop.errors import explain
+
+        known = explain(exc)
+        if known is None:
+            raise
+        if debug_enabled():
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"workshop: {known}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -84,7 +84,12 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
         record = {"pid": proc.pid, "create_time": es_process.process_create_time(proc.pid), "url": url, "port": port,
                   "transport_port": transport, "version": ES_VERSION, "home": str(es_home), "log": str(log_path)}
         es_process.write_record(base, record)
-        es_process.wait_healthy(url, record, base, timeout, launched=proc)
+        try:
+            es_process.wait_healthy(url, record, base, timeout, launched=proc)
+        except KeyboardInterrupt:  # Ctrl-C while it boots: leave no half-started JVM behind
+            es_process.terminate(proc.pid, record)
+            es_process.forget(base)
+            raise
         return url
 
 
