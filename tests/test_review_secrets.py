@@ -50,6 +50,7 @@ def test_high_entropy_value_next_to_a_secret_name():
         "checksum = '" + "9f86d081884c7d659a2feaa0c55ad015" + "'",  # random, but not named like a secret
         "API_KEY = '" + "q8Zr2LxP0vW7nK3sT9bYd4Hf" + "'  # pragma: allowlist secret",
         "password = 'correct horse battery staple'",
+        "secret = 's3cr3t-hardening-pw'",  # words with dashes: below 4.2 bits per character
     ],
 )
 def test_placeholders_and_ordinary_values_are_not_alarms(line):

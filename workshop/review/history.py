@@ -147,7 +147,7 @@ def plot_history(frame, threshold: int = 400, title: str = ""):
     period = "D" if span is not None and span.days < 60 else "W" if span is not None and span.days < 400 else "M"
     if len(changes):
         shares = over.groupby(changes["time"].dt.tz_localize(None).dt.to_period(period)).mean()
-        share.bar([str(p) for p in shares.index], shares.values, color="#c44e52")
+        share.bar([p.start_time.strftime("%Y-%m-%d") for p in shares.index], shares.values, color="#c44e52")
         share.tick_params(axis="x", labelrotation=60, labelsize=7)
         step = max(1, len(shares) // 12)
         for i, label in enumerate(share.get_xticklabels()):

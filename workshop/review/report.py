@@ -143,7 +143,7 @@ class Report:
         note = f"<p>{escape(self.note)}</p>" if self.note else ""
         return (
             f"<p><b>{escape(self.title)}</b>: <span style='color:{colour[self.status]};font-weight:bold'>"
-            f"{self.status}</span></p>{note}<table><tr><th>status</th><th>rule</th><th>reason</th></tr>"
+            f"{self.status}</span></p>{note}<table><tr><th>status</th><th>rule</th><th style='text-align:left'>reason</th></tr>"
             f"{''.join(rows)}</table>{split}"
         )
 

@@ -41,7 +41,7 @@ PLACEHOLDER = re.compile(
 LOCAL_HOST = re.compile(
     r"(?i)^(localhost|127\.[\d.]+|0\.0\.0\.0|.*\.?example\.(com|org|net)|.*\.(test|invalid|local))$"
 )
-ENTROPY_MIN = 3.5  # bits per character: random base64 is ~6, hex ~4, English words ~2.5-3.5
+ENTROPY_MIN = 4.2  # bits per character: a random 24+ character key ~4.5-5, hex at most 4, words with dashes ~3.5-3.9
 ENTROPY_HEX_MIN = 3.0
 
 
