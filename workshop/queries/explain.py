@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 import sqlparse
 
+from workshop.django_setup import require_setup
+
+require_setup()  # a notebook cell run before the set-up cell: say what to run
+
 
 def sql_of(queryset) -> str:
     """The SQL PostgreSQL receives, parameters filled in by the driver, laid out to read."""

@@ -172,6 +172,9 @@ class _Recorder:
 @contextmanager
 def record_queries(alias: str = "default") -> Iterator[QueryLog]:
     """Record every query the block runs on database `alias`."""
+    from workshop.django_setup import require_setup
+
+    require_setup()  # before workshop.setup(): say which cell to run, not ImproperlyConfigured
     from django.db import connections
 
     if alias not in connections:
