@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextvars
 
+from django.utils.functional import SimpleLazyObject
+
 from workshop.flags import client as flag_client
 
 _current: contextvars.ContextVar = contextvars.ContextVar("workshop_flags_snapshot", default=None)
@@ -16,11 +18,17 @@ def current_snapshot():
 
 
 class FlagSnapshotMiddleware:
+    """Taken on the request's first flag check and kept to its end: requests that check no
+    flag cost nothing, and a process that serves none never starts a flag listener."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        snapshot = flag_client.get_client().snapshot(flag_client.context_for_user(getattr(request, "user", None)))
+        def take():
+            return flag_client.get_client().snapshot(flag_client.context_for_user(getattr(request, "user", None)))
+
+        snapshot = SimpleLazyObject(take)
         request.flags = snapshot
         token = _current.set(snapshot)
         try:

@@ -19,6 +19,7 @@ from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
 from workshop.flags import rules
+from workshop.flags.middleware import current_snapshot
 
 
 class WorkshopProvider(AbstractProvider):
@@ -39,8 +40,6 @@ class WorkshopProvider(AbstractProvider):
 
     def resolve_boolean_details(self, flag_key: str, default_value: bool,
                                 evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[bool]:
-        from workshop.flags.middleware import current_snapshot
-
         context = _context(evaluation_context)
         snapshot = current_snapshot()
         if snapshot is not None and snapshot.context.targeting_key == context.targeting_key:

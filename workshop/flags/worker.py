@@ -41,16 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     store.listeners.append(lambda old, new: say("notify", new.get(args.key)))
     store.start()
     if args.ttl is not None:
-        threading.Thread(target=poll_ttl, args=(TTLFlagCache(conninfo, args.ttl), args.key, say), daemon=True).start()
+        cache = TTLFlagCache(conninfo, args.ttl)
+        first = state(cache.get(args.key))  # read before "ready": a flip right after it must count as a change
+        threading.Thread(target=poll_ttl, args=(cache, args.key, first, say), daemon=True).start()
     say("ready", store.get(args.key))
     sys.stdin.read()  # the parent closes our stdin to stop us
     store.stop()
     return 0
 
 
-def poll_ttl(cache: TTLFlagCache, key: str, say) -> None:
+def poll_ttl(cache: TTLFlagCache, key: str, last, say) -> None:
     """Ask the TTL cache as a busy process would (every millisecond), report what it answers."""
-    last = state(cache.get(key))
     while True:
         now = state(cache.get(key))
         if now != last:
