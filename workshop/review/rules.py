@@ -64,32 +64,34 @@ def size(change: Change, t: dict) -> RuleResult:
     return RuleResult("size", status, reason)
 
 
-def tests(change: Change, t: dict) -> RuleResult:
-    code = [f for f in change.of_kind("code") if f.added and f.counted]
+def _needs_tests(change: Change, rule: str, files: list, what: str, fix: str) -> RuleResult:
+    """Warn when `files` changed and no test file did (danger's "code without tests")."""
+    if not files:
+        return RuleResult(rule, PASS, f"no {what} changed")
     tested = change.of_kind("test")
-    if not code:
-        return RuleResult("tests", PASS, "no code changed")
     if tested:
-        return RuleResult("tests", PASS, f"{len(code)} code files and {len(tested)} test files changed")
+        return RuleResult(rule, PASS, f"{len(files)} {what} files and {len(tested)} test files changed")
     return RuleResult(
-        "tests",
+        rule,
         WARN,
-        f"{len(code)} code files changed and no test: add or update a test",
-        [(f.path, 0, "code changed without a test") for f in code],
+        f"{len(files)} {what} files changed and no test: {fix}",
+        [(f.path, 0, f"{what} changed without a test") for f in files],
     )
 
 
+def tests(change: Change, t: dict) -> RuleResult:
+    code = [f for f in change.of_kind("code") if f.added and f.counted]
+    return _needs_tests(change, "tests", code, "code", "add or update a test")
+
+
 def migrations(change: Change, t: dict) -> RuleResult:
-    added = [f for f in change.of_kind("migration") if f.status in ("added", "modified", "renamed")]
-    if not added:
-        return RuleResult("migrations", PASS, "no migration changed")
-    if change.of_kind("test"):
-        return RuleResult("migrations", PASS, f"{len(added)} migrations, with tests changed")
-    return RuleResult(
+    changed = [f for f in change.of_kind("migration") if f.status != "deleted"]
+    return _needs_tests(
+        change,
         "migrations",
-        WARN,
-        f"{len(added)} migrations and no test: test the schema or data change (a migration test, or the model's tests)",
-        [(f.path, 0, "migration without a test") for f in added],
+        changed,
+        "migration",
+        "test the schema or data change (a migration test, or the model's tests)",
     )
 
 
