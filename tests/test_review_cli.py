@@ -36,6 +36,19 @@ def test_a_good_branch_exits_0(demo, tmp_path):
     assert done.stdout.splitlines()[-1] == "Result: pass"
 
 
+def test_description_from_standard_input(demo):
+    from workshop.review.solutions import description_solution
+
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "review", str(demo), "--head", "feature/discount", "--description", "-"],
+        input=description_solution(demo),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "checklist 100% complete" in done.stdout
+
+
 def test_a_failing_branch_exits_1_with_annotations(demo):
     done = workshop(str(demo), "--head", "feature/everything", "--format", "github")
     assert done.returncode == 1

@@ -186,6 +186,7 @@ def test_the_demo_branches(demo):
         "binaries": "warn",
         "secrets": "fail",
         "notebooks": "fail",
+        "commits": "pass",
         "description": "warn",
     }
     assert [p.lines <= 400 for p in bad.split] == [True] * len(bad.split) and len(bad.split) >= 3
@@ -199,3 +200,16 @@ def test_report_formats(demo):
     assert any(line.startswith("::error file=shop/payments.py,line=") and "title=debug::" in line for line in github)
     assert github[-1].startswith("::notice title=review::")
     assert "<table>" in report._repr_html_() and "Proposed split" in report.text()
+
+
+def test_commits_to_squash_or_finish(repo):
+    repo.commit("Views", {"app/views.py": "V = 1\n"})
+    assert rule(repo, "commits").status == "pass"
+    repo.commit("fixup! Views", {"app/views.py": "V = 2\n"})
+    repo.commit("WIP: more views", {"app/more.py": "M = 1\n"})
+    result = rule(repo, "commits")
+    assert result.status == "warn" and [m.split(" ", 1)[1] for *_, m in result.findings] == [
+        "fixup! Views",
+        "WIP: more views",
+    ]
+    assert "--autosquash" in result.reason

@@ -35,6 +35,7 @@ def review(
         rules.binaries(change, t),
         rules.secret_strings(change, t),
         rules.notebooks(change, t),
+        rules.commits(change, t),
         rules.description(change, t, text, template_text(change.repo, change.head)),
     ]
     note = ""

@@ -1,18 +1,22 @@
-"""`workshop review [PATH] [--base REF] [--head REF] [--format text|json|github] [--description FILE]`:
+"""`workshop review [PATH] [--base REF] [--head REF] [--format text|json|github] [--description FILE|-]`:
 exit 1 when a rule fails, so it can gate CI or a pre-commit hook."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
 def cmd_review(args: argparse.Namespace) -> int:
     from workshop.review import review
 
-    report = review(
-        args.path, base=args.base, head=args.head, description=Path(args.description) if args.description else None
-    )
+    description = args.description
+    if description == "-":  # e.g. printf '%s' "$PR_BODY" | workshop review --description -
+        description = sys.stdin.read()
+    elif description:
+        description = Path(description)
+    report = review(args.path, base=args.base, head=args.head, description=description)
     print({"text": report.text, "json": report.json, "github": report.github}[args.format]())
     return 1 if report.failed else 0
 
@@ -32,5 +36,9 @@ def register(subparsers) -> None:
         default="text",
         help="github: workflow commands that annotate the pull request's files",
     )
-    p.add_argument("--description", metavar="FILE", help="the PR description, checked against the PR template")
+    p.add_argument(
+        "--description",
+        metavar="FILE",
+        help="the PR description (a file, or - for standard input), checked against the PR template",
+    )
     p.set_defaults(func=cmd_review)

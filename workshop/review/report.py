@@ -44,7 +44,8 @@ class Report:
         for r in self.results:
             lines.append(f"{MARK[r.status]}  {r.rule:<12} {r.reason}")
             for path, line, message in r.findings[:20]:
-                lines.append(f"        {path}{f':{line}' if line else ''}: {message}")
+                where = f"{path}{f':{line}' if line else ''}: " if path else ""
+                lines.append(f"        {where}{message}")
             if len(r.findings) > 20:
                 lines.append(f"        ... and {len(r.findings) - 20} more")
         if self.split:
@@ -107,7 +108,7 @@ class Report:
         for r in self.results:
             if r.status == PASS:
                 continue
-            for path, line, message in r.findings or [("", 0, "")]:
+            for path, line, message in [(p, n, m) for p, n, m in r.findings if p] or [("", 0, "")]:
                 where = ",".join(
                     x for x in (f"file={_escape_property(path)}" if path else "", f"line={line}" if line else "") if x
                 )
@@ -124,7 +125,8 @@ class Report:
         rows = []
         for r in self.results:
             shown = "".join(
-                f"<br><code>{escape(p)}{f':{n}' if n else ''}</code> {escape(m)}" for p, n, m in r.findings[:8]
+                f"<br><code>{escape(p)}{f':{n}' if n else ''}</code> {escape(m)}" if p else f"<br>{escape(m)}"
+                for p, n, m in r.findings[:8]
             )
             more = f"<br>... and {len(r.findings) - 8} more" if len(r.findings) > 8 else ""
             rows.append(

@@ -6,6 +6,7 @@ SOURCES says where each number comes from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from workshop.review import lint, paths, secrets
@@ -92,6 +93,22 @@ def migrations(change: Change, t: dict) -> RuleResult:
         changed,
         "migration",
         "test the schema or data change (a migration test, or the model's tests)",
+    )
+
+
+UNFINISHED = re.compile(r"(?i)^(fixup!|squash!|amend!|wip\b|\[wip\]|draft\b|tmp\b|do not merge)")
+
+
+def commits(change: Change, t: dict) -> RuleResult:
+    """Commits meant to be squashed or finished (`git commit --fixup`, WIP) should not be merged as they are."""
+    unfinished = [(short, subject) for short, subject in change.commits if UNFINISHED.match(subject.strip())]
+    if not unfinished:
+        return RuleResult("commits", PASS, f"{len(change.commits)} commits, none marked fixup!, squash! or WIP")
+    return RuleResult(
+        "commits",
+        WARN,
+        f"{len(unfinished)} commits to squash or finish before merging (git rebase --interactive --autosquash)",
+        [("", 0, f"{short} {subject}") for short, subject in unfinished],
     )
 
 
