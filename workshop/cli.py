@@ -87,8 +87,9 @@ def _psql(db) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     from workshop import django_setup
     from workshop.services import postgres
-    from workshop.shop.data import load
+    from workshop.shop.data import get_size, load
 
+    get_size(args.size)  # an unknown size fails before anything starts
     db = postgres.resolve()
     django_setup.configure(db.url)
     django_setup.migrate()

@@ -13,7 +13,7 @@ import sys
 
 import psycopg
 import pytest
-from conftest import SEED, interrupt  # tests/faults/conftest.py
+from harness import SEED, interrupt  # tests/faults/harness.py
 
 pytestmark = pytest.mark.faults
 

@@ -13,7 +13,7 @@ import sys
 
 import psycopg
 import pytest
-from conftest import SEED, Workshop, interrupt, one_line, private_parent  # tests/faults/conftest.py
+from harness import SEED, Workshop, interrupt, one_line, private_parent  # tests/faults/harness.py
 
 pytestmark = pytest.mark.faults
 

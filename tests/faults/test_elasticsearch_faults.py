@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SEED, Workshop, interrupt, one_line, private_parent  # tests/faults/conftest.py
+from harness import SEED, Workshop, interrupt, one_line, private_parent  # tests/faults/harness.py
 
 pytestmark = pytest.mark.faults
 

@@ -114,8 +114,10 @@ def find() -> Search:
             health(url)
         except (OSError, ValueError) as exc:
             if source == "url":
+                shown = url if len(url) <= 60 else url[:57] + "..."
+                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
                 return Search(None, "none", problem=(
-                    f"{config.ENV_ELASTICSEARCH_URL}={url} does not answer ({exc}); start that node or unset the variable"))
+                    f"{config.ENV_ELASTICSEARCH_URL}={shown} does not answer ({reason}); start that node or unset the variable"))
             continue
         found = version(url)
         if found and not found.startswith(f"{MAJOR}."):

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import socket
 import stat
@@ -74,11 +75,19 @@ class Database:
 
 
 def redact(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.password  # noqa: B018 (raises ValueError on a malformed netloc)
+    except ValueError:
+        return "<a malformed URL>"
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def with_database(url: str, name: str) -> str:
@@ -119,9 +128,10 @@ def check_answers(db: Database, hint: str) -> None:
     try:
         with db.connect() as conn:
             conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WorkshopError(f"PostgreSQL at {db.safe_url} does not answer ({reason})", hint) from None
+    except (psycopg.Error, ValueError) as exc:  # ValueError: a URL psycopg cannot even parse
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", reason)  # libpq may quote the URL back
+        raise WorkshopError(f"PostgreSQL at {_shown(db.safe_url)} does not answer ({reason})", hint) from None
 
 
 def ensure_database(server: Database, name: str) -> Database:
