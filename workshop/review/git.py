@@ -94,6 +94,11 @@ class Repo:
         if folder.is_file():
             folder = folder.parent
         done = run(folder.resolve(), "rev-parse", "--show-toplevel", check=False)
+        if b"dubious ownership" in done.stderr:  # a checkout owned by another user (containers, CI)
+            raise WorkshopError(
+                f"git refuses {folder}: it belongs to another user",
+                f"trust it with `git config --global --add safe.directory {folder.resolve()}`",
+            )
         if done.returncode != 0:
             raise WorkshopError(
                 f"{folder} is not inside a git repository",
