@@ -3,6 +3,9 @@ merge commits, empty and huge diffs, non-UTF-8 content, and the one-line errors.
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from workshop.errors import WorkshopError
@@ -153,3 +156,12 @@ def test_demo_repository_is_the_same_every_time(tmp_path):
     first, second = demo_repository(tmp_path / "a"), demo_repository(tmp_path / "b")
     ids = [Repo(p).commit("feature/everything") for p in (first, second)]
     assert ids[0] == ids[1]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the repository to another user needs root")
+def test_a_repository_of_another_user_says_how_to_trust_it(repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no global safe.directory from this machine
+    subprocess.run(["chown", "-R", "nobody", str(repo.repo.root)], check=True)
+    with pytest.raises(WorkshopError) as error:
+        review(repo.repo.root)
+    assert "belongs to another user" in one_line(error) and "safe.directory" in str(error.value)
