@@ -126,66 +126,105 @@ class Search:
 
 
 def load_codes(target: Target, *, schema: str = "public", conn=None):
-    """Per customer: its id and, per quasi-identifier, one integer code array per level."""
+    """Per customer: its id and, per quasi-identifier, one integer code array per level.
+
+    One query, one row: each column is aggregated in PostgreSQL into a single bytea of
+    big-endian int8s (string_agg of int8send), which numpy reads as an array without a
+    Python object per value (a row-per-message binary COPY costs more in the client than
+    the scan). A date is its days since 1900; a text its 64-bit hash (hashtextextended),
+    which is exact at every level but the ZIP prefixes: those come from the few distinct
+    ZIPs, read with their hashes (a collision between two of them would be reported)."""
     import numpy as np
     import pandas as pd
     from psycopg import sql
 
     from workshop.anonymize.measure import _conn
 
-    columns = sql.SQL(", ").join(sql.Identifier("c", q) for q in target.quasi_identifiers)
-    query = sql.SQL("SELECT c.id, {cols}{sens} FROM {t} AS c {join} ORDER BY c.id").format(
-        cols=columns, t=sql.Identifier(schema, "shop_customer"),
-        sens=sql.SQL(", coalesce(x.category_id, 0)") if target.l > 1 else sql.SQL(""),
-        join=sql.SQL("LEFT JOIN ({}) AS x ON x.customer_id = c.id").format(
-            sql.SQL(SENSITIVE[target.sensitive]).format(s=sql.Identifier(schema))) if target.l > 1 else sql.SQL(""))
+    qis = target.quasi_identifiers
+    table = sql.Identifier(schema, "shop_customer")
+    columns = [sql.SQL("c.id::int8")] + [_code_sql(qi) for qi in qis]
+    join = sql.SQL("")
+    if target.l > 1:
+        columns.append(sql.SQL("coalesce(x.category_id, 0)::int8"))
+        join = sql.SQL("LEFT JOIN ({}) AS x ON x.customer_id = c.id").format(
+            sql.SQL(SENSITIVE[target.sensitive]).format(s=sql.Identifier(schema)))
+    query = sql.SQL("SELECT {aggs} FROM {t} AS c {join}").format(
+        aggs=sql.SQL(", ").join(sql.SQL("string_agg(int8send({}), ''::bytea)").format(col) for col in columns),
+        t=table, join=join)
     with _conn(conn) as c:
-        with c.cursor() as cur:
-            cur.execute(query)
-            frame = pd.DataFrame(cur.fetchall(), columns=["id", *target.quasi_identifiers] + (["sensitive"] if target.l > 1 else []))
+        with c.cursor(binary=True) as cur:
+            blobs = cur.execute(query).fetchone()
+        texts = {qi: c.execute(sql.SQL("SELECT DISTINCT {v}, hashtextextended({v}, 0) FROM {t}").format(
+            v=sql.Identifier(qi), t=table)).fetchall() for qi in qis if qi == "zip_code"}
+    arrays = [np.frombuffer(blob or b"", dtype=">i8").astype(np.int64) for blob in blobs]
     codes = {}
-    for qi in target.quasi_identifiers:
-        fine, uniques = pd.factorize(frame[qi], sort=True)
-        codes[qi] = [np.asarray(_level_codes(qi, level, pd.Series(uniques)))[fine] for level in range(len(LEVELS[qi]))]
-    sensitive = frame["sensitive"].to_numpy() if target.l > 1 else None
-    return frame["id"].to_numpy(), codes, sensitive
+    for qi, values in zip(qis, arrays[1:]):
+        inverse, uniques = pd.factorize(values)
+        codes[qi] = [np.asarray(_level_codes(qi, level, uniques, texts.get(qi)), dtype=np.int32)[inverse]
+                     for level in range(len(LEVELS[qi]))]
+    return arrays[0], codes, arrays[-1] if target.l > 1 else None
 
 
-def _level_codes(qi: str, level: int, uniques):
+def _code_sql(qi: str):
+    """An int8 per value: equal values, equal codes (NULL folded into a value of its own)."""
+    from psycopg import sql
+
+    column = sql.Identifier("c", qi)
+    if qi == "birth_date":
+        return sql.SQL("coalesce({} - DATE '1900-01-01', -100000)::int8").format(column)
+    return sql.SQL("hashtextextended(coalesce({}, ''), 0)").format(column)
+
+
+def _level_codes(qi: str, level: int, uniques, texts=None):
     """A code per distinct value at `level` (equal codes: the same generalized value)."""
+    import numpy as np
     import pandas as pd
 
     if level == len(LEVELS[qi]) - 1:
-        return [0] * len(uniques)  # hidden: everyone alike
+        return np.zeros(len(uniques), dtype=np.int64)  # hidden: everyone alike
     if level == 0:
-        return range(len(uniques))
+        return np.arange(len(uniques))
     if qi == "birth_date":
-        years = pd.to_datetime(uniques).dt.year
+        years = (np.datetime64("1900-01-01") + uniques.astype("timedelta64[D]")).astype("datetime64[Y]").astype(np.int64) + 1970
         return years - years % {1: 1, 2: 5, 3: 10}[level]
     if qi == "zip_code":
-        return pd.factorize(uniques.str[: 5 - level])[0]
+        by_hash = {int(h): v or "" for v, h in texts}
+        if len(by_hash) != len(texts):
+            raise WorkshopError("Two different ZIP codes share a 64-bit hash", "report this (it should not happen)")
+        return pd.factorize(pd.Series([by_hash[int(h)] for h in uniques]).str[: 5 - level])[0]
     raise AssertionError(qi)
 
 
 # --- the lattice ------------------------------------------------------------------------------
 
 
+def combine(columns):
+    """One int64 class key per row from several integer code columns (mixed radix), folded
+    back to dense codes whenever the radix grows large, so it never overflows."""
+    import numpy as np
+    import pandas as pd
+
+    key, bound = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64), 1
+    for code in columns:
+        width = int(code.max()) + 1 if len(code) else 1
+        if bound * width >= 2**62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            bound = int(key.max()) + 1 if len(key) else 1
+        key, bound = key * width + code, bound * width
+    return pd.factorize(key)[0]
+
+
 class Evaluator:
-    """Counts one node: records in classes violating the target (they would be suppressed)."""
+    """Counts one node on the records themselves: which records sit in classes violating the
+    target (they would be suppressed). The search counts with RollUp; this is used for the
+    node it chooses (which records to withhold) and as the tests' independent count."""
 
     def __init__(self, target: Target, codes: dict, sensitive):
         self.target, self.codes, self.sensitive = target, codes, sensitive
         self.counted = 0
 
     def class_ids(self, levels: tuple[int, ...]):
-        import numpy as np
-        import pandas as pd
-
-        key = np.zeros(len(next(iter(self.codes.values()))[0]), dtype=np.int64)
-        for qi, level in zip(self.target.quasi_identifiers, levels):
-            code = self.codes[qi][level]
-            key = key * (int(code.max()) + 1) + code  # mixed radix: one int64 per combination
-        return pd.factorize(key)[0]
+        return combine([self.codes[qi][level] for qi, level in zip(self.target.quasi_identifiers, levels)])
 
     def violating(self, levels: tuple[int, ...]):
         """A boolean array: the records in classes smaller than k or less diverse than l."""
@@ -204,6 +243,89 @@ class Evaluator:
         return bad[classes]
 
 
+class RollUp:
+    """Counts a node from the class counts of a finer node already counted rather than from
+    the records when it can: every class of a coarser node is a union of classes of a finer
+    one, so its size is the sum of theirs. The finest source is the records themselves
+    (their codes at every level are at hand); a node's table (one row per class: its codes
+    and size) is kept as a source when it is small, and the next node re-groups the smallest
+    finer table. For l-diversity a table has one row per (class, sensitive value), so a
+    class's diversity is its number of rows. A hidden quasi-identifier is left out of the key."""
+
+    KEEP = 300_000  # tables up to this many rows stay as sources (a memory bound)
+    DENSE = 2_000_000  # keys below this count by bincount directly, without hashing
+
+    def __init__(self, target: Target, codes: dict, sensitive):
+        import numpy as np
+
+        self.target, self.codes, self.sensitive, self.counted = target, codes, sensitive, 0
+        self.qis = target.quasi_identifiers
+        self.top = tuple(len(LEVELS[q]) - 1 for q in self.qis)
+        # up[qi][a, b]: code at level a -> code at level b (b > a); the ladders are hierarchies.
+        self.up = {}
+        for qi in self.qis:
+            levels = codes[qi]
+            self.up[qi] = {}
+            for a in range(len(levels)):
+                for b in range(a + 1, len(levels)):
+                    mapping = np.zeros(int(levels[a].max()) + 1 if len(levels[a]) else 1, dtype=np.int32)
+                    mapping[levels[a]] = levels[b]
+                    self.up[qi][a, b] = mapping
+        self.tables: dict = {}  # node -> (code columns, sizes)
+
+    def _columns(self, node):
+        """The node's code columns and counts, from the smallest finer table or the records."""
+        sources = [n for n in self.tables if all(a <= b for a, b in zip(n, node))]
+        if not sources:
+            columns = [self.codes[qi][lv] for qi, lv in zip(self.qis, node)]
+            return columns + ([self.sensitive] if self.target.l > 1 else []), None
+        source = min(sources, key=lambda n: len(self.tables[n][1]))
+        columns, counts = self.tables[source]
+        mapped = [col if a == b else self.up[qi][a, b][col] for qi, a, b, col in zip(self.qis, source, node, columns)]
+        return mapped + columns[len(self.qis):], counts
+
+    def table(self, node: tuple[int, ...]):
+        """(class of each source row, sizes per class, the source's code columns)."""
+        import numpy as np
+
+        columns, counts = self._columns(node)
+        keep = [c for c, lv, top in zip(columns, node, self.top) if lv < top] + columns[len(self.qis):]
+        widths = [int(c.max()) + 1 if len(c) else 1 for c in keep]
+        if int(np.prod(widths, dtype=np.float64)) <= self.DENSE:
+            key = np.zeros(len(columns[0]), dtype=np.int64)
+            for c, w in zip(keep, widths):
+                key = key * w + c
+            dense = np.bincount(key, weights=counts, minlength=int(np.prod(widths))).astype(np.int64)
+            present = np.flatnonzero(dense)
+            number = np.empty(len(dense), dtype=np.int64)
+            number[present] = np.arange(len(present))
+            classes, sizes = number[key], dense[present]
+        else:
+            classes = combine(keep) if keep else np.zeros(len(columns[0]), dtype=np.int64)
+            sizes = np.bincount(classes, weights=counts).astype(np.int64)
+        if len(sizes) <= self.KEEP and node not in self.tables:
+            first = np.empty(len(sizes), dtype=np.int64)
+            first[classes[::-1]] = np.arange(len(classes) - 1, -1, -1)  # a representative row per class
+            self.tables[node] = ([c[first] for c in columns], sizes)
+        return classes, sizes, columns
+
+    def violating_count(self, node: tuple[int, ...]) -> int:
+        """Records in classes smaller than k (or less diverse than l) at `node`."""
+        import numpy as np
+
+        self.counted += 1
+        classes, sizes, columns = self.table(node)
+        if self.target.l == 1:
+            return int(sizes[sizes < self.target.k].sum())
+        # classes are (quasi-identifiers, sensitive) pairs here: group them by the first part
+        rows = self.tables[node][0] if node in self.tables else [c[np.unique(classes, return_index=True)[1]] for c in columns]
+        qi_class = combine([c for c, lv, top in zip(rows, node, self.top) if lv < top]) if any(
+            lv < top for lv, top in zip(node, self.top)) else np.zeros(len(sizes), dtype=np.int64)
+        total = np.bincount(qi_class, weights=sizes).astype(np.int64)
+        diversity = np.bincount(qi_class)
+        return int(total[(total < self.target.k) | (diversity < self.target.l)].sum())
+
+
 def information_loss(target: Target, levels: tuple[int, ...]) -> float:
     """Sweeney's precision loss: the weighted mean of level / top level (0 exact, 1 all hidden)."""
     weights = [target.weights.get(q, 1.0) for q in target.quasi_identifiers]
@@ -219,7 +341,7 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None) -> S
     ids, codes, sensitive = load_codes(target, schema=schema, conn=conn)
     if not len(ids):
         raise WorkshopError(f"Schema {schema!r} has no customers", "run workshop.setup() first")
-    evaluator = Evaluator(target, codes, sensitive)
+    counter = RollUp(target, codes, sensitive)
     limit = int(target.max_suppressed * len(ids))
     heights = [range(len(LEVELS[q])) for q in target.quasi_identifiers]
     nodes = list(itertools.product(*heights))
@@ -238,7 +360,7 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None) -> S
         lo, hi = min(map(sum, untagged)), max(map(sum, untagged))
         middle = (lo + hi) / 2
         node = min(untagged, key=lambda n: (abs(sum(n) - middle), information_loss(target, n), n))
-        count = int(evaluator.violating(node).sum())
+        count = counter.violating_count(node)
         suppressed[node] = count
         tag(node, count <= limit)
 
@@ -250,14 +372,15 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None) -> S
     candidates = [n for n in meeting if information_loss(target, n) <= best_loss + 1e-12]
     for n in candidates:  # ties: the fewest suppressed records
         if n not in suppressed:
-            suppressed[n] = int(evaluator.violating(n).sum())
+            suppressed[n] = counter.violating_count(n)
     chosen = min(candidates, key=lambda n: (suppressed[n], n))
+    evaluator = Evaluator(target, codes, sensitive)  # on the records: which ones to withhold
     bad = evaluator.violating(chosen)
     classes = evaluator.class_ids(chosen)
     kept_sizes = np.bincount(classes[~bad])
     kept_sizes = kept_sizes[kept_sizes > 0]
-    return Search(target=target, chosen=chosen, rows=len(ids), suppressed_ids=[int(i) for i in ids[bad]],
-                  nodes=len(nodes), evaluated=evaluator.counted, satisfying=len(meeting),
+    return Search(target=target, chosen=chosen, rows=len(ids), suppressed_ids=sorted(int(i) for i in ids[bad]),
+                  nodes=len(nodes), evaluated=counter.counted, satisfying=len(meeting),
                   information_loss=information_loss(target, chosen), seconds=time.perf_counter() - started,
                   classes=len(kept_sizes), k_reached=int(kept_sizes.min()) if len(kept_sizes) else 0)
 
@@ -267,7 +390,11 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None) -> S
 
 def suppress(ids: list[int], *, schema: str, conn=None) -> int:
     """Withhold customers from the copy, with every row that points at them (orders, their
-    items, reviews), children first. Returns the customers deleted."""
+    items, reviews), children first. Returns the customers deleted.
+
+    The ids arrive by COPY into a temporary table, analyzed so that the planner knows it
+    is small and reaches the children through their foreign-key indexes rather than by
+    scanning them; each level's ids are collected once and deleted by primary key."""
     from psycopg import sql
 
     from workshop.anonymize.measure import _conn
@@ -276,29 +403,52 @@ def suppress(ids: list[int], *, schema: str, conn=None) -> int:
     customer = get_model("shop.Customer")
     with _conn(conn) as c:
         with c.transaction():
-            c.execute("CREATE TEMP TABLE IF NOT EXISTS _suppressed (id bigint PRIMARY KEY) ON COMMIT DROP")
-            with c.cursor().copy("COPY _suppressed (id) FROM STDIN") as copy:
+            # The copy was just written and sits in memory: a random read costs about what a
+            # sequential one does, so index lookups of the few thousand rows win over scans.
+            c.execute("SET LOCAL random_page_cost = 1.1")
+            doomed = _doomed_table(c)
+            with c.cursor().copy(sql.SQL("COPY {} (id) FROM STDIN").format(doomed)) as copy:
                 for i in ids:
                     copy.write_row((i,))
-            _delete_dependents(c, customer, sql.SQL("SELECT id FROM _suppressed"), schema)
-            return c.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM _suppressed)").format(
-                sql.Identifier(schema, customer._meta.db_table))).rowcount
+            c.execute(sql.SQL("ANALYZE {}").format(doomed))
+            _delete_dependents(c, customer, doomed, schema)
+            return _delete_listed(c, customer, doomed, schema)
 
 
-def _delete_dependents(c, model, ids_sql, schema: str) -> None:
-    """Rows of other tables whose foreign key points at the rows `ids_sql` selects, recursively."""
+_doomed_names = itertools.count()
+
+
+def _doomed_table(c):
+    """A new temporary table of ids, dropped at commit."""
+    from psycopg import sql
+
+    name = sql.Identifier(f"_suppressed_{next(_doomed_names)}")
+    c.execute(sql.SQL("CREATE TEMP TABLE {} (id bigint PRIMARY KEY) ON COMMIT DROP").format(name))
+    return name
+
+
+def _delete_listed(c, model, doomed, schema: str) -> int:
+    from psycopg import sql
+
+    return c.execute(sql.SQL("DELETE FROM {t} AS x USING {d} AS d WHERE x.{pk} = d.id").format(
+        t=sql.Identifier(schema, model._meta.db_table), d=doomed, pk=sql.Identifier(model._meta.pk.column))).rowcount
+
+
+def _delete_dependents(c, model, doomed, schema: str) -> None:
+    """Rows of other tables whose foreign key points at the rows listed in `doomed`, recursively."""
     from psycopg import sql
 
     for relation in model._meta.related_objects:
         if relation.many_to_many or not relation.field.concrete:
             continue
         child = relation.related_model
-        table = sql.Identifier(schema, child._meta.db_table)
-        selected = sql.SQL("SELECT {pk} FROM {t} WHERE {fk} IN ({ids})").format(
-            pk=sql.Identifier(child._meta.pk.column), t=table, fk=sql.Identifier(relation.field.column), ids=ids_sql)
-        _delete_dependents(c, child, selected, schema)
-        c.execute(sql.SQL("DELETE FROM {t} WHERE {fk} IN ({ids})").format(
-            t=table, fk=sql.Identifier(relation.field.column), ids=ids_sql))
+        children = _doomed_table(c)
+        c.execute(sql.SQL("INSERT INTO {c} SELECT x.{pk} FROM {t} AS x JOIN {d} AS d ON x.{fk} = d.id").format(
+            c=children, pk=sql.Identifier(child._meta.pk.column), t=sql.Identifier(schema, child._meta.db_table),
+            d=doomed, fk=sql.Identifier(relation.field.column)))
+        c.execute(sql.SQL("ANALYZE {}").format(children))
+        _delete_dependents(c, child, children, schema)
+        _delete_listed(c, child, children, schema)
 
 
 def merge_rules(base: dict, extra: dict) -> dict:
