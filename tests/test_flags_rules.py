@@ -99,3 +99,11 @@ def test_flag_name_that_is_not_an_identifier_is_rejected_in_one_line(bad):
     with pytest.raises(WorkshopError) as error:
         validation.check_key(bad)
     assert "not a Python identifier" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_benchmark_and_cli_are_found_without_a_configured_django():
+    code = ("from workshop import bench; from workshop.cli import parser; assert 'flags' in bench.discover(); "
+            "args = parser().parse_args(['flags', 'stale', '.', '--days', '7']); print(args.days)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "7"

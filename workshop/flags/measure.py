@@ -3,6 +3,7 @@ benchmark's core, also run on a small scale by the notebook). Needs a configured
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import time
@@ -14,15 +15,22 @@ GROUP_FLAG = "recommended_for_groups"  # waffle's group-targeted flag
 
 
 def per_check_us(check: Callable[[object], object], items: Sequence, rounds: int = 15) -> float:
-    """Median over `rounds` of the mean time of one check over `items` (microseconds)."""
+    """Median over `rounds` of the mean time of one check over `items` (microseconds). The
+    garbage collector is paused while timing, as `timeit` does, so one check does not pay
+    for collecting the objects another left behind."""
     for item in items[:50]:  # warm: caches filled, code paths taken once
         check(item)
     times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for item in items:
-            check(item)
-        times.append((time.perf_counter() - started) / len(items))
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for item in items:
+                check(item)
+            times.append((time.perf_counter() - started) / len(items))
+    finally:
+        gc.enable()
     return statistics.median(times) * 1e6
 
 
@@ -70,8 +78,9 @@ def _constant_provider():
     return ConstantProvider
 
 
-def checks(user, count: int = 2000) -> dict[str, tuple[Callable, Sequence]]:
-    """name -> (check, items): each item is what one request (or job) brings to the check."""
+def checks(user, count: int = 2000) -> dict[str, tuple[Callable, Callable[[], Sequence]]]:
+    """name -> (check, make_items): each item is what one request (or job) brings to the
+    check; items are made just before their check is measured (a smaller heap meanwhile)."""
     from django.test import RequestFactory
     from openfeature import api
     from openfeature.evaluation_context import EvaluationContext
@@ -99,16 +108,16 @@ def checks(user, count: int = 2000) -> dict[str, tuple[Callable, Sequence]]:
     os.environ.setdefault(ladder.ENV_TOGGLE, "1")
     key = ladder.RECOMMENDED
     return {
-        "env_toggle": (ladder.env_toggle, requests()),
-        "waffle_switch": (lambda r: switch_is_active(key), requests()),
-        "waffle_flag": (lambda r: flag_is_active(r, key), requests()),  # 50%, a fresh request each time
-        "waffle_group_flag": (lambda r: flag_is_active(r, GROUP_FLAG), requests()),
+        "env_toggle": (ladder.env_toggle, requests),
+        "waffle_switch": (lambda r: switch_is_active(key), requests),
+        "waffle_flag": (lambda r: flag_is_active(r, key), requests),  # 50%, a fresh request each time
+        "waffle_group_flag": (lambda r: flag_is_active(r, GROUP_FLAG), requests),
         # a fresh snapshot per check: the full evaluation (kill switch, users, groups, hash) every time
-        "recommended": (lambda r: flags.snapshot(context).is_on(key), range(count)),
-        "recommended_repeat": (lambda s: s.is_on(key), [flags.snapshot(context)] * count),
-        "openfeature": (lambda r: openfeature.get_boolean_value(key, False, evaluation_context), range(count)),
+        "recommended": (lambda r: flags.snapshot(context).is_on(key), lambda: range(count)),
+        "recommended_repeat": (lambda s: s.is_on(key), lambda: [flags.snapshot(context)] * count),
+        "openfeature": (lambda r: openfeature.get_boolean_value(key, False, evaluation_context), lambda: range(count)),
         # the SDK's own cost: the same call through a provider that returns a constant
-        "openfeature_floor": (lambda r: floor.get_boolean_value(key, False, evaluation_context), range(count)),
+        "openfeature_floor": (lambda r: floor.get_boolean_value(key, False, evaluation_context), lambda: range(count)),
     }
 
 
@@ -116,6 +125,8 @@ def run(count: int = 2000, rounds: int = 15) -> dict[str, dict[str, float]]:
     """{name: {"us": median microseconds per check, "queries": queries per check}}."""
     setup = prepare()
     results = {}
-    for name, (check, items) in checks(setup["user"], count).items():
+    for name, (check, make_items) in checks(setup["user"], count).items():
+        items = make_items()
         results[name] = {"queries": queries_per_check(check, items[:200]), "us": per_check_us(check, items, rounds)}
+        del items
     return results
