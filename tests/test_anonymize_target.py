@@ -134,3 +134,17 @@ def test_bad_alias_names_are_refused():
     for name in ("anon; DROP", "default", "Anon"):
         with pytest.raises(WorkshopError):
             alias.use_copy("anon", name) if name == "default" else alias.use_copy(name)
+
+
+def test_the_search_starts_from_what_the_base_rules_already_write():
+    """The shop's rules generalize the birth date to the year, keep 3 ZIP digits and blank the
+    city: build_to_target never reports a node finer than the copy it writes."""
+    from workshop.anonymize.shop_rules import shop_rules, shop_target
+
+    goal = shop_target()
+    floor = T.floor_levels(goal, shop_rules())
+    assert floor == (1, 2, 0, 1, 0)
+    found = T.search(goal, floor=floor)
+    assert all(level >= low for level, low in zip(found.chosen, floor))
+    assert "city kept" not in found.describe() and found.nodes == 4 * 4 * 2 * 1 * 2
+    assert T.floor_levels(goal, {}) == (0, 0, 0, 0, 0)

@@ -333,8 +333,24 @@ def information_loss(target: Target, levels: tuple[int, ...]) -> float:
     return sum(parts) / sum(weights)
 
 
-def search(target: Target = Target(), *, schema: str = "public", conn=None) -> Search:
-    """The least lossy full-domain generalization meeting `target` with local suppression."""
+def floor_levels(target: Target, rules: dict) -> tuple[int, ...]:
+    """Per quasi-identifier, the level the base rules already write (0 when they leave it,
+    or rewrite it some other way): the search need not look finer than what the copy gets
+    anyway (the shop's rules blank the city, so a node keeping it would describe a copy
+    that does not exist, and spend the privacy budget elsewhere)."""
+    customer = rules.get("shop.Customer", {})
+    floor = []
+    for qi in target.quasi_identifiers:
+        written = customer.get(qi)
+        same = [lv for lv in range(1, len(LEVELS[qi])) if written is not None and level_strategy(qi, lv) == written]
+        floor.append(same[0] if same else 0)
+    return tuple(floor)
+
+
+def search(target: Target = Target(), *, schema: str = "public", conn=None,
+           floor: tuple[int, ...] | None = None) -> Search:
+    """The least lossy full-domain generalization meeting `target` with local suppression,
+    among the nodes at or above `floor` (default: the whole lattice)."""
     import numpy as np
 
     started = time.perf_counter()
@@ -343,7 +359,8 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None) -> S
         raise WorkshopError(f"Schema {schema!r} has no customers", "run workshop.setup() first")
     counter = RollUp(target, codes, sensitive)
     limit = int(target.max_suppressed * len(ids))
-    heights = [range(len(LEVELS[q])) for q in target.quasi_identifiers]
+    floor = floor or tuple(0 for _ in target.quasi_identifiers)
+    heights = [range(low, len(LEVELS[q])) for q, low in zip(target.quasi_identifiers, floor)]
     nodes = list(itertools.product(*heights))
     status: dict[tuple, bool] = {}  # node -> meets the target (after suppression)
     suppressed: dict[tuple, int] = {}
@@ -493,8 +510,8 @@ def build_to_target(target: Target = Target(), rules: dict | None = None, *, sch
     from workshop.anonymize import engine
     from workshop.anonymize.shop_rules import shop_rules
 
-    found = search(target, schema=source)
     base = rules if rules is not None else shop_rules()
+    found = search(target, schema=source, floor=floor_levels(target, base))
     started = time.perf_counter()
     engine.build(merge_rules(base, found.rules()), target=schema, source=source, progress=progress, **build_options)
     built = time.perf_counter()
