@@ -119,3 +119,42 @@ print(json.dumps({"message": message, "customers": Customer.objects.count()}))
     result = run_setup(workshop_env, script)
     assert "workshop.setup()" in result["message"] and "first code cell" in result["message"]
     assert result["customers"] == 400
+
+
+def test_the_shop_package_imports_without_django_and_its_models_load_lazily(workshop_env):
+    script = """
+import json, workshop
+import workshop.shop  # what `workshop bench` and the CLI do: no Django needed
+try:
+    from workshop.shop import Customer
+except workshop.WorkshopError as exc:
+    message = str(exc)
+workshop.setup(progress=False)
+from workshop.shop import Customer
+print(json.dumps({"message": message, "customers": Customer.objects.count()}))
+"""
+    result = run_setup(workshop_env, script)
+    assert "first code cell" in result["message"]
+    assert result["customers"] == 400
+
+
+def test_an_interrupted_marker_write_leaves_no_empty_marker(tmp_path, monkeypatch):
+    """Two kernels start at once: one writes the state marker while the other reads it. A
+    reader must never see an empty ("corrupt") marker: it is written to a temporary file
+    and renamed. Interrupting the write shows that nothing half-written is left."""
+    import os
+
+    from workshop.services import state
+
+    folder = tmp_path / "state"
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        state.home(folder)
+    assert not (folder / state.MARKER).exists()
+    assert [p.name for p in folder.iterdir()] == []  # no temporary file left either
+    monkeypatch.undo()
+    assert state.home(folder) == folder and (folder / state.MARKER).read_text()

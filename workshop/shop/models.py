@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from workshop.django_setup import require_setup
 
+# A module that defines models cannot wait: Django needs its settings to build the classes.
+# `from workshop.shop import Customer` is the lazy way in (workshop/shop/__init__.py).
 require_setup()  # a notebook cell run before the set-up cell: say what to run
 
 from django.db import models  # noqa: E402
