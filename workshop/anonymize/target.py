@@ -103,7 +103,7 @@ class Search:
     suppressed_ids: list[int]
     nodes: int  # in the lattice
     evaluated: int  # actually counted (the rest tagged by monotonicity)
-    satisfying: int
+    satisfying: int  # nodes known to meet the target (those losing more than the best are not counted)
     information_loss: float  # Sweeney's precision loss: mean of level / top level, 0 = exact
     seconds: float
     classes: int = 0
@@ -371,15 +371,23 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None,
                 status[other] = ok
 
     # Binary search on the poset: count an untagged node of middle height, then tag all its
-    # generalizations (it meets the target) or all its specializations (it does not).
-    while len(status) < len(nodes):
-        untagged = [n for n in nodes if n not in status]
+    # generalizations (it meets the target) or all its specializations (it does not). Once a
+    # node meets the target, nodes losing more information can no longer be chosen: they are
+    # left uncounted (branch and bound).
+    loss = {n: information_loss(target, n) for n in nodes}
+    best = float("inf")
+    while True:
+        untagged = [n for n in nodes if n not in status and loss[n] <= best + 1e-12]
+        if not untagged:
+            break
         lo, hi = min(map(sum, untagged)), max(map(sum, untagged))
         middle = (lo + hi) / 2
         node = min(untagged, key=lambda n: (abs(sum(n) - middle), information_loss(target, n), n))
         count = counter.violating_count(node)
         suppressed[node] = count
         tag(node, count <= limit)
+        if count <= limit:
+            best = min(best, loss[node])
 
     meeting = [n for n, ok in status.items() if ok]
     if not meeting:
