@@ -106,9 +106,12 @@ def plot(result: KillSwitchRun, bin_ms: float = 50.0):
                     label=f"process {i + 1}: {label}")
     ax.axvline(0, color="black", linewidth=1)
     ax.annotate("kill switch committed", (0, 102), fontsize=8)
-    notify = [x for x in result.obeyed_after(2) if x is not None]
-    if notify:
-        ax.axvline(max(notify) * 1000, color="green", linestyle="--", linewidth=1)
+    for column, color, label in ((2, "green", "every process obeyed"), (3, "grey", "every TTL cache expired")):
+        obeyed = [x for x in result.obeyed_after(column) if x is not None]
+        if obeyed:
+            ax.axvline(max(obeyed) * 1000, color=color, linestyle="--", linewidth=1)
+            ax.annotate(f"{label}: {max(obeyed) * 1000:.0f} ms", (max(obeyed) * 1000, 90 if column == 2 else 75),
+                        fontsize=8, color=color, xytext=(4, 0), textcoords="offset points")
     ax.set_xlabel("ms since the flip")
     ax.set_ylabel("% of requests failing")
     ax.set_ylim(-5, 110)
