@@ -22,7 +22,7 @@ from workshop.bench import Result, benchmark
 
 DB_NAME = "workshop_bench"
 ROWS = 1_000_000
-DB_RUNS = 3  # timed database runs after a warm-up; the median is reported
+DB_RUNS = 3  # rounds of (database, values_list loop) after a warm-up; medians are reported
 PAGE = 50  # orders on the N+1 page
 
 _CHILD = """
@@ -50,7 +50,7 @@ def results(measured: dict) -> list[Result]:
     aggregations = measured["aggregations"]
     for a in aggregations:
         out.append(Result(f"queries.{a['name']}.vs_models", a["db"], "s", baseline=a["models"], ratio=a["models"] / a["db"],
-                          note=f"{a['rows']:,} {a['unit']}: database {a['db']:.3f} s (median of {a['db_runs']}), "
+                          note=f"{a['rows']:,} {a['unit']}: database {a['db']:.3f} s (median of {a['db_runs']}, interleaved with the values_list runs), "
                                f"model-instance loop {a['models']:.1f} s (one run), values_list loop {a['values']:.1f} s (median of 3)"))
         out.append(Result(f"queries.{a['name']}.vs_values_list", a["db"], "s", baseline=a["values"],
                           ratio=a["values"] / a["db"]))

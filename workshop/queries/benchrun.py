@@ -11,32 +11,35 @@ from workshop.queries.inspector import record_queries
 from workshop.queries.pages import order_page_fixed, order_page_naive
 
 
-VALUES_RUNS = 3  # the values_list loop is the close competitor: a median, like the database's
-
-
 def _timed(func, *args):
     started = time.perf_counter()
     value = func(*args)
     return time.perf_counter() - started, value
 
 
-def measure_aggregation(aggregation, rows: int, db_runs: int) -> dict:
+def measure_aggregation(aggregation, rows: int, rounds: int) -> dict:
+    """Rounds of (database, values_list loop), interleaved so that a burst of load on this
+    shared machine hits both sides alike; medians of each. The model-instance loop runs once
+    (it takes long enough to average itself)."""
     limit, covered = bound_for(aggregation, rows)
     aggregation.db(limit)  # warm-up: the pages in PostgreSQL's cache, as for the loops after it
-    timings = []
-    for _ in range(db_runs):
-        seconds, in_db = _timed(aggregation.db, limit)
-        timings.append(seconds)
-    models_seconds, in_models = _timed(aggregation.models, limit)  # one run: it takes long enough
-    values_runs = [_timed(aggregation.values, limit) for _ in range(VALUES_RUNS)]
-    values_seconds, in_values = sorted(values_runs, key=lambda run: run[0])[len(values_runs) // 2]
+    db_runs, values_runs = [], []
+    for _ in range(rounds):
+        db_runs.append(_timed(aggregation.db, limit))
+        values_runs.append(_timed(aggregation.values, limit))
+    models_seconds, in_models = _timed(aggregation.models, limit)
+    db, in_db = _median(db_runs)
+    values_seconds, in_values = _median(values_runs)
     if not in_db == in_models == in_values:
         raise RuntimeError(f"{aggregation.name}: the three computations disagree; the timings would compare different work")
-    db = statistics.median(timings)
-    print(f"  {aggregation.name}: db {db:.3f} s {[round(t, 3) for t in timings]}, models {models_seconds:.1f} s, "
+    print(f"  {aggregation.name}: db {db:.3f} s {[round(r[0], 3) for r in db_runs]}, models {models_seconds:.1f} s, "
           f"values_list {values_seconds:.1f} s {[round(r[0], 1) for r in values_runs]}", file=sys.stderr, flush=True)
-    return {"name": aggregation.name, "rows": covered, "unit": aggregation.rows, "db": db, "db_runs": db_runs,
+    return {"name": aggregation.name, "rows": covered, "unit": aggregation.rows, "db": db, "db_runs": rounds,
             "models": models_seconds, "values": values_seconds, "groups": len(in_db)}
+
+
+def _median(runs: list[tuple[float, dict]]) -> tuple[float, dict]:
+    return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
 
 
 def measure_page(size: int, runs: int = 3) -> dict:
