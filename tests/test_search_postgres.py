@@ -87,6 +87,16 @@ def test_a_typo_finds_the_word_it_meant(installed):
     assert api.products().search("marmalade", fuzzy=True).search_state.corrections == {}  # known words stay
 
 
+def test_short_words_with_swapped_letters_are_corrected_by_edit_distance(installed):
+    lamp = make("Zinc lamp")
+    pg.refresh_vocabulary()
+    fuzzy = api.products().search("lmap zicn", fuzzy=True)  # share 1 trigram of 9 with the words meant
+    assert fuzzy.search_state.corrections == {"lmap": "lamp", "zicn": "zinc"}
+    assert lamp.pk in fuzzy.ids()
+    assert pg.edit_distance("lmap", "lamp") == 1 and pg.edit_distance("lamp", "lamps") == 1
+    assert pg.edit_distance("kitten", "sitting") == 3
+
+
 def test_trigram_similarity_in_plain_sql_matches_pg_trgm_definition(installed):
     with connection.cursor() as cur:
         cur.execute("SELECT search_trigrams('word')")

@@ -96,16 +96,23 @@ def install(backend: str = "postgres", relay: bool = True) -> str:
 
         return zombodb.install()
     es = es_client(refresh=True)
-    analyzer = es_side.ensure_indexes(es, prefix(backend))
     if backend == "signals":
         from workshop.search import signals
 
         first = not signals.connected()
+        if first:  # a new process: index everything again, into a fresh index
+            es_side.drop_indexes(es, prefix(backend))
+        analyzer = es_side.ensure_indexes(es, prefix(backend))
         signals.connect(es, prefix(backend))
         indexed = signals.index_all(es, prefix(backend)) if first else 0
         return f"signals: handlers connected ({analyzer.name} analyzer){f', {indexed:,} documents indexed' if indexed else ''}"
     from workshop.search import outbox
 
+    if not outbox.installed():
+        # a database without the triggers is new (or was reset): its outbox ids start again
+        # at 1, so the index of a previous database with this name would refuse them as old
+        es_side.drop_indexes(es, prefix(backend))
+    analyzer = es_side.ensure_indexes(es, prefix(backend))
     queued = outbox.install()
     if relay:
         outbox.start(es_url(), prefix(backend))

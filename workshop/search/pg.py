@@ -150,7 +150,13 @@ def refresh_vocabulary() -> int:
 
 
 def corrections(words: list[str], threshold: float = SIMILARITY_THRESHOLD) -> dict[str, str]:
-    """{misspelt word: closest vocabulary word} for the words the vocabulary lacks."""
+    """{misspelt word: closest vocabulary word} for the words the vocabulary lacks.
+
+    Candidates share a trigram with the word (GIN on the trigram arrays). The best by
+    trigram similarity wins when it reaches the threshold; short words with swapped
+    letters share few trigrams ("lmap" and "lamp": 1 of 9), so otherwise the candidates of
+    about the same length within one edit (a transposition counts as one) are taken,
+    the most frequent first."""
     found: dict[str, str] = {}
     with connection.cursor() as cur:
         for word in dict.fromkeys(words):
@@ -159,13 +165,34 @@ def corrections(words: list[str], threshold: float = SIMILARITY_THRESHOLD) -> di
             cur.execute("SELECT 1 FROM search_lexeme WHERE word = %s", [word])
             if cur.fetchone():
                 continue
-            cur.execute("SELECT word, search_similarity(trigrams, search_trigrams(%s)) AS similarity "
+            cur.execute("SELECT word, search_similarity(trigrams, search_trigrams(%s)) AS similarity, documents "
                         "FROM search_lexeme WHERE trigrams && search_trigrams(%s) "
-                        "ORDER BY similarity DESC, documents DESC, word LIMIT 1", [word, word])
-            best = cur.fetchone()
-            if best and best[1] >= threshold:
-                found[word] = best[0]
+                        "AND length(word) BETWEEN %s AND %s "
+                        "ORDER BY similarity DESC, documents DESC, word LIMIT 200",
+                        [word, word, len(word) - 2, len(word) + 2])
+            candidates = cur.fetchall()
+            if candidates and candidates[0][1] >= threshold:
+                found[word] = candidates[0][0]
+                continue
+            close = [(-documents, other) for other, _sim, documents in candidates if edit_distance(word, other) <= 1]
+            if close:
+                found[word] = min(close)[1]
     return found
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance where swapping two neighbours costs one (optimal string alignment)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 # --- queries -------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
 
     available = api.backends()
     usable = [b for b, why in available.items() if not why]
-    box = widgets.Text(value=query, description="Search", continuous_update=True,
+    box = widgets.Text(value=query, description="Search", continuous_update=False,  # on Enter
                        layout=widgets.Layout(width="420px"))
     backend = widgets.Dropdown(options=usable, value="postgres", description="Backend")
     kind = widgets.Dropdown(options=[("products", "product"), ("reviews", "review")], description="Kind")
