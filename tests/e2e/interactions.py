@@ -137,3 +137,21 @@ def pick_another_question(nb: NotebookView) -> None:
     after = nb.wait_for_text_change(area, before)
     assert "rows (" in after or "No rows" in after, f"after picking {new!r} no result is shown: {after[:300]!r}"
     assert after != before, f"picking {new!r} instead of {old!r} left the explorer as it was"
+
+
+@interaction("05_search")
+def type_another_search(nb: NotebookView) -> None:
+    """The search box (postgres backend, so it runs without Elasticsearch): typing another
+    query must change the ranked results below it."""
+    box = nb.widget("text", "Search")
+    area = nb.widget_group(box)
+    before = area.text_content() or ""
+    assert "match" in before, f"no results under the search box: {before!r}"
+    rows_before = area.locator("table.workshop-search tbody tr").all_text_contents()
+    field = box.locator("input")
+    field.fill("steel OR knife")
+    field.press("Enter")  # the box searches on Enter (continuous_update=False)
+    after = nb.wait_for_text_change(area, before)
+    rows_after = area.locator("table.workshop-search tbody tr").all_text_contents()
+    assert "match" in after and rows_after and rows_after != rows_before, (
+        f"typing 'steel OR knife' left the results as they were: {after!r}")
