@@ -88,8 +88,8 @@ print(json.dumps({"full": full.seconds, "full_evaluated": full.evaluated, "full_
 # scrubbers below rewrite, in the customer table only (only=["shop.Customer"]): a warm-up,
 # then the median of RUNS builds; once more copying every table (same rules) for context.
 # Then django-scrubber's scrub_data on those fields, twice: the first run as a user meets it
-# (it generates its Faker table first), the second with that table kept (the fair pair for
-# the engine's warm runs, and the headline ratio).
+# (it generates its Faker table first), the second with that table kept. The headline ratio
+# is the conservative one: django-scrubber's faster run against the engine's median.
 _SCRUBBER = """
 import json, statistics, sys, time
 import psycopg
@@ -117,7 +117,9 @@ from workshop.shop.models import Customer
 rows = Customer.objects.count()
 same = {"shop.Customer": {"first_name": Fake("first_name"), "last_name": Fake("last_name"),
                           "street_address": Fake("street_address"), "email": EMAIL, "phone": PHONE, "national_id": NATIONAL_ID}}
+started = time.perf_counter()
 build(same, target="anon_scrub_cmp", only=["shop.Customer"], progress=False)  # warm-up: Faker pools
+engine_cold = time.perf_counter() - started
 engine_runs = []
 for _ in range(runs):
     started = time.perf_counter()
@@ -152,7 +154,7 @@ print(f"  django-scrubber scrub_data: {rows:,} customers in {scrub_runs[0]:.1f} 
 connections.close_all()
 with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
     admin.execute(f'DROP DATABASE IF EXISTS "{copy}"')
-print(json.dumps({"engine": engine, "engine_runs": engine_runs, "engine_whole": engine_whole, "whole_rows": whole.rows,
+print(json.dumps({"engine": engine, "engine_runs": engine_runs, "engine_cold": engine_cold, "engine_whole": engine_whole, "whole_rows": whole.rows,
                   "first": scrub_runs[0], "seconds": scrub_runs[1], "rows": rows, "changed": changed}))
 """
 
@@ -203,14 +205,15 @@ def bench_anonymize() -> list[Result]:
                note="max relative error per aggregate (copy vs source): " + "; ".join(
                    f"{u['aggregate']} {u['max relative error']:.1%} (mean {u['mean relative error']:.1%})"
                    for u in target["utility"])),
-        Result("anonymize.vs_django_scrubber_ratio", scrub["engine"], "s", baseline=scrub["seconds"],
-               ratio=scrub["seconds"] / scrub["engine"],
-               note=f"same run, same {scrub['rows']:,} customers, same 6 fields (Faker first/last name and street "
+        Result("anonymize.vs_django_scrubber_ratio", scrub["engine"], "s", baseline=min(scrub["first"], scrub["seconds"]),
+               ratio=min(scrub["first"], scrub["seconds"]) / scrub["engine"],
+               note=f"one run, same {scrub['rows']:,} customers, same 6 fields (Faker first/last name and street "
                     f"address; emails, phones, national ids: Hash in django-scrubber 8 = unsalted MD5, keyed "
-                    f"pseudonyms in the engine): scrub_data in place {scrub['seconds']:.1f} s with its Faker table "
-                    f"kept ({scrub['first']:.1f} s on its first run, {scrub['first'] / scrub['engine']:.0f}x) vs the "
-                    f"engine writing a new customer table with its indexes {scrub['engine']:.2f} s (median of "
-                    f"{', '.join(f'{r:.2f}' for r in scrub['engine_runs'])}); the engine copying every table "
-                    f"({scrub['whole_rows']:,} rows) {scrub['engine_whole']:.1f} s, "
-                    f"{scrub['seconds'] / scrub['engine_whole']:.1f}x; goal >= 20x"),
+                    f"pseudonyms in the engine): scrub_data in place {scrub['first']:.1f} s on its first run (Faker "
+                    f"table generated), {scrub['seconds']:.1f} s on a second (table kept) vs the engine writing a new "
+                    f"customer table with its indexes: median {scrub['engine']:.2f} s of "
+                    f"{', '.join(f'{r:.2f}' for r in scrub['engine_runs'])} (first, cold run {scrub['engine_cold']:.2f} s: "
+                    f"cold vs cold {scrub['first'] / scrub['engine_cold']:.1f}x); the engine copying every table "
+                    f"({scrub['whole_rows']:,} rows) {scrub['engine_whole']:.1f} s. Ratio: django-scrubber's faster run / "
+                    f"the engine's median; goal >= 20x"),
     ]
