@@ -67,7 +67,7 @@ def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
                                 description="Category")
     min_orders = widgets.Text(value="2", description="min orders", layout=widgets.Layout(width="180px"))
     top = widgets.Text(value="10", description="top", layout=widgets.Layout(width="180px"))
-    check = widgets.Button(description="Check against pandas", icon="check")
+    check = widgets.Button(description="Check against pandas", icon="check", layout=widgets.Layout(width="220px"))
     status = widgets.HTML()
     outs = {name: widgets.Output() for name in ("Result", "Queryset code", "SQL", "Plan")}
     tabs = widgets.Tab(children=list(outs.values()))
