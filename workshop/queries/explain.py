@@ -89,10 +89,10 @@ def _walk(node: dict, depth: int, out: list[PlanNode]) -> float:
 
 def _label(node: dict) -> str:
     label = node["Node Type"]
-    if node.get("Subplan Name"):  # a correlated subquery: its loops say how often it ran
-        label = f"[{node['Subplan Name']}] {label}"
     if node.get("Strategy") and node["Node Type"] == "Aggregate":
         label = f"{node['Strategy'].title()} Aggregate"
+    if node.get("Subplan Name"):  # a correlated subquery: its loops say how often it ran
+        label = f"[{node['Subplan Name']}] {label}"
     if node.get("Index Name"):
         label += f" using {node['Index Name']}"
     if node.get("Relation Name"):
