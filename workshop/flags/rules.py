@@ -19,8 +19,13 @@ BUCKETS = 10_000  # basis points: a rollout can be as fine as 0.01%
 def bucket(flag_key: str, targeting_key: str) -> int:
     """The user's bucket for this flag, 0..9999. Salted by the flag key so that the users in
     one 10% rollout are not the same users as in every other 10% rollout."""
-    digest = hashlib.blake2b(f"{flag_key}\x00{targeting_key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % BUCKETS
+    return _bucket(flag_key.encode() + b"\x00", targeting_key.encode())
+
+
+def _bucket(prefix: bytes, targeting: bytes) -> int:
+    """bucket() with both halves already encoded (the hot path: definitions and contexts
+    encode theirs once)."""
+    return int.from_bytes(hashlib.blake2b(prefix + targeting, digest_size=8).digest(), "big") % BUCKETS
 
 
 def threshold(percentage: float) -> int:
@@ -40,9 +45,11 @@ class Definition:
     group_ids: frozenset[int] = frozenset()
     fully_on_since: datetime.datetime | None = None
     threshold: int = field(init=False, compare=False)  # computed once here, not on every check
+    hash_prefix: bytes = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold", threshold(self.percentage))
+        object.__setattr__(self, "hash_prefix", self.key.encode() + b"\x00")
 
 
 class FlagContext:
@@ -50,11 +57,12 @@ class FlagContext:
     user targeting and the user's group ids, loaded at most once and only if a flag with
     groups is evaluated (one query per request, never one per check)."""
 
-    __slots__ = ("targeting_key", "user_id", "_group_ids", "_load_groups")
+    __slots__ = ("targeting_key", "targeting_bytes", "user_id", "_group_ids", "_load_groups")
 
     def __init__(self, targeting_key: str | None, user_id: int | None = None,
                  group_ids: Iterable[int] | None = None, load_groups: Callable[[], Iterable[int]] | None = None):
         self.targeting_key = targeting_key
+        self.targeting_bytes = targeting_key.encode() if targeting_key is not None else None
         self.user_id = user_id
         self._group_ids = frozenset(group_ids) if group_ids is not None else None
         self._load_groups = load_groups
@@ -88,9 +96,9 @@ def evaluate(definition: Definition, context: FlagContext) -> bool:
         return True
     if definition.group_ids and not definition.group_ids.isdisjoint(context.group_ids):
         return True
-    if limit <= 0 or context.targeting_key is None:
+    if limit <= 0 or context.targeting_bytes is None:
         return False  # anonymous visitors have nothing stable to hash: only full rollouts reach them
-    return bucket(definition.key, context.targeting_key) < limit
+    return _bucket(definition.hash_prefix, context.targeting_bytes) < limit
 
 
 def reason(definition: Definition | None, context: FlagContext) -> str:
