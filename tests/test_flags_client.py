@@ -180,3 +180,24 @@ def test_run_committed_really_commits(flag_key):
         assert FlagDefinition.objects.get(key=flag_key).percentage == 3
     finally:
         run_committed(flags.delete, flag_key)
+
+
+def test_a_management_command_gives_the_product_page_s_answer(committed, capsys):
+    from workshop.cli import main
+
+    key = ladder.RECOMMENDED
+    committed(key, percentage=50)
+    assert get_client().store.wait_for(lambda d: key in d and d[key].percentage == 50)
+    for user in staff():
+        assert main(["flags", "is-on", key, "--user", str(user.pk)]) == 0
+        said = capsys.readouterr().out
+        assert said.startswith(f"{key}: {page(user)['X-Recommended']} for {user}"), said
+
+
+def test_the_command_rejects_typos_and_unknown_users(capsys):
+    from workshop.cli import main
+
+    assert main(["flags", "is-on", "recomended_for_you"]) == 2
+    assert "Flag 'recomended_for_you' is not defined" in capsys.readouterr().err
+    assert main(["flags", "is-on", ladder.RECOMMENDED, "--user", "999999"]) == 2
+    assert "No user with id 999999" in capsys.readouterr().err

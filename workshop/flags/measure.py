@@ -121,11 +121,13 @@ def checks(user, count: int = 2000) -> dict[str, tuple[Callable, Callable[[], Se
     }
 
 
-def run(count: int = 2000, rounds: int = 15) -> dict[str, dict[str, float]]:
+def run(count: int = 2000, rounds: int = 15, progress: bool = False) -> dict[str, dict[str, float]]:
     """{name: {"us": median microseconds per check, "queries": queries per check}}."""
+    from tqdm.auto import tqdm
+
     setup = prepare()
     results = {}
-    for name, (check, make_items) in checks(setup["user"], count).items():
+    for name, (check, make_items) in tqdm(checks(setup["user"], count).items(), desc="checks", disable=not progress):
         items = make_items()
         results[name] = {"queries": queries_per_check(check, items[:200]), "us": per_check_us(check, items, rounds)}
         del items
