@@ -222,7 +222,10 @@ def test_the_search_api_says_clearly_when_elasticsearch_goes_away(es, prefix, in
     from workshop.search import es as es_side
 
     monkeypatch.setattr(api, "prefix", lambda backend: prefix)
-    relay_for(es, prefix).drain()
+    relay = relay_for(es, prefix)
+    relay.drain()
+    relay.close()
+    es.indices.refresh(index=f"{prefix}-product")
     assert api.products().search("lamp", backend="outbox").exists()
     # mid-session: the cached client's node stops answering
     dead = f"http://127.0.0.1:{closed_port()}"

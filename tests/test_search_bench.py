@@ -1,0 +1,47 @@
+"""The benchmark's names and goals (the measurement itself is `workshop bench search`), and
+the benchmark's pieces on the tiny dataset."""
+
+from __future__ import annotations
+
+import pytest
+
+from workshop.search import bench
+
+
+def test_results_are_named_per_backend_and_compared_with_the_goals():
+    measured = {"outbox": {"index_docs_per_second": 6000.0, "query_p50_ms": 5.0, "query_p95_ms": 40.0,
+                           "visible_lag_p50_ms": 500.0, "visible_lag_p95_ms": 900.0, "disagreements": 0,
+                           "note": "relayed"},
+                "postgres": {"index_docs_per_second": 9000.0, "disagreements": 2}}
+    results = {r.name: r for r in bench.results_from(measured)}
+    assert set(results) == {f"search.outbox.{m}" for m in bench.UNITS} | {
+        "search.postgres.index_docs_per_second", "search.postgres.disagreements"}
+    assert "goal >= 5,000: met" in results["search.outbox.index_docs_per_second"].note
+    assert results["search.outbox.index_docs_per_second"].note.startswith("relayed")
+    assert "goal <= 30: NOT met" in results["search.outbox.query_p95_ms"].note
+    assert "goal <= 1,500: met" in results["search.outbox.visible_lag_p95_ms"].note
+    assert "NOT met" in results["search.postgres.disagreements"].note
+    assert results["search.outbox.query_p95_ms"].unit == "ms"
+
+
+def test_the_fifty_queries_all_parse():
+    from workshop.search.query import parse
+
+    queries = pytest.importorskip("workshop.search.benchmark").QUERIES
+    assert len(queries) == len(set(queries)) == 50
+    for q in queries:
+        parse(q)
+
+
+@pytest.mark.django_db
+def test_generated_documents_and_query_latency_on_postgres():
+    from workshop.search import benchmark, pg
+    from workshop.shop.models import Product, Review
+
+    have = Product.objects.count() + Review.objects.count()
+    assert benchmark.ensure_documents(have + 50) == have + 50
+    generated = Product.objects.filter(sku__startswith=benchmark.GENERATED_SKU)
+    assert generated.count() == 50 and all(p.title and p.description for p in generated)
+    pg.install()
+    p50, p95 = benchmark.query_latency("postgres", repeats=1)
+    assert 0 < p50 <= p95

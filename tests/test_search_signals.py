@@ -1,0 +1,63 @@
+# ruff: noqa: F811  (pytest fixtures imported from search_support are redefined as arguments)
+"""Dual writes from signals, kept to show the problem: measured against the real node."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from search_support import committed, es, make_product, prefix  # noqa: F401 (fixtures)
+
+from workshop.search import consistency, signals
+from workshop.search import es as es_side
+
+pytestmark = pytest.mark.elasticsearch
+
+
+@pytest.mark.django_db
+def test_connecting_twice_keeps_one_handler_per_signal():
+    """(Also the django_db test that makes pytest-django create the test database.)"""
+    from django.db.models.signals import post_save
+
+    from workshop.shop.models import Product
+
+    before = len(post_save._live_receivers(Product)[0])
+    signals.connect(object(), "unused")
+    signals.connect(object(), "unused")
+    try:
+        assert len(post_save._live_receivers(Product)[0]) == before + 1
+    finally:
+        signals.disconnect()
+    assert len(post_save._live_receivers(Product)[0]) == before
+
+
+def test_a_rolled_back_change_stays_searchable_and_an_outage_loses_changes(es, prefix):
+    signals.connect(es, prefix)
+    try:
+        kept = make_product("Signalkept lamp")
+        try:
+            with transaction.atomic():
+                kept.title = "Signalghost lamp"
+                kept.save()
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        es.indices.refresh(index=f"{prefix}-product")
+        kind = es_side.KINDS["product"]
+        from workshop.search.query import parse
+
+        assert es_side.search(es, prefix, kind, parse("signalghost"), size=5)["ids"] == [kept.pk]  # never committed
+        lost_before = signals.lost()
+        signals._state["es"] = es_side.client("http://127.0.0.1:9")  # the node does not answer
+        kept.title = "Signallost lamp"
+        kept.save()  # the shop's write succeeds; the handler swallows the error
+        assert signals.lost() == lost_before + 1
+        signals._state["es"] = es
+        es.indices.refresh(index=f"{prefix}-product")
+        assert es.get(index=f"{prefix}-product", id=kept.pk)["_source"]["title"] == "Signalghost lamp"
+        from workshop.shop.models import Product
+
+        Product.objects.filter(pk=kept.pk).update(title="Signalupdate lamp")  # no signal at all
+        assert es.get(index=f"{prefix}-product", id=kept.pk)["_source"]["title"] == "Signalghost lamp"
+        assert consistency.compare_elasticsearch(es, prefix).stale >= 1
+    finally:
+        signals.disconnect()
