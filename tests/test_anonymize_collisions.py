@@ -25,17 +25,28 @@ def digest(value: str) -> str:
     return hmac.new(keys.derive(KEY, "hmac"), value.encode(), hashlib.sha256).hexdigest()
 
 
-def email_pseudonym(value: str) -> str:
-    return digest(value)[:16] + "@example.com"
+def salted(value: str, salt: int) -> str:
+    """The value the engine hashes for its salt-th re-draw (salt 0: the first draw)."""
+    return f"{value}\x1f{salt}" if salt else value
 
 
-def phone_pseudonym(value: str) -> str:
-    n = int(digest(value)[:15], 16) % 10**9
+def email_pseudonym(value: str, salt: int = 0) -> str:
+    return digest(salted(value, salt))[:16] + "@example.com"
+
+
+def phone_pseudonym(value: str, salt: int = 0) -> str:
+    n = int(digest(salted(value, salt))[:15], 16) % 10**9
     return f"(0{n // 10**7:02d}) {n // 10**4 % 1000:03d}-{n % 10**4:04d}"
 
 
-def national_id_pseudonym(value: str) -> str:
-    tables = sqlhash.feistel_tables(keys.derive(KEY, "hmac"), f"fpe|{NATIONAL_ID.template}", 10**4, 10**4)
+def first_free(pseudonym, value: str, taken: set[str]) -> str:
+    """The first salted pseudonym that is nobody's original: what a correct re-draw gives."""
+    return next(p for p in (pseudonym(value, salt) for salt in range(1, 13)) if p not in taken)
+
+
+def national_id_pseudonym(value: str, salt: int = 0) -> str:
+    domain = f"fpe|{NATIONAL_ID.template}" + (f"|{salt}" if salt else "")
+    tables = sqlhash.feistel_tables(keys.derive(KEY, "hmac"), domain, 10**4, 10**4)
     y = sqlhash.feistel_python(int(value[1:].replace("-", "")), tables, 10**4, 10**4)
     return f"9{y // 10**6:02d}-{y // 10**4 % 100:02d}-{y % 10**4:04d}"
 
@@ -51,7 +62,8 @@ def planted(django_db_setup, django_db_blocker):
         (u1, u1_email), (u2, u2_email) = staff
         saved = {"customer": {i: (em, ph, ni) for i, em, ph, ni in customers}, "staff": dict(staff)}
         plan = {
-            "a": a, "u1": u1, "u2": u2, "b": b, "c": c, "d": d, "e": e,
+            "a": a, "u1": u1, "u2": u2, "b": b, "c": c, "d": d, "e": e, "a_email": a_email, "c_phone": c_phone,
+            "e_nid": e_nid,
             "email_first_draw": email_pseudonym(a_email),
             "phone_first_draw": phone_pseudonym(c_phone),
             "nid_first_draw": national_id_pseudonym(e_nid),
@@ -95,7 +107,13 @@ def test_an_email_pseudonym_equal_to_a_real_email_is_redrawn_the_same_in_both_ta
     assert email != plan["email_first_draw"]  # that one is staff member u2's real address
     assert email.endswith("@example.com") and len(email) == 28
     assert copy["staff"][plan["u1"]] == email  # the same person keeps one pseudonym everywhere
-    assert email not in originals(conn, "email")
+    everyone = originals(conn, "email")
+    assert email not in everyone
+    # Exactly the first salted pseudonym that is nobody's real address, and no one else's pseudonym.
+    assert email == first_free(email_pseudonym, plan["a_email"], everyone)
+    customer_emails = [row[0] for row in copy["customer"].values()]
+    assert len(customer_emails) == len(set(customer_emails))
+    assert not set(customer_emails) & everyone
 
 
 def test_a_phone_pseudonym_equal_to_a_real_phone_is_redrawn(planted):
@@ -103,7 +121,10 @@ def test_a_phone_pseudonym_equal_to_a_real_phone_is_redrawn(planted):
     phone = copy["customer"][plan["c"]][1]
     assert phone != plan["phone_first_draw"]  # that one is customer b's real number
     assert phone.startswith("(0") and len(phone) == 14
-    assert phone not in originals(conn, "phone")
+    everyone = originals(conn, "phone")
+    assert phone not in everyone
+    assert phone == first_free(phone_pseudonym, plan["c_phone"], everyone)
+    assert not {row[1] for row in copy["customer"].values()} & everyone
 
 
 def test_a_permuted_national_id_equal_to_a_real_one_is_redrawn_and_stays_unique(planted):
@@ -114,6 +135,8 @@ def test_a_permuted_national_id_equal_to_a_real_one_is_redrawn_and_stays_unique(
     values = [row[2] for row in copy["customer"].values()]
     assert len(values) == len(set(values))
     assert not set(values) & originals(conn, "national_id")
+    others = {v for i, (_, _, v) in copy["customer"].items() if i != plan["e"]}
+    assert nid == first_free(national_id_pseudonym, plan["e_nid"], originals(conn, "national_id") | others)
 
 
 def test_redrawing_is_deterministic(planted):
