@@ -18,7 +18,7 @@ import numpy as np
 from workshop.shop.data import vocab as vocab_mod
 from workshop.shop.data.sizes import Size
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: national ids drawn by a seeded random permutation, no longer linear in the id
 DEFAULT_SEED = 42
 CHUNK = 50_000
 
@@ -190,6 +190,7 @@ class ShopGenerator:
         city_w = self.rng(2, 10**6).permutation(city_w)
         city_w /= city_w.sum()
         seen_emails: set[str] = set()
+        national_ids = self.national_ids(n_total)
         for chunk, start in enumerate(range(0, n_total, CHUNK)):
             rng = self.rng(2, chunk)
             n = min(CHUNK, n_total - start)
@@ -219,9 +220,8 @@ class ShopGenerator:
             area = rng.integers(201, 990, size=n)
             line = rng.integers(0, 10_000, size=n)
             phones = [f"({a}) 555-{b:04d}" for a, b in zip(area.tolist(), line.tolist())]
-            # A bijection of the id onto 8 digits, so national ids are unique yet look random.
-            nid = (ids * 7_654_321 + self.seed * 1_000_003) % 100_000_000
-            national = [f"9{x // 1_000_000:02d}-{x // 10_000 % 100:02d}-{x % 10_000:04d}" for x in nid.tolist()]
+            national = [f"9{x // 1_000_000:02d}-{x // 10_000 % 100:02d}-{x % 10_000:04d}"
+                        for x in national_ids[start:start + n].tolist()]
             city_i = rng.choice(len(cities), size=n, p=city_w)
             zips = [f"{z}{s:02d}" for z, s in zip(zip3[city_i], rng.integers(0, 40, size=n).tolist())]
             house = (np.exp(rng.uniform(0, np.log(9999), size=n))).astype(np.int64) + 1
@@ -235,6 +235,13 @@ class ShopGenerator:
                 national, np.datetime_as_string(birth, unit="D").tolist(), np.array(["F", "M", "X"])[gender_idx].tolist(),
                 streets_col, cities[city_i].tolist(), states[city_i].tolist(), zips, timestamps(created),
             ])
+
+    def national_ids(self, count: int) -> np.ndarray:
+        """`count` distinct 8-digit numbers in a seeded random order: the i-th customer's
+        national id. Drawn without replacement from a stream of its own (the same for a
+        seed whatever the chunking), so nothing about an id follows from the customer's
+        primary key (it did when they were an affine function of it)."""
+        return self.rng(2, 10**6 + 1).choice(100_000_000, size=count, replace=False)
 
     def staff(self) -> Iterator[tuple[int, str]]:
         rng = self.rng(7)
