@@ -140,6 +140,9 @@ _pid: int | None = None
 
 def conninfo() -> dict:
     """Django's connection parameters (the test database under pytest), for our own connections."""
+    from workshop.django_setup import require_setup
+
+    require_setup()
     from django.db import connection
 
     params = connection.get_connection_params()

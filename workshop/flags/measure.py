@@ -46,6 +46,9 @@ def queries_per_check(check: Callable[[object], object], items: Sequence) -> flo
 
 def prepare() -> dict:
     """The flags each rung needs, set up the same way every time (idempotent)."""
+    from workshop.django_setup import require_setup
+
+    require_setup()
     from django.contrib.auth.models import Group, User
     from waffle.models import Flag, Switch
 
