@@ -210,15 +210,15 @@ def compose() -> dict:
 
 
 def es_version() -> str:
-    """workshop.services.es_node.ES_VERSION, from the file's text if the module does not import."""
+    """workshop.services.es_node.ES_VERSION (set in es_install.py), from the file's text if the module does not import."""
     try:
         from workshop.services import es_node
 
         return es_node.ES_VERSION
     except Exception:
-        text = (REPO / "workshop" / "services" / "es_node.py").read_text()
+        text = (REPO / "workshop" / "services" / "es_install.py").read_text()
         match = re.search(r'^ES_VERSION\s*=\s*["\']([^"\']+)["\']', text, re.MULTILINE)
-        assert match, "no ES_VERSION in workshop/services/es_node.py"
+        assert match, "no ES_VERSION in workshop/services/es_install.py"
         return match.group(1)
 
 

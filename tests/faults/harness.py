@@ -54,7 +54,10 @@ class Tally:
     orphans: int = 0
     log: list[str] = field(default_factory=list)
 
-    def record(self, name: str, *, data_ok: bool, orphans: list, message_ok: bool, next_ok: bool) -> None:
+    def record(self, name: str, *, data_ok: bool, orphans: list, message_ok: bool, next_ok: bool,
+               reported: str = "") -> None:
+        """Count one injected fault; fail on lost data or orphans always, on the message or
+        the next call unless `reported` names a known issue of another module (then xfail)."""
         self.injected += 1
         self.data_lost += 0 if data_ok else 1
         self.orphans += len(orphans)
@@ -64,6 +67,10 @@ class Tally:
                         f"one_line={message_ok}, next_ok={next_ok})")
         assert data_ok, f"{name}: data lost"
         assert not orphans, f"{name}: orphan processes {orphans}"
+        if reported and not (message_ok and next_ok):
+            import pytest
+
+            pytest.xfail(f"{name}: {reported}")
         assert message_ok, f"{name}: no one-line error"
         assert next_ok, f"{name}: the next call failed"
 

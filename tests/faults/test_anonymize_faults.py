@@ -110,5 +110,11 @@ def test_a_load_of_another_dataset_while_build_copies(built, tally):
     restore = built.run("data", "load", "--size", "tiny", "--seed", "42", "--quiet")
     again = built.python(BUILD)
     next_ok = restore.returncode == 0 and again.returncode == 0 and _copy_ok(built)
+    # Reported to the anonymize engineers: the build reads index definitions with
+    # pg_get_indexdef(), which looks at the live catalog, not the build's snapshot; an index
+    # the concurrent load has just dropped and re-created comes back NULL and
+    # catalog.retarget_index fails with a TypeError traceback (about 1 run in 3 here).
+    known = "build traceback when a load re-creates indexes meanwhile (anonymize catalog, reported)" \
+        if "retarget_index" in b_err else ""
     tally.record("load during anonymize.build", data_ok=data_ok or print(old, new, copy, b_err[-1500:]) or False,
-                 orphans=orphans, message_ok=message_ok, next_ok=next_ok)
+                 orphans=orphans, message_ok=message_ok, next_ok=next_ok, reported=known)
