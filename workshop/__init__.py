@@ -39,7 +39,7 @@ def setup(size: str | None = None, *, seed: int | None = None, progress: bool = 
         known = explain(exc)  # a full disk, a lost database connection: one line with the fix
         if known is None:
             raise
-        raise known from exc
+        raise known from None  # the cause stays in __context__ for WORKSHOP_DEBUG=1
 
 
 def _setup(size: str | None, seed: int | None, progress: bool) -> Status:

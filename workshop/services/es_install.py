@@ -66,7 +66,7 @@ def install(base: Path) -> Path:
                                 "run the command again to download it afresh") from None
         except OSError as exc:
             raise WorkshopError(f"Could not unpack Elasticsearch into {base} ({exc})",
-                                "free some disk space or set WORKSHOP_HOME to another folder") from exc
+                                "free some disk space or set WORKSHOP_HOME to another folder") from None
         (tmp / target.name).chmod(0o755)  # mkdtemp made it 0700: the service user must read it
         (tmp / target.name).rename(target)
     finally:

@@ -311,7 +311,7 @@ class EmbeddedPostgres:
                 f"Could not start the embedded PostgreSQL in {self.pgdata} ({last or exc})",
                 "see `workshop doctor`; `workshop db reset --hard` rebuilds the folder, "
                 "or set WORKSHOP_DATABASE_URL to use another server",
-            ) from exc
+            ) from None
         return Database(server.get_uri(), "embedded")
 
     def _tune(self, db: Database) -> bool:
