@@ -65,7 +65,7 @@ def test_explorer_widget_runs_every_control(capsys):
     from workshop.queries.widgets import question_explorer
 
     box = question_explorer()
-    controls, _status, _tabs, _verdict = box.children
+    controls, _status, tabs, _verdict = box.children
     question, (start, end, category), (min_orders, _top, check_button) = (
         controls.children[0], controls.children[1].children, controls.children[2].children)
     start.value, end.value = dt.date(2025, 1, 1), dt.date(2024, 1, 1)
@@ -74,6 +74,7 @@ def test_explorer_widget_runs_every_control(capsys):
     min_orders.value = "2"
     category.value = "audio"
     question.value = "best_product_per_category"
+    tabs.selected_index = 3  # the plan tab: drawn when opened
     check_button.click()
     out = capsys.readouterr().out  # outside a kernel, Output widgets let their text through
     assert "reversed" in out and "not a whole number" in out and "Traceback" not in out

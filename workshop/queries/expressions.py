@@ -47,10 +47,11 @@ def register() -> None:
     models.EmailField.register_lookup(EmailDomain)
 
 
-class RunningSum(Func):
+class WindowSum(Func):
     """`SUM(x)` as a plain window-compatible function. Django refuses `Window(Sum("revenue"))`
     when `revenue` is itself an aggregate ("'revenue' is an aggregate"); PostgreSQL happily
-    runs `SUM(SUM(...)) OVER (ORDER BY month)`, so this Func says exactly that."""
+    runs `SUM(SUM(...)) OVER (ORDER BY month)` (a running total) or `OVER (PARTITION BY ...)`
+    (a total per group of already grouped rows), so this Func says exactly that."""
 
     function = "SUM"
     window_compatible = True

@@ -55,7 +55,7 @@ from django.db.models.functions import (  # noqa: E402
 )
 
 from workshop.errors import WorkshopError  # noqa: E402
-from workshop.queries.expressions import Median, RunningSum, WidthBucket  # noqa: E402
+from workshop.queries.expressions import Median, WindowSum, WidthBucket  # noqa: E402
 from workshop.queries.params import Params  # noqa: E402
 from workshop.shop.models import Category, Customer, Order, OrderItem, Product  # noqa: E402
 
@@ -181,7 +181,7 @@ def best_product_per_category(p: Params) -> QuerySet:
 def running_revenue(p: Params) -> QuerySet:
     return (counted_items(p).annotate(month=TruncMonth("order__created_at")).values("month")
             .annotate(revenue=Sum(LINE_AMOUNT))
-            .annotate(running_total=Window(RunningSum("revenue"), order_by="month")).order_by("month"))
+            .annotate(running_total=Window(WindowSum("revenue"), order_by="month")).order_by("month"))
 
 
 @question("Month-over-month change in revenue", ("Window", "Lag"))
@@ -204,16 +204,16 @@ def customers_never_reviewed(p: Params) -> QuerySet:
     return Customer.objects.filter(Exists(ordered), ~Exists(reviewed)).values("id", "email").order_by("id")
 
 
-@question("Orders above the customer's own average order", ("Subquery", "OuterRef", "F comparison"), ("dates",))
+@question("Orders above the customer's own average order", ("Subquery", "OuterRef", "Window Avg", "filter on a window"),
+          ("dates",))
 def orders_above_customer_average(p: Params) -> QuerySet:
     order_total = (OrderItem.objects.filter(order=OuterRef("pk")).values("order")
                    .annotate(total=Sum(LINE_AMOUNT)).values("total"))
-    customer_average = (OrderItem.objects.filter(order_filter(p, "order__"), order__customer=OuterRef("customer"))
-                        .values("order__customer")
-                        .annotate(average=Sum(LINE_AMOUNT) / Count("order", distinct=True)).values("average"))
+    # The customer's average over the same orders, as a window: computed once per customer
+    # from the rows at hand (a correlated subquery per order would recompute it each time).
     return (Order.objects.filter(order_filter(p))
-            .annotate(total=Subquery(order_total, output_field=MONEY),
-                      customer_average=Subquery(customer_average, output_field=MONEY))
+            .annotate(total=Subquery(order_total, output_field=MONEY))
+            .annotate(customer_average=Window(Avg("total", output_field=MONEY), partition_by=F("customer")))
             .filter(total__gt=F("customer_average"))
             .values("id", "customer_id", "total", "customer_average").order_by("id"))
 
@@ -233,16 +233,19 @@ def cohort_retention(p: Params) -> QuerySet:
 SEGMENTS = (("none", 0), ("bronze", 200), ("silver", 1000))  # spend below each bound; "gold" above
 
 
-@question("Customer segments by spend", ("Case/When", "Coalesce", "Subquery", "aggregate over a subquery"))
+@question("Customer segments by spend", ("Case/When", "Coalesce", "conditional aggregation filter=", "Window over groups"))
 def customer_segments(p: Params) -> QuerySet:
-    spend = (OrderItem.objects.filter(order_filter(p, "order__"), category_filter(p, "product__category__"),
-                                      order__customer=OuterRef("pk"))
-             .values("order__customer").annotate(s=Sum(LINE_AMOUNT)).values("s"))
+    bought = order_filter(p, "orders__") & category_filter(p, "orders__items__product__category__")
+    spend = Coalesce(Sum(F("orders__items__quantity") * F("orders__items__unit_price"), filter=bought,
+                         output_field=MONEY), ZERO)
     segment = Case(When(spend=0, then=Value("none")), When(spend__lt=200, then=Value("bronze")),
                    When(spend__lt=1000, then=Value("silver")), default=Value("gold"), output_field=CharField())
-    return (Customer.objects.annotate(spend=Coalesce(Subquery(spend, output_field=MONEY), ZERO))
-            .annotate(segment=segment).values("segment")
-            .annotate(customers=Count("id"), revenue=Sum("spend")).order_by("segment"))
+    # One row per customer (GROUP BY customer), then per-segment totals as windows over those
+    # rows, and DISTINCT keeps one row per segment: one pass over the orders, no subquery.
+    return (Customer.objects.annotate(spend=spend, segment=segment)
+            .annotate(customers=Window(Count("id"), partition_by=F("segment")),
+                      revenue=Window(WindowSum("spend"), partition_by=F("segment")))
+            .values("segment", "customers", "revenue").distinct().order_by("segment"))
 
 
 @question("Most recently active customers", ("Greatest", "Coalesce", "Subquery"), ("dates", "top"))
@@ -275,9 +278,11 @@ def lost_orders_as_json(p: Params) -> QuerySet:
     items = OrderItem.objects.filter(order=OuterRef("pk")).values("order")
     doc = JSONObject(status="status", items=Subquery(items.annotate(n=Count("id")).values("n")),
                      total=Subquery(items.annotate(t=Sum(LINE_AMOUNT)).values("t")))
-    return (Order.objects.filter(order_filter(p, counted=False), order_has_category(p)).annotate(doc=doc)
-            # Key transforms on the JSON built above: doc -> 'items', doc -> 'status'.
-            .filter(doc__items__gte=3, doc__status__in=["cancelled", "refunded"])
+    # The status is filtered on its column (cheap, before any JSON is built); the item count
+    # through a key transform on the JSON built above: doc -> 'items'.
+    return (Order.objects.filter(order_filter(p, counted=False), order_has_category(p),
+                                 status__in=["cancelled", "refunded"])
+            .annotate(doc=doc).filter(doc__items__gte=3)
             .values("id", "doc", state=KT("doc__status"), item_count=Cast(KT("doc__items"), IntegerField()),
                     total=Cast(KT("doc__total"), MONEY))
             .order_by("id"))

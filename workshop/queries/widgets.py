@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import inspect
 from dataclasses import dataclass
+from functools import cached_property
 
 import ipywidgets as widgets
 import pandas as pd
@@ -27,13 +28,18 @@ RESULT_ROWS = 25
 @dataclass
 class Exploration:
     """What the explorer shows for one choice: a message line, and when the input was valid, the
-    result, the queryset's code, its SQL and its plan (HTML)."""
+    result, the queryset's code, its SQL and (computed when first asked: EXPLAIN ANALYZE runs
+    the query again) its plan as HTML."""
 
     message: str
     table: pd.DataFrame | None = None
     code: str = ""
     sql: str = ""
-    plan_html: str = ""
+    queryset: object = None
+
+    @cached_property
+    def plan_html(self) -> str:
+        return explain.draw(explain.explain(self.queryset)) if self.queryset is not None else ""
 
 
 def explore(name: str, start=None, end=None, category=None, min_orders="2", top="10") -> Exploration:
@@ -52,8 +58,7 @@ def explore(name: str, start=None, end=None, category=None, min_orders="2", top=
     else:
         more = f"; the first {RESULT_ROWS}:" if len(rows) > RESULT_ROWS else ""
         message = f"{len(rows):,} rows ({params.describe()}){more}"
-    return Exploration(message, rows.head(RESULT_ROWS), inspect.getsource(q.build), explain.sql_of(queryset),
-                       explain.draw(explain.explain(queryset)))
+    return Exploration(message, rows.head(RESULT_ROWS), inspect.getsource(q.build), explain.sql_of(queryset), queryset)
 
 
 def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
@@ -78,6 +83,9 @@ def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
     def current():
         return P.Params.parse(start.value, end.value, category.value, min_orders.value, top.value)
 
+    shown: dict[str, Exploration] = {}
+    plan_tab = list(outs).index("Plan")
+
     @visible_errors(outs["Result"])
     def show(_change=None) -> None:
         for out in list(outs.values())[1:]:
@@ -85,7 +93,8 @@ def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
         verdict.clear_output()
         q = QUESTIONS[question.value]
         status.value = f"<b>shows:</b> {html.escape(', '.join(q.features))} · <b>uses:</b> {', '.join(q.uses)}"
-        seen = explore(question.value, start.value, end.value, category.value, min_orders.value, top.value)
+        seen = shown["current"] = explore(question.value, start.value, end.value, category.value, min_orders.value,
+                                          top.value)
         print(seen.message)
         if seen.table is not None and not seen.table.empty:
             display(seen.table)
@@ -94,8 +103,15 @@ def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
                 display(HTML(f"<pre>{html.escape(seen.code)}</pre>"))
             with outs["SQL"]:
                 display(HTML(f"<pre>{html.escape(seen.sql)}</pre>"))
-            with outs["Plan"]:
-                display(HTML(seen.plan_html))
+        show_plan()
+
+    @visible_errors(outs["Plan"])
+    def show_plan(_change=None) -> None:
+        """The plan is drawn when its tab is open (EXPLAIN ANALYZE runs the query once more)."""
+        seen = shown.get("current")
+        if tabs.selected_index != plan_tab or seen is None or not seen.code or outs["Plan"].outputs:
+            return
+        display(HTML(seen.plan_html))
 
     @visible_errors(verdict)
     def run_check(_button=None) -> None:
@@ -108,6 +124,7 @@ def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
 
     for control in (question, start, end, category, min_orders, top):
         control.observe(show, names="value")
+    tabs.observe(show_plan, names="selected_index")
     check.on_click(run_check)
     show()
     controls = widgets.VBox([question, widgets.HBox([start, end, category]), widgets.HBox([min_orders, top, check])])
