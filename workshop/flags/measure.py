@@ -14,21 +14,24 @@ from workshop.flags import ladder
 GROUP_FLAG = "recommended_for_groups"  # waffle's group-targeted flag
 
 
-def per_check_us(check: Callable[[object], object], items: Sequence, rounds: int = 15) -> float:
-    """Median over `rounds` of the mean time of one check over `items` (microseconds). The
-    garbage collector is paused while timing, as `timeit` does, so one check does not pay
-    for collecting the objects another left behind."""
+def per_check_us(check: Callable[[object], object], items: Sequence, rounds: int = 15, chunk: int = 100) -> float:
+    """Median of the mean time of one check over chunks of `chunk` items, `rounds` passes over
+    `items` (microseconds). Short chunks, many of them: on a shared machine the scheduler
+    preempts some chunks, and the median leaves those out. The garbage collector is paused
+    while timing, as `timeit` does, so one check does not pay for another's garbage."""
     for item in items[:50]:  # warm: caches filled, code paths taken once
         check(item)
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
     times = []
     gc.collect()
     gc.disable()
     try:
         for _ in range(rounds):
-            started = time.perf_counter()
-            for item in items:
-                check(item)
-            times.append((time.perf_counter() - started) / len(items))
+            for part in chunks:
+                started = time.perf_counter()
+                for item in part:
+                    check(item)
+                times.append((time.perf_counter() - started) / len(part))
     finally:
         gc.enable()
     return statistics.median(times) * 1e6
