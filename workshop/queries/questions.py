@@ -55,7 +55,7 @@ from django.db.models.functions import (  # noqa: E402
 )
 
 from workshop.errors import WorkshopError  # noqa: E402
-from workshop.queries.expressions import Median, WindowSum, WidthBucket  # noqa: E402
+from workshop.queries.expressions import Median, WidthBucket, WindowSum  # noqa: E402
 from workshop.queries.params import Params  # noqa: E402
 from workshop.shop.models import Category, Customer, Order, OrderItem, Product  # noqa: E402
 
