@@ -238,3 +238,28 @@ def test_the_search_api_says_clearly_when_elasticsearch_goes_away(es, prefix, in
     monkeypatch.setenv("WORKSHOP_ELASTICSEARCH_URL", dead)
     with pytest.raises(WorkshopError, match="not available"):
         api.products().search("lamp", backend="outbox")
+
+
+def test_elasticsearch_queries_relevance_chaining_facets_highlights_typos(es, prefix, installed, monkeypatch):
+    from workshop.search import api
+
+    monkeypatch.setattr(api, "prefix", lambda backend: prefix)
+    in_title = make_product("Quillfeather reading lamp", "warm light")
+    in_text = make_product("Reading light", "shaped like a quillfeather, quillfeather bright", price=90)
+    relay = relay_for(es, prefix)
+    relay.drain()
+    relay.close()
+    es.indices.refresh(index=f"{prefix}-*")
+    qs = api.products().search("quillfeather", backend="outbox")
+    assert list(qs) == [in_title, in_text] and qs[0].score > qs[1].score  # the title weighs more
+    assert list(qs.filter(price__gt=50)) == [in_text]  # chained ORM filter
+    assert qs.facets() == {in_title.category.name: 2}
+    row = qs.results(1)[0]
+    assert "<mark>Quillfeather</mark>" in row["highlights"]["title"]
+    assert api.products().search("quilfeather", backend="outbox").count() == 0
+    fuzzy = api.products().search("quilfeather", backend="outbox", fuzzy=True)
+    assert set(fuzzy) == {in_title, in_text} and fuzzy.search_state.fuzzy
+    # JSON typed into the box is searched as words (none of them in any product), never as a query:
+    # spliced into the DSL, match_all would return every product
+    hostile = api.products().search('{"query": {"match_all": {}}} quillfeather', backend="outbox")
+    assert hostile.count() == 0

@@ -193,7 +193,13 @@ class SearchQuerySet(models.QuerySet):
 
         es = es_client()
         try:
-            found = es_side.search(es, prefix(backend), kind, query, size=window, fuzzy=fuzzy)
+            found = es_side.search(es, prefix(backend), kind, query, size=window)
+            if fuzzy and not found["ids"]:
+                # typo tolerance only when the words as typed find nothing: fuzzy matching
+                # costs several times an exact query, and most queries are spelt right
+                found = es_side.search(es, prefix(backend), kind, query, size=window, fuzzy=True)
+            else:
+                fuzzy = False
         except WorkshopError:
             _clients.clear()  # find the node again next time (it may come back elsewhere)
             raise

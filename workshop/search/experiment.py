@@ -24,7 +24,7 @@ require_setup()
 from django.db import connection, transaction  # noqa: E402
 
 SKU_PREFIX = "EXP-"
-PRODUCTS = 12
+PRODUCTS = 50  # enough that most rows are not rewritten after the incident (a rewrite heals signals)
 
 
 @dataclass

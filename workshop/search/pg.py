@@ -158,12 +158,14 @@ def corrections(words: list[str], threshold: float = SIMILARITY_THRESHOLD) -> di
     about the same length within one edit (a transposition counts as one) are taken,
     the most frequent first."""
     found: dict[str, str] = {}
+    candidates_for = [w for w in dict.fromkeys(words) if len(w) >= 3 and not any(ch.isdigit() for ch in w)]
+    if not candidates_for:
+        return found
     with connection.cursor() as cur:
-        for word in dict.fromkeys(words):
-            if len(word) < 3 or any(ch.isdigit() for ch in word):
-                continue
-            cur.execute("SELECT 1 FROM search_lexeme WHERE word = %s", [word])
-            if cur.fetchone():
+        cur.execute("SELECT word FROM search_lexeme WHERE word = ANY(%s)", [candidates_for])
+        known = {row[0] for row in cur.fetchall()}
+        for word in candidates_for:
+            if word in known:
                 continue
             cur.execute("SELECT word, search_similarity(trigrams, search_trigrams(%s)) AS similarity, documents "
                         "FROM search_lexeme WHERE trigrams && search_trigrams(%s) "
