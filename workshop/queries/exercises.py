@@ -25,6 +25,7 @@ class Exercise:
     columns: tuple[str, ...]
     hint: str
     expected: Callable[[frames.Raw], pd.DataFrame]
+    tables: tuple[str, ...]  # the raw tables the pandas answer reads
 
 
 @dataclass(frozen=True)
@@ -80,26 +81,26 @@ EXERCISES = {e.number: e for e in (
     Exercise(1, "Revenue (quantity x unit price) per category slug, counting paid, shipped and delivered orders. "
                 "Columns: category, revenue.", ("category", "revenue"),
              "start from OrderItem, filter order__status__in=[...], then values(category=F('product__category__slug'))"
-             ".annotate(revenue=Sum(F('quantity') * F('unit_price')))", _revenue_per_category),
+             ".annotate(revenue=Sum(F('quantity') * F('unit_price')))", _revenue_per_category, ("items", "orders", "products", "categories")),
     Exercise(2, "Every customer with the number of their cancelled orders, 0 for those without. Columns: id, cancelled.",
              ("id", "cancelled"),
              "a .filter() would drop customers without cancellations: put the condition inside the aggregate, "
-             "Count('orders', filter=Q(orders__status='cancelled'))", _cancelled_per_customer),
+             "Count('orders', filter=Q(orders__status='cancelled'))", _cancelled_per_customer, ("customers", "orders")),
     Exercise(3, "Customers who never placed an order. Column: id.", ("id",),
              "Customer.objects.filter(~Exists(Order.objects.filter(customer=OuterRef('pk'))))",
-             _customers_without_orders),
+             _customers_without_orders, ("customers", "orders")),
     Exercise(4, "Number each customer's orders in time: 1 for their first order, 2 for the second... (ties by id). "
                 "Columns: id, nth.", ("id", "nth"),
              "a window: Window(RowNumber(), partition_by=F('customer'), order_by=[F('created_at'), F('id')])",
-             _nth_order),
+             _nth_order, ("orders",)),
     Exercise(5, "Every product with its average review rating, 0.0 when it has no review. Columns: id, rating.",
              ("id", "rating"),
              "Avg('reviews__rating') is NULL without reviews: wrap it in Coalesce(..., 0.0) with a FloatField output",
-             _average_rating),
+             _average_rating, ("products", "reviews")),
     Exercise(6, "Number of orders (all statuses) per weekday, as ExtractWeekDay numbers it (1 = Sunday). "
                 "Columns: weekday, orders.", ("weekday", "orders"),
              "Order.objects.annotate(weekday=ExtractWeekDay('created_at')).values('weekday').annotate(orders=Count('id'))",
-             _orders_per_weekday),
+             _orders_per_weekday, ("orders",)),
 )}
 
 
@@ -132,7 +133,7 @@ def _check(number: int, answer) -> CheckResult:
         return CheckResult(False, f"the queryset fails: {' '.join(str(error).split())[:200]}. Hint: {exercise.hint}")
     if log.count > 1:
         return CheckResult(False, f"the answer took {log.count} queries; one is enough. Hint: {exercise.hint}")
-    expected = exercise.expected(frames.load()).reset_index(drop=True)
+    expected = exercise.expected(frames.load(exercise.tables)).reset_index(drop=True)
     got = to_frame(rows)
     agree, reason = same_answer(got, to_frame(expected.to_dict("records"), list(expected.columns)))
     if not agree:

@@ -31,12 +31,16 @@ class Raw:
     reviews: pd.DataFrame
 
 
-def load() -> Raw:
+def load(only: tuple[str, ...] | None = None) -> Raw:
+    """Every table, or `only` those named (the others are empty frames with their columns)."""
     from django.db import connection
 
     frames = {}
     with connection.cursor() as cursor:
         for name, (table, columns) in TABLES.items():
+            if only is not None and name not in only:
+                frames[name] = pd.DataFrame(columns=[c.strip() for c in columns.split(",")])
+                continue
             cursor.execute(f"SELECT {columns} FROM {table}")  # constants only: no user input here
             frame = pd.DataFrame(cursor.fetchall(), columns=[c.strip() for c in columns.split(",")])
             for column in frame.columns:
