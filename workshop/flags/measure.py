@@ -14,27 +14,41 @@ from workshop.flags import ladder
 GROUP_FLAG = "recommended_for_groups"  # waffle's group-targeted flag
 
 
-def per_check_us(check: Callable[[object], object], items: Sequence, rounds: int = 15, chunk: int = 100) -> float:
-    """Median of the mean time of one check over chunks of `chunk` items, `rounds` passes over
-    `items` (microseconds). Short chunks, many of them: on a shared machine the scheduler
-    preempts some chunks, and the median leaves those out. The garbage collector is paused
-    while timing, as `timeit` does, so one check does not pay for another's garbage."""
-    for item in items[:50]:  # warm: caches filled, code paths taken once
-        check(item)
-    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
-    times = []
+def per_check_us(checks: dict[str, tuple[Callable[[object], object], Sequence]], rounds: int = 15,
+                 chunk: int = 100, budget_s: float = 0.05) -> dict[str, float]:
+    """Median microseconds per check, for several checks measured side by side.
+
+    Each round times one chunk of `chunk` items of every check in turn (interleaved, so a
+    burst of load on this shared machine hits them all alike), and the median over many short
+    chunks leaves out the chunks the scheduler preempted. A check slower than `budget_s` per
+    chunk gets fewer chunks per round. The garbage collector is paused while timing, as
+    `timeit` does, so one check does not pay for another's garbage."""
+    plans = {}
+    for name, (check, items) in checks.items():
+        for item in items[:50]:  # warm: caches filled, code paths taken once
+            check(item)
+        started = time.perf_counter()
+        for item in items[:chunk]:
+            check(item)
+        per_chunk = time.perf_counter() - started
+        parts = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+        plans[name] = (check, parts[:max(1, min(len(parts), int(budget_s * len(parts) / per_chunk)))])
+    times: dict[str, list[float]] = {name: [] for name in plans}
     gc.collect()
     gc.disable()
     try:
         for _ in range(rounds):
-            for part in chunks:
-                started = time.perf_counter()
-                for item in part:
-                    check(item)
-                times.append((time.perf_counter() - started) / len(part))
+            for index in range(max(len(parts) for _, parts in plans.values())):
+                for name, (check, parts) in plans.items():
+                    if index < len(parts):
+                        part = parts[index]
+                        started = time.perf_counter()
+                        for item in part:
+                            check(item)
+                        times[name].append((time.perf_counter() - started) / len(part))
     finally:
         gc.enable()
-    return statistics.median(times) * 1e6
+    return {name: statistics.median(values) * 1e6 for name, values in times.items()}
 
 
 def queries_per_check(check: Callable[[object], object], items: Sequence) -> float:
@@ -132,9 +146,11 @@ def run(count: int = 2000, rounds: int = 15, progress: bool = False) -> dict[str
     from tqdm.auto import tqdm
 
     setup = prepare()
-    results = {}
+    made = {}
+    queries = {}
     for name, (check, make_items) in tqdm(checks(setup["user"], count).items(), desc="checks", disable=not progress):
         items = make_items()
-        results[name] = {"queries": queries_per_check(check, items[:200]), "us": per_check_us(check, items, rounds)}
-        del items
-    return results
+        queries[name] = queries_per_check(check, items[:200])
+        made[name] = (check, items)
+    us = per_check_us(made, rounds)
+    return {name: {"queries": queries[name], "us": us[name]} for name in made}
