@@ -6,11 +6,14 @@ ARX-style with monotonicity pruning, local suppression up to a limit, and the ut
     result = build_to_target(Target(k=5))     # the shop's rules + the chosen generalization
     result                                      # what it chose, suppressed, information loss, errors
 
-How the search is fast: one query reads each customer's quasi-identifiers once; every
-generalization level of every column is then an integer code computed once (numpy), and a
-node's equivalence classes are one hash group-by of the combined code. Monotonicity prunes
-the lattice: a node that meets the target makes every coarser node meet it, a node that
-fails makes every finer node fail, so most nodes are never counted.
+How the search is fast: one query reads each customer's quasi-identifiers once (each column
+aggregated into one bytea of int8s that numpy reads as an array); every generalization level
+of every column is then an integer code computed once. A node's equivalence classes are one
+group-by of the combined code, and a coarser node's class sizes are sums of a finer node's
+(roll-up), so most nodes are counted from a small table rather than from the records.
+Monotonicity prunes the lattice: a node that meets the target makes every coarser node meet
+it, a node that fails makes every finer node fail; and once a node meets it, nodes that lose
+more information are never counted (branch and bound).
 """
 
 from __future__ import annotations
