@@ -7,9 +7,11 @@
 
 Modules: rules (bucketing and evaluation, pure), schema (the tables and the load query),
 store (definitions in memory, LISTEN/NOTIFY + periodic refresh), ttl (the TTL-cache model
-for comparison), client (snapshots, unknown-flag policy), middleware, provider (OpenFeature),
-definitions (define/delete), validation, stale (flag debt) and cli, ladder/views/urls (the
-demo product page), processes (worker processes for propagation), widgets, bench, exercises.
+for comparison), client (snapshots, unknown-flag policy, override), middleware, provider
+(OpenFeature), definitions (define/delete), validation, stale (flag debt) and cli,
+ladder/views/urls (the demo product page), worker/processes (processes watching a flag,
+propagation), requestloop/killswitch (the kill switch under load), grid (10,000 users),
+expand_contract, measure/bench, widgets, exercises (solutions apart, in solutions.py).
 """
 
 import importlib

@@ -25,6 +25,8 @@ def check_in_rollout(in_rollout: Callable[[str, int, float], bool] | None, users
         return _verdict(False, "write in_rollout(flag_key, user_id, percentage) -> bool and pass it to this check")
     ids = range(1, users + 1)
     try:
+        if in_rollout("new_checkout", 1, 50) is None:
+            return _verdict(False, "in_rollout returns None: write its body (hash, bucket, compare)")
         on = {p: {u for u in ids if in_rollout("new_checkout", u, p)} for p in (5, 20, 50)}
         again = {u for u in ids if in_rollout("new_checkout", u, 20)}
         other = {u for u in ids if in_rollout("dark_mode", u, 20)}
