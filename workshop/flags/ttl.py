@@ -1,7 +1,8 @@
 """The model the workshop's store replaces: each process caches what it read for `ttl`
-seconds (django-waffle caches its flags like this, in Django's cache). A flip reaches a
-process only when its copy expires, so for up to `ttl` seconds processes disagree, and every
-expiry costs a query on the request that hits it."""
+seconds. django-waffle with a per-process cache (LocMemCache, Django's default) behaves like
+this: saving a flag deletes the cached copy only in the saving process; the others keep theirs
+until the cache timeout. A flip reaches a process only when its copy expires, so for up to
+`ttl` seconds processes disagree, and every expiry costs a query on the request that hits it."""
 
 from __future__ import annotations
 
