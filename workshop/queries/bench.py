@@ -54,11 +54,12 @@ def results(measured: dict) -> list[Result]:
                                f"model-instance loop {a['models']:.1f} s (one run), values_list loop {a['values']:.1f} s (median of 3)"))
         out.append(Result(f"queries.{a['name']}.vs_values_list", a["db"], "s", baseline=a["values"],
                           ratio=a["values"] / a["db"]))
+    load = measured.get("load", ["?", "?"])
     worst_models = min(aggregations, key=lambda a: a["models"] / a["db"])
     worst_values = min(aggregations, key=lambda a: a["values"] / a["db"])
     out.append(Result("queries.db_vs_python_ratio", worst_models["models"] / worst_models["db"], "x",
                       note=f"smallest over {len(aggregations)} aggregations ({worst_models['name']}); goal >= 20x; "
-                           f"{os.cpu_count()} cores"))
+                           f"{os.cpu_count()} cores, load average {load[0]} at the start, {load[1]} at the end"))
     out.append(Result("queries.db_vs_values_list_ratio", worst_values["values"] / worst_values["db"], "x",
                       note=f"smallest ({worst_values['name']}); goal >= 5x"))
     page = measured["page"]

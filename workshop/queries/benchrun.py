@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -61,5 +62,7 @@ def measure_page(size: int, runs: int = 3) -> dict:
 
 
 def run(rows: int, db_runs: int, page: int) -> dict:
+    load_before = os.getloadavg()[0]
     aggregations = [measure_aggregation(a, rows, db_runs) for a in AGGREGATIONS]
-    return {"aggregations": aggregations, "page": measure_page(page)}
+    return {"aggregations": aggregations, "page": measure_page(page),
+            "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
