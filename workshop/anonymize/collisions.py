@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from workshop.anonymize import db, session_keys
+from workshop.anonymize import db, renumber, session_keys
 from workshop.anonymize.strategies import Pseudonymize
 from workshop.errors import WorkshopError
 
@@ -34,9 +34,11 @@ class Plan:
     fixes: dict  # table name -> (function(conn) that fixes its collisions, templates whose originals it reads)
 
 
-def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes, snapshot: str | None = None) -> Plan:
+def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes, snapshot: str | None = None,
+         *, renumbered: bool = False) -> Plan:
     """The collision work of a build (tables with pseudonyms only); `snapshot`: the
-    build's exported snapshot, which every read of the source imports."""
+    build's exported snapshot, which every read of the source imports; `renumbered`: the
+    copy's primary keys are renumbered (renumber.py), so its ids map back to the source's."""
     by_template: dict[str, list[sql.Composable]] = {}
     patterns: dict[str, str] = {}
     for t in resolved.values():
@@ -50,7 +52,7 @@ def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes
     for name, t in resolved.items():
         pairs = [(c, s) for c, s in t.rules if isinstance(s, Pseudonymize)]
         if name in tables and pairs and t.pk:
-            fixer = _Fixer(source, schema, tables[name], t.pk, pairs, names, hmac_key, snapshot)
+            fixer = _Fixer(source, schema, tables[name], t.pk, pairs, names, hmac_key, snapshot, renumbered)
             fixes[name] = (fixer, sorted({s.template for _, s in pairs}))
     used = {template for _, templates in fixes.values() for template in templates}
     originals = {template: (names[template], _filler(schema, names[template], by_template[template], patterns[template]))
@@ -64,15 +66,18 @@ def _filler(schema: str, name: str, selects: list[sql.Composable], pattern: str)
     def fill(conn) -> int:
         target = sql.Identifier(schema, name)
         conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (o text)").format(target))
-        return conn.execute(sql.SQL("INSERT INTO {} SELECT o FROM ({}) AS x(o) WHERE o LIKE {}").format(
+        rows = conn.execute(sql.SQL("INSERT INTO {} SELECT o FROM ({}) AS x(o) WHERE o LIKE {}").format(
             target, sql.SQL(" UNION ALL ").join(selects), sql.Literal(pattern))).rowcount
+        conn.execute(sql.SQL("ANALYZE {}").format(target))  # the fix's joins are planned on its size
+        return rows
     return fill
 
 
 class _Fixer:
-    def __init__(self, source, schema, table, pk, pairs, originals_tables, hmac_key, snapshot):
+    def __init__(self, source, schema, table, pk, pairs, originals_tables, hmac_key, snapshot, renumbered):
         self.source, self.schema, self.table, self.pk, self.pairs = source, schema, table, pk, pairs
         self.originals_tables, self.hmac_key, self.snapshot = originals_tables, hmac_key, snapshot
+        self.renumbered = renumbered
         self.target = sql.Identifier(schema, table.name)
         # The array in the key's own type: `bigint = ANY(int[])` is a cross-type operator,
         # which PostgreSQL cannot hash, and then scans the whole array for every row.
@@ -100,11 +105,13 @@ class _Fixer:
                     key=key, target=self.target, col=col, originals=originals)).fetchall()]
         if not hits:
             return 0
+        # The copy's ids are the source's unless renumbered: then back through the inverse permutation.
+        source_ids = [renumber.inverse(self.hmac_key, self.table.name, h) for h in hits] if self.renumbered else hits
         staged = f"_workshop_fix_{column.name}"
         with db.in_snapshot(conn, self.snapshot):  # the colliding rows' values as the copy saw them
             conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT {key}, {col} FROM {source} WHERE {key} = ANY(%(ids)s::{t})").format(
                 sql.Identifier(staged), key=key, col=col, source=sql.Identifier(self.source, self.table.name),
-                t=self.key_array), {"ids": hits})
+                t=self.key_array), {"ids": source_ids})
         fixed = 0
         try:
             for round_ in range(MAX_ROUNDS):
@@ -113,7 +120,8 @@ class _Fixer:
                 salts = range(1 + round_ * CANDIDATES, 1 + (round_ + 1) * CANDIDATES)
                 with conn.transaction():
                     self._hash_joins(conn)
-                    moved = self._redraw(conn, column, strategy, originals, hits, salts, staged)
+                    wanted = [renumber.inverse(self.hmac_key, self.table.name, h) for h in hits] if self.renumbered else hits
+                    moved = self._redraw(conn, column, strategy, originals, wanted, salts, staged)
                 fixed += len(moved)
                 hits = sorted(set(hits) - set(moved))
         finally:
@@ -128,7 +136,10 @@ class _Fixer:
         `staged`: the temporary table holding those rows' source values."""
         q = session_keys.KeyedQuery("pg_temp", staged, self.pk, self.hmac_key)
         names = [f"_c{n}" for n in range(len(salts))]
-        select = q.select([self.pk, *names], {name: strategy.expression(q, column, salt) for name, salt in zip(names, salts)},
+        expressions = {name: strategy.expression(q, column, salt) for name, salt in zip(names, salts)}
+        if self.renumbered:  # the UPDATE finds the row by its id in the copy
+            expressions[self.pk] = renumber.expression(q, self.table.name, self.pk, self.table.types[self.pk])
+        select = q.select([self.pk, *names], expressions,
                           where=sql.SQL("{} = ANY(%(ids)s::{})").format(sql.Identifier("s", self.pk), self.key_array))
         session_keys.install(conn, q.secrets)
         col, key = sql.Identifier(column.name), sql.Identifier(self.pk)

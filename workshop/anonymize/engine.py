@@ -31,6 +31,7 @@ from psycopg import sql
 
 from workshop.anonymize import catalog as catalog_mod
 from workshop.anonymize import collisions, db, keys, pools, scheduler, session_keys
+from workshop.anonymize import renumber as renumber_mod
 from workshop.anonymize import rules as rules_mod
 from workshop.anonymize.strategies import Fake, Pseudonymize
 from workshop.errors import WorkshopError
@@ -103,12 +104,15 @@ def _comment(source: str, building: bool = False) -> sql.Composable:
 
 
 def build(rules: dict | None = None, *, target: str = "anon", source: str = "public", key: bytes | None = None,
-          workers: int = 2, progress: bool = True, only: list[str] | None = None, chunk_rows: int = 250_000) -> Report:
+          workers: int = 2, progress: bool = True, only: list[str] | None = None, chunk_rows: int = 250_000,
+          renumber: bool = False) -> Report:
     """Write the anonymized copy of schema `source` into schema `target`; returns a Report.
 
     rules: {"app.Model": {"field": Strategy}}, default the shop's (shop_rules.shop_rules()).
     only: model labels whose tables are copied (default: every table of the source).
     key: the master key (default keys.load_key()).
+    renumber: give every integer primary key a keyed new number, the same in every foreign
+    key onto it (renumber.py: what it protects and what it costs). Off by default.
     """
     from workshop.anonymize.shop_rules import shop_rules
 
@@ -136,7 +140,8 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
         try:
             check_target(conn, target, source)  # under the lock: nothing else renames these meanwhile
             phases["validate"] = time.perf_counter() - started
-            runner = _Runner(conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows)
+            runner = _Runner(conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows,
+                             renumber)
             counts = runner.run(phases)
             mark = time.perf_counter()
             old = target + OLD_SUFFIX
@@ -227,13 +232,17 @@ def make_pools(cursor, schema: str | None, source: str, resolved: dict, values: 
     return made
 
 
-def table_query(source: str, table: catalog_mod.Table, resolved, hmac_key: bytes, pools_by_id: dict):
-    """The table's Query (parameters, joins, key material) and its column -> SQL expression map."""
+def table_query(source: str, table: catalog_mod.Table, resolved, hmac_key: bytes, pools_by_id: dict,
+                renumbered: dict | None = None):
+    """The table's Query (parameters, joins, key material) and its column -> SQL expression map.
+    renumbered: {column: table whose ids it holds} (renumber.columns)."""
     q = session_keys.KeyedQuery(source, table.name, table.pk, hmac_key, pools_by_id)
     expressions = {}
     if resolved is not None:
         for column, strategy in resolved.rules:
             expressions[column.name] = strategy.expression(q, column)
+    for column, owner in (renumbered or {}).items():
+        expressions[column] = renumber_mod.expression(q, owner, column, table.types[column])
     return q, expressions
 
 
@@ -245,8 +254,8 @@ class _Runner:
     of a table are added and validated once it and every table it references are attached.
     """
 
-    def __init__(self, conn, source, schema, tables, resolved, hmac_key, workers, progress, chunk_rows):
-        self.conn, self.source, self.schema = conn, source, schema
+    def __init__(self, conn, source, schema, tables, resolved, hmac_key, workers, progress, chunk_rows, renumber=False):
+        self.conn, self.source, self.schema, self.renumber = conn, source, schema, renumber
         self.tables, self.resolved, self.hmac_key = tables, resolved, hmac_key
         self.workers, self.progress, self.chunk_rows = max(1, workers), progress, chunk_rows
         self.jobs: list = []  # the timeline: (worker, kind, table, start, end), perf_counter times
@@ -269,7 +278,10 @@ class _Runner:
         phases["pools"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        self.queries = {t.name: table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id)
+        self.fkeys = catalog_mod.foreign_keys(self.tables, self.source)
+        self.renumbered = renumber_mod.columns(self.tables, self.fkeys) if self.renumber else {}
+        self.queries = {t.name: table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id,
+                                            self.renumbered.get(t.name))
                         for t in self.tables.values()}
         secrets = {name: value for q, _ in self.queries.values() for name, value in q.secrets.items()}
         connections: list = []
@@ -283,12 +295,14 @@ class _Runner:
             with db.in_snapshot(self.conn, self.snapshot):
                 _check_shapes(self.conn, self.source, self.resolved)
                 self.ranges = {t.name: self._id_range(cur, t) for t in self.tables.values()}
+                for name in self.renumbered:
+                    renumber_mod.check_range(name, *self.ranges[name])
                 self.size = {t.name: cur.execute("SELECT pg_relation_size(%s::regclass)", [t.qualified]).fetchone()[0]
                              for t in self.tables.values()}
             self.new = {t.name: cur.execute("SELECT quote_ident(%s) || '.' || quote_ident(%s)", [self.schema, t.name]).fetchone()[0]
                         for t in self.tables.values()}
-            self.collisions = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key, self.snapshot)
-            self.fkeys = catalog_mod.foreign_keys(self.tables, self.source)
+            self.collisions = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key,
+                                              self.snapshot, renumbered=bool(self.renumbered))
             # A table's index builds unblock the foreign keys pointing at it: they weigh as
             # much as the biggest table whose validation waits for them.
             self.weight = dict(self.size)
@@ -351,7 +365,9 @@ class _Runner:
         copy first (and the originals its fix reads). Short jobs that unblock others next,
         then the other tables' copies (so every chain is under way), then index builds and
         validations, biggest first so that no big job is left for last."""
-        if kind in ("copy", "originals"):
+        if kind == "originals":  # short, and the fix waits for them
+            return (-1, -self.size.get(name, 0))
+        if kind == "copy":
             return (0 if name in self.collisions.fixes else 2, -self.size.get(name, 0))
         if kind in ("fix", "analyze", "attach", "verify"):
             return (1, -self.weight.get(name, 0))

@@ -57,8 +57,8 @@ class KeyedQuery(Query):
     def hmac_index(self, message: sql.Composable, modulus: int) -> sql.Composable:
         return sqlhash.hmac_index_sql(message, modulus, **self._pads())
 
-    def hmac_int64(self, message: sql.Composable) -> sql.Composable:
-        return sqlhash.hmac_int64_sql(message, **self._pads())
+    def keyed_int64(self, message: sql.Composable) -> sql.Composable:
+        return sqlhash.keyed_int64_sql(message, ipad=self._pads()["ipad"])
 
 
 def install(conn, secrets: dict) -> None:
@@ -76,16 +76,18 @@ def install(conn, secrets: dict) -> None:
     if missing:
         with cur.copy(sql.SQL("COPY {} (name, b, a) FROM STDIN").format(TABLE)) as copy:
             for name, value in missing.items():
-                copy.write_row((name, value, None) if isinstance(value, bytes) else (name, None, value))
+                # Arrays as their text literal: psycopg adapting 300,000 ints one by one takes seconds.
+                copy.write_row((name, value, None) if isinstance(value, bytes)
+                               else (name, None, "{" + ",".join(map(str, value)) + "}"))
 
 
 def int64_draw(q: Query, source: sql.Composable) -> sql.Composable:
-    """A keyed 64-bit value of `source` (text): HMAC with the session's key material when
-    q keeps it there, bound pads otherwise."""
+    """A keyed 64-bit value of `source` (text, sqlhash.keyed_int64_sql), with the
+    session's key material when q keeps it there, bound pads otherwise."""
     if isinstance(q, KeyedQuery):
-        return q.hmac_int64(source)
+        return q.keyed_int64(source)
     q.params.update(sqlhash.pads(q.hmac_key))
-    return sqlhash.hmac_int64_sql(source)
+    return sqlhash.keyed_int64_sql(source)
 
 
 def array(q: Query, purpose: str, values) -> sql.Composable:

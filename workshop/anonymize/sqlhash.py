@@ -47,9 +47,16 @@ def hmac_index_sql(message: sql.Composable, modulus: int, **pad_expressions) -> 
         hmac_sql(message, **pad_expressions), sql.Literal(modulus))
 
 
-def hmac_int64_sql(message: sql.Composable, **pad_expressions) -> sql.Composable:
-    """The HMAC's first 64 bits as a (signed) bigint: a keyed per-row secret to draw from."""
-    return sql.SQL("('x' || left(encode({}, 'hex'), 16))::bit(64)::bigint").format(hmac_sql(message, **pad_expressions))
+def keyed_int64_sql(message: sql.Composable, *, ipad: sql.Composable | None = None) -> sql.Composable:
+    """A keyed 64-bit value of a text expression: the first 64 bits of HMAC's inner hash,
+    sha256((K xor ipad) || m), as a (signed) bigint.
+
+    A secret-prefix hash: without K nobody computes it, and the outer hash HMAC adds
+    (against length extension, which needs the full digest) buys nothing when only 64
+    bits are used, reduced further: half of HMAC's cost per row, for random draws."""
+    ipad = ipad if ipad is not None else sql.Placeholder("hmac_ipad")
+    return sql.SQL("('x' || left(encode(sha256({}::bytea || convert_to({}, 'UTF8')), 'hex'), 16))::bit(64)::bigint").format(
+        ipad, message)
 
 
 @lru_cache(maxsize=256)

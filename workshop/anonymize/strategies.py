@@ -74,8 +74,9 @@ def _fits(column: Column, length: int, what: str) -> str | None:
 def keyed_draw(q: Query, purpose: str, fallback: str) -> sql.Composable:
     """A keyed pseudo-random bigint in [0, 2^63) per row and purpose.
 
-    One HMAC per row (of its primary key, else of the column `fallback`), computed once
-    and shared by every strategy of the row, then a cheap seeded hash per purpose: without
+    One keyed hash per row (sqlhash.keyed_int64_sql of its primary key, else of the column
+    `fallback`), computed once and shared by every strategy of the row, then a cheap
+    seeded hash per purpose: without
     the key nobody can recompute a draw, hence undo a noise or repeat a pick.
     """
     cache = q.__dict__.setdefault("_row_secrets", {})
