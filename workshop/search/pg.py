@@ -127,6 +127,14 @@ def rebuild(cur=None) -> int:
         return run(c)
 
 
+def triggers() -> list[tuple[str, str]]:
+    """(table, trigger) of every search trigger in this database (the vectors' and the outbox's)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE tgname LIKE 'search\\_%%' "
+                    "ORDER BY 1, 2")
+        return cur.fetchall()
+
+
 def uninstall() -> None:
     with connection.cursor() as cur:
         for kind in KINDS.values():

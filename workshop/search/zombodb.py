@@ -28,12 +28,16 @@ from __future__ import annotations
 import json
 import re
 
-from django.contrib.postgres.indexes import PostgresIndex
-from django.contrib.postgres.operations import CreateExtension
-from django.db import connection, models
-from django.db.backends.ddl_references import Statement
+from workshop.django_setup import require_setup
 
-from workshop.errors import WorkshopError
+require_setup()  # used before workshop.setup(): say which cell to run
+
+from django.contrib.postgres.indexes import PostgresIndex  # noqa: E402
+from django.contrib.postgres.operations import CreateExtension  # noqa: E402
+from django.db import connection, models  # noqa: E402
+from django.db.backends.ddl_references import Statement  # noqa: E402
+
+from workshop.errors import WorkshopError  # noqa: E402
 
 EXTENSION = "zombodb"
 ENV_URL = "WORKSHOP_ZOMBODB_ES_URL"
