@@ -6,10 +6,11 @@
     with record_queries() as log: ...                                 # count, time, N+1
 
 Modules: expressions (custom Func, Aggregate, Transform), params (checked parameters),
-questions (the business questions as querysets), reference (the same answers in pandas over
-raw rows), compare, inspector (query recorder + cell magic), explain (EXPLAIN drawn readably),
-stale (redundant columns going wrong), pages (an N+1 page and its fix), exercises,
-solutions, widgets, models (the app's own tables), bench.
+questions (the business questions as querysets), frames + reference (the same answers in
+pandas over raw rows), compare, inspector (query recorder + cell magic), explain (EXPLAIN
+drawn readably), stale (redundant columns going wrong), pages (an N+1 page and its fix),
+exercises, solutions, widgets, models (the app's own tables), aggregations + benchrun + bench
+(`workshop bench queries`), cli (`workshop queries ...`).
 """
 
 import importlib
