@@ -106,7 +106,7 @@ def test_expand_contract_never_leaves_a_needed_path_broken():
         try:
             steps = expand_contract.walk_through(conn)
         finally:
-            conn.execute(f"DROP TABLE IF EXISTS {expand_contract.TABLE}")
+            conn.execute(f"DROP SCHEMA IF EXISTS {expand_contract.SCHEMA} CASCADE")
     everyone = expand_contract.PEOPLE
     by_phase = {s["phase"][0]: s for s in steps}
     for phase in "0123":  # the old path works until the contract
