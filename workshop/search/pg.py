@@ -119,6 +119,10 @@ def rebuild(cur=None) -> int:
             c.execute(f"INSERT INTO {table} ({key}, document) SELECT n.id, {vector} FROM {kind.table} n "
                       f"{kind.payload_joins}")
             total += c.rowcount
+            # a bulk insert leaves its entries in the GIN's pending list (fastupdate): move them into
+            # the index now, and give the planner statistics, or the first searches scan the list
+            c.execute(f"SELECT gin_clean_pending_list('search_{kind.name}_document_gin'::regclass)")
+            c.execute(f"ANALYZE {table}")
         return total
 
     if cur is not None:
