@@ -147,6 +147,7 @@ def test_an_interrupted_marker_write_leaves_no_empty_marker(tmp_path, monkeypatc
     from workshop.services import state
 
     folder = tmp_path / "state"
+    folder.mkdir()  # an empty folder named by WORKSHOP_HOME: the marker is written into it
 
     def interrupted(fd):
         raise KeyboardInterrupt
@@ -158,3 +159,29 @@ def test_an_interrupted_marker_write_leaves_no_empty_marker(tmp_path, monkeypatc
     assert [p.name for p in folder.iterdir()] == []  # no temporary file left either
     monkeypatch.undo()
     assert state.home(folder) == folder and (folder / state.MARKER).read_text()
+
+
+def test_many_processes_creating_the_same_state_folder_at_once_all_succeed(tmp_path):
+    """Each of them must find either no folder or a folder with its marker: never an empty
+    marker ("corrupt") nor a folder without one ("not made by the workshop")."""
+    import threading
+
+    from workshop.services import state
+
+    for attempt in range(20):
+        folder = tmp_path / f"state{attempt}"
+        errors = []
+
+        def create():
+            try:
+                state.home(folder)
+            except Exception as exc:  # noqa: BLE001 (collected and shown)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"state{n}" for n in sorted(range(20), key=str)]

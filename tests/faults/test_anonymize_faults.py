@@ -116,5 +116,11 @@ def test_a_load_of_another_dataset_while_build_copies(built, tally):
     # catalog.retarget_index fails with a TypeError traceback (about 1 run in 3 here).
     known = "build traceback when a load re-creates indexes meanwhile (anonymize catalog, reported)" \
         if "retarget_index" in b_err else ""
+    # Reported too: TRUNCATE is not MVCC-safe, so a build whose snapshot predates the load's
+    # commit reads the truncated tables as empty and publishes an empty copy. The build must
+    # lock the source tables (ACCESS SHARE, as pg_dump does) in the transaction that exports
+    # its snapshot; the load then waits for the build instead.
+    if copy and not any(copy.values()) and any((old or {}).values()):
+        known = "empty copy: the build's snapshot does not lock the source tables against TRUNCATE (reported)"
     tally.record("load during anonymize.build", data_ok=data_ok or print(old, new, copy, b_err[-1500:]) or False,
                  orphans=orphans, message_ok=message_ok, next_ok=next_ok, reported=known)

@@ -68,8 +68,10 @@ def test_the_database_killed_mid_load_and_restarted(shop, tally):
     next_ok = again.returncode == 0
     try:
         data_ok = shop.dataset() == PREVIOUS
-    except AssertionError:
+    except AssertionError as exc:
+        print("dataset:", exc)
         data_ok = False
+    print("load:", proc.returncode, err[-500:], "again:", again.returncode, again.stdout[-300:], again.stderr[:1500], (shop.home / "pgdata" / "log").read_text()[-3000:])
     orphans = shop.orphans(group=proc.pid)
     tally.record("postmaster SIGKILL mid-load", data_ok=data_ok, orphans=orphans, message_ok=message_ok,
                  next_ok=next_ok and again.stderr == "")

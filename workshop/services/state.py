@@ -60,12 +60,13 @@ def home(path: Path | None = None) -> Path:
                 f"State folder {folder} is a file, not a folder",
                 f"remove it or point {config.ENV_HOME} elsewhere",
             )
-        if folder.is_dir() and any(folder.iterdir()) and not marker.exists():
+        if not folder.exists():
+            _create(folder)
+        if not marker.exists() and _foreign_entries(folder):
             raise WorkshopError(
                 f"State folder {folder} is not empty and was not made by the workshop",
                 f"point {config.ENV_HOME} to a new folder, or empty this one yourself",
             )
-        folder.mkdir(parents=True, exist_ok=True, mode=folder_mode())
         if marker.exists():
             found = _marker_format(marker)
             if found != FORMAT:
@@ -87,6 +88,29 @@ def home(path: Path | None = None) -> Path:
         raise WorkshopError(f"Cannot use {folder} as the state folder ({exc.strerror or exc})",
                             f"set {config.ENV_HOME} to a folder you own, e.g. ~/django-workshop") from None
     return folder
+
+
+def _create(folder: Path) -> None:
+    """Create the folder with its marker already inside: built under a temporary name and
+    renamed into place, so that a second process starting at the same moment never sees it
+    without its marker (and takes it for someone else's folder)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (tmp / MARKER).write_text(json.dumps({"format": FORMAT}))
+        (tmp / MARKER).chmod(0o644)
+        tmp.chmod(folder_mode())
+        os.rename(tmp, folder)
+    except OSError:
+        if not folder.is_dir():  # another process won the race: use its folder
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Entries other than a marker being written right now (write_private's temporary file)."""
+    return [p.name for p in folder.iterdir() if not p.name.startswith(f".{MARKER}.")]
 
 
 def _make_private(folder: Path) -> None:
