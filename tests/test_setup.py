@@ -172,7 +172,7 @@ def test_many_processes_creating_the_same_state_folder_at_once_all_succeed(tmp_p
         folder = tmp_path / f"state{attempt}"
         errors = []
 
-        def create():
+        def create(folder=folder, errors=errors):
             try:
                 state.home(folder)
             except Exception as exc:  # noqa: BLE001 (collected and shown)
