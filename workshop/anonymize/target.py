@@ -425,7 +425,13 @@ def suppress(ids: list[int], *, schema: str, conn=None) -> int:
     scanning them. Parents go first, each child table in one DELETE ... USING the ids just
     deleted above it (RETURNING its own ids when something points at it in turn): Django's
     foreign keys are DEFERRABLE INITIALLY DEFERRED, so they are checked once, at commit,
-    when the whole tree is gone."""
+    when the whole tree is gone.
+
+    Known limit: those checks look each deleted key up by primary key. The build's collision
+    fixes UPDATE customers before their indexes are built, so PostgreSQL marks those indexes
+    indcheckxmin; while a transaction older than the build is still running on the database
+    (another build or benchmark), this transaction may not use them and every check becomes
+    a sequential scan (minutes instead of about a second)."""
     from psycopg import sql
 
     from workshop.anonymize.measure import _conn
