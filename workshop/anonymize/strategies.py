@@ -6,7 +6,10 @@ the leak scan holds them to it.
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
+import reprlib
 import zlib
 from dataclasses import dataclass
 from typing import ClassVar
@@ -15,6 +18,7 @@ from psycopg import sql
 
 from workshop.anonymize import session_keys, sqlhash
 from workshop.anonymize.query import Query
+from workshop.errors import WorkshopError
 
 TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
 DATE_TYPES = {"DateField", "DateTimeField"}
@@ -51,6 +55,36 @@ class Strategy:
 
     def describe(self) -> str:
         return self.name
+
+
+# --- parameters, checked in each constructor (a bad value never reaches SQL or a message in full)
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 40
+_REPR.maxlong = 24
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+
+def short(value: object) -> str:
+    """repr(value), cut to a few dozen characters: messages echo a bad value, never 100k of it."""
+    return _REPR.repr(value)
+
+
+def _refuse(strategy: str, parameter: str, value: object, fix: str) -> None:
+    raise WorkshopError(f"{strategy} {parameter}={short(value)} is not usable", fix)
+
+
+def _whole(strategy: str, parameter: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        _refuse(strategy, parameter, value, f"use a whole number from {low} to {high}")
+
+
+def _text(strategy: str, parameter: str, value: object, longest: int, choices: tuple = ()) -> None:
+    if choices and value not in choices:
+        _refuse(strategy, parameter, value, "use " + " or ".join(map(repr, choices)))
+    if not isinstance(value, str) or not 0 < len(value) <= longest or "\0" in value:
+        _refuse(strategy, parameter, value,
+                "use one character" if longest == 1 else f"use text of 1 to {longest} characters, without NUL bytes")
 
 
 def _text_only(column: Column, what: str) -> str | None:
@@ -118,12 +152,12 @@ class Static(Strategy):
         if self.value is None:
             return None if column.null else f"static None: {column.label} is NOT NULL"
         if column.kind in TEXT_TYPES and not isinstance(self.value, str):
-            return f"static {self.value!r}: {column.label} holds text"
+            return f"static {short(self.value)}: {column.label} holds text"
         if column.kind in INT_TYPES and (not isinstance(self.value, int) or isinstance(self.value, bool)):
-            return f"static {self.value!r}: {column.label} holds integers"
+            return f"static {short(self.value)}: {column.label} holds integers"
         if column.positive and isinstance(self.value, int) and self.value < 0:
-            return f"static {self.value!r}: {column.label} holds positive integers"
-        if isinstance(self.value, str) and (problem := _fits(column, len(self.value), f"static {self.value!r}")):
+            return f"static {short(self.value)}: {column.label} holds positive integers"
+        if isinstance(self.value, str) and (problem := _fits(column, len(self.value), f"static {short(self.value)}")):
             return problem
         return _no_unique(column, "static", "pseudonymize")
 
@@ -131,7 +165,7 @@ class Static(Strategy):
         return q.param(self.value, column.db_type)
 
     def describe(self) -> str:
-        return f"static {self.value!r}"
+        return f"static {short(self.value)}"
 
 
 # --- partial masking --------------------------------------------------------------------
@@ -150,9 +184,11 @@ class Mask(Strategy):
     keep: int = 4
     name: ClassVar[str] = "mask"
 
+    def __post_init__(self) -> None:
+        _text("mask", "kind", self.kind, 6, ("email", "digits"))
+        _whole("mask", "keep", self.keep, 0, 64)
+
     def check(self, column: Column) -> str | None:
-        if self.kind not in ("email", "digits"):
-            return f"mask kind {self.kind!r} is unknown; use 'email' or 'digits'"
         return _text_only(column, "mask") or _no_unique(column, "mask", "pseudonymize")
 
     def expression(self, q: Query, column: Column) -> sql.Composable:
@@ -188,11 +224,16 @@ class Fake(Strategy):
     pool_size: int = 1000
     name: ClassVar[str] = "fake"
 
+    def __post_init__(self) -> None:
+        _text("fake", "provider", self.provider, 64)
+        _text("fake", "locale", self.locale, 16)
+        _whole("fake", "seed", self.seed, *SEED_RANGE)
+        _text("fake", "by", self.by, 5, ("row", "value"))
+        _whole("fake", "pool_size", self.pool_size, 1, 1_000_000)
+
     def check(self, column: Column) -> str | None:
         from workshop.anonymize import pools
 
-        if self.by not in ("row", "value"):
-            return f"fake by={self.by!r} is unknown; use 'row' or 'value'"
         problem = pools.check_provider(self.provider, self.locale)
         return problem or _text_only(column, "fake") or _no_unique(column, f"fake {self.provider}", "pseudonymize")
 
@@ -238,6 +279,9 @@ class Pseudonymize(Strategy):
     template: str
     name: ClassVar[str] = "pseudonymize"
 
+    def __post_init__(self) -> None:
+        _text("pseudonymize", "template", self.template, 200)
+
     def parts(self) -> list[tuple[str, str | int]]:
         """[("lit", "text") | ("hex"|"digits", width)] in order."""
         parts, pos = [], 0
@@ -265,12 +309,12 @@ class Pseudonymize(Strategy):
         kinds = {k for k, _ in slots}
         width = sum(w for _, w in slots)
         if not slots:
-            return f"pseudonymize template {self.template!r} has no {{hex:N}} or {{digits:N}} slot"
+            return f"pseudonymize template {short(self.template)} has no {{hex:N}} or {{digits:N}} slot"
         if len(kinds) > 1:
-            return f"pseudonymize template {self.template!r} mixes hex and digits slots; use one kind"
+            return f"pseudonymize template {short(self.template)} mixes hex and digits slots; use one kind"
         if width > (18 if kinds == {"digits"} else 64):
-            return f"pseudonymize template {self.template!r} asks for {width} hashed characters, at most 18 digits or 64 hex"
-        problem = _text_only(column, "pseudonymize") or _fits(column, self.output_length, f"template {self.template!r}")
+            return f"pseudonymize template {short(self.template)} asks for {width} hashed characters, at most 18 digits or 64 hex"
+        problem = _text_only(column, "pseudonymize") or _fits(column, self.output_length, f"template {short(self.template)}")
         if problem:
             return problem
         if column.unique and kinds == {"digits"} and not (2 <= width <= 10):
@@ -281,7 +325,9 @@ class Pseudonymize(Strategy):
 
     def like_pattern(self) -> str:
         """A LIKE pattern every output of this template matches: `_` per slot character."""
-        escape = lambda text: text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        def escape(text: str) -> str:
+            return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
         return "".join(escape(w) if k == "lit" else "_" * w for k, w in self.parts())
 
     def shape_regex(self) -> str:
@@ -356,11 +402,12 @@ class GeneralizeDate(Strategy):
     identifying: ClassVar[bool] = False
     name: ClassVar[str] = "generalize_date"
 
+    def __post_init__(self) -> None:
+        _whole("generalize_date", "years", self.years, 1, 100)  # a wider band rounds birth years to year 0
+
     def check(self, column: Column) -> str | None:
         if column.kind != "DateField":
             return f"generalize_date needs a DateField, {column.label} is a {column.kind}"
-        if self.years < 1:
-            return f"generalize_date years={self.years}: use 1 or more"
         return _no_unique(column, "generalize_date", "pseudonymize")
 
     def expression(self, q: Query, column: Column) -> sql.Composable:
@@ -381,9 +428,12 @@ class KeepPrefix(Strategy):
     identifying: ClassVar[bool] = False
     name: ClassVar[str] = "keep_prefix"
 
+    def __post_init__(self) -> None:
+        # left(v, -1) keeps all but the last character: a negative keep would leak, not hide
+        _whole("keep_prefix", "keep", self.keep, 0, 255)
+        _text("keep_prefix", "fill", self.fill, 1)
+
     def check(self, column: Column) -> str | None:
-        if len(self.fill) != 1:
-            return f"keep_prefix fill {self.fill!r}: use one character"
         return _text_only(column, "keep_prefix") or _no_unique(column, "keep_prefix", "pseudonymize")
 
     def expression(self, q: Query, column: Column) -> sql.Composable:
@@ -405,11 +455,16 @@ class Noise(Strategy):
     identifying: ClassVar[bool] = False
     name: ClassVar[str] = "noise"
 
+    def __post_init__(self) -> None:
+        amount = self.amount
+        if (isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not math.isfinite(amount)
+                or not 0 < amount <= 1e9):
+            _refuse("noise", "amount", amount, "use a positive finite bound, at most 1e9 (days for dates, units for numbers)")
+        _whole("noise", "seed", self.seed, *SEED_RANGE)
+
     def check(self, column: Column) -> str | None:
         if column.kind not in DATE_TYPES | NUMBER_TYPES:
             return f"noise needs a date or a number, {column.label} is a {column.kind}"
-        if self.amount <= 0:
-            return f"noise amount {self.amount}: use a positive bound"
         if column.kind in DATE_TYPES | INT_TYPES and self.amount != int(self.amount):
             return f"noise amount {self.amount} on {column.label}: use whole days or units"
         return _no_unique(column, "noise", "pseudonymize")
@@ -446,6 +501,9 @@ class Shuffle(Strategy):
     seed: int = 0
     identifying: ClassVar[bool] = False  # the original values are all still there, by design
     name: ClassVar[str] = "shuffle"
+
+    def __post_init__(self) -> None:
+        _whole("shuffle", "seed", self.seed, *SEED_RANGE)
 
     def check(self, column: Column) -> str | None:
         return None
