@@ -61,13 +61,22 @@ def check(key: bytes) -> bytes:
 
 
 def _create(path: Path) -> None:
-    # O_EXCL: two kernels starting at once must not write two different keys.
+    """Write a new key file whole or not at all: a reader never sees it empty or half written.
+
+    The key is written privately and atomically (state.write_private: 0600, fsynced) under
+    a name of this process's own, then linked to the key file's name: link() fails if the
+    name exists, so two kernels starting at once never replace each other's key.
+    """
+    from workshop.services import state
+
+    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    state.write_private(candidate, secrets.token_hex(32) + "\n")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.link(candidate, path)
     except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
+        pass  # another process made it first: that key is the key
+    finally:
+        candidate.unlink(missing_ok=True)
 
 
 def derive(master: bytes, purpose: str) -> bytes:
