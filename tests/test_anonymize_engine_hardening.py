@@ -322,3 +322,80 @@ def test_engine_modules_import_without_django_and_say_which_cell_to_run():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ERR") and "first code cell" in done.stdout
+
+
+# --- 13. the source locked against TRUNCATE for the build's snapshot ------------------------
+
+
+def test_a_truncate_during_a_build_waits_for_it_and_never_empties_the_copy():
+    # The source is a copy of our own (its table may be emptied). Without ACCESS SHARE
+    # locks taken before the snapshot, the TRUNCATE commits while the build is held up and
+    # the reviews, copied afterwards from the old snapshot, come out empty (TRUNCATE is not
+    # MVCC-safe).
+    build(target="anon_src", key=KEY, progress=False)
+    reviews = rows("SELECT count(*) FROM anon_src.shop_review")[0][0]
+    rules = shop_rules()
+    rules["shop.Customer"]["city"] = WaitForLock()
+    holder = db.connect()
+    holder.execute("SELECT pg_advisory_lock(%s)", [LOCK])
+    outcome = []
+
+    def truncate_while_blocked():
+        try:
+            wait_until(lambda: blocked_build_backends())  # the copy has started, in the snapshot
+            with db.connect() as conn, conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '1s'")
+                conn.execute("TRUNCATE anon_src.shop_review")
+            outcome.append("truncated")
+        except BaseException as exc:  # noqa: BLE001
+            outcome.append(type(exc).__name__)
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(%s)", [LOCK])
+
+    truncater = threading.Thread(target=truncate_while_blocked)
+    truncater.start()
+    try:
+        report = build(rules, source="anon_src", target="anon_trunc", key=KEY, progress=False, workers=1)
+        truncater.join()
+        assert reviews > 0
+        assert outcome == ["LockNotAvailable"]  # the build's locks kept the TRUNCATE out
+        assert report.tables["shop_review"] == reviews
+        assert rows("SELECT count(*) FROM anon_trunc.shop_review") == [(reviews,)]
+    finally:
+        truncater.join()
+        holder.close()
+        drop("anon_trunc", "anon_src")
+
+
+def test_a_source_locked_too_long_is_one_line_and_nothing_is_written(monkeypatch):
+    monkeypatch.setattr(db, "LOCK_WAIT_SECONDS", 1)
+    holder = db.connect(autocommit=False)
+    holder.execute("LOCK TABLE public.shop_review IN ACCESS EXCLUSIVE MODE")  # as a load's TRUNCATE does
+    try:
+        with pytest.raises(WorkshopError, match="stayed locked") as error:
+            build(target="anon_wait", key=KEY, progress=False)
+        assert "\n" not in str(error.value)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert not {"anon_wait", "anon_wait__building"} & schemas()
+
+
+def test_a_new_key_file_is_never_seen_empty(monkeypatch, tmp_path):
+    monkeypatch.delenv("WORKSHOP_ANONYMIZE_KEY", raising=False)
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "state"))
+    path = keys.key_path()
+    seen = []
+    token_hex = keys.secrets.token_hex
+
+    def watching(*args):  # while the key is drawn: what would a reader find at its path?
+        seen.append(path.read_bytes() if path.exists() else None)
+        return token_hex(*args)
+
+    monkeypatch.setattr(keys.secrets, "token_hex", watching)
+    key = keys.load_key()
+    assert seen and all(content is None for content in seen)  # absent until complete, never b""
+    assert path.stat().st_mode & 0o777 == 0o600 and len(key) == 64
+    keys._create(path)  # a second kernel racing to create it: the first key stays
+    assert keys.load_key() == key
+    assert sorted(p.name for p in path.parent.iterdir() if "anonymize" in p.name) == ["anonymize.key"]

@@ -55,7 +55,18 @@ class Table:
     indexes: list[tuple[str, str]] = field(default_factory=list)  # name, CREATE INDEX ... (not owned by a constraint)
 
 
-def read(cursor, schema: str) -> dict[str, Table]:
+def read(cursor, schema: str, *, lock: bool = False) -> dict[str, Table]:
+    """The tables of `schema`. lock: first take ACCESS SHARE locks on them (in the caller's
+    transaction, till its end), so that no index or constraint read here is dropped while
+    it is read: pg_get_indexdef() looks at the live catalog, not the statement's snapshot,
+    and returns NULL for an index a concurrent load dropped and re-created meanwhile."""
+    if lock:
+        from workshop.anonymize import db
+
+        names = [r[0] for r in cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'", [schema])]
+        db.lock_tables(cursor.connection, schema, names)
     tables: dict[str, Table] = {}
     rows = cursor.execute(
         """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attidentity, a.attgenerated,
@@ -94,6 +105,8 @@ def read(cursor, schema: str) -> dict[str, Table]:
            WHERE n.nspname = %s AND k.contype IN ('p', 'u', 'c', 'f') ORDER BY c.relname, k.conname""", [schema]):
         if table not in tables:
             continue
+        if kind in ("p", "u") and index_def is None:
+            _changed(schema)
         t = tables[table]
         t.constraints.append(Constraint(
             name, kind, list(columns), deferrable, deferred, check, index, index_def,
@@ -110,10 +123,19 @@ def read(cursor, schema: str) -> dict[str, Table]:
            WHERE n.nspname = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint k
                  WHERE k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x') AND k.conrelid = x.indrelid)
            ORDER BY 1, 2""", [schema]):
+        if definition is None:  # dropped during this read (see `lock`): say so, do not replay NULL
+            _changed(schema)
         if table in tables:
             tables[table].indexes.append((name, definition))
     cursor.execute("SELECT set_config('search_path', '', true)")
     return tables
+
+
+def _changed(schema: str) -> None:
+    from workshop.errors import WorkshopError
+
+    raise WorkshopError(f"The indexes of schema {schema!r} changed while they were read (a data load or a migration "
+                        "ran meanwhile)", "run it again")
 
 
 def foreign_keys(tables: dict[str, Table], schema: str) -> dict[str, list[Constraint]]:
@@ -129,7 +151,7 @@ def foreign_keys(tables: dict[str, Table], schema: str) -> dict[str, list[Constr
 def retarget_index(definition: str, old: str, new: str) -> sql.Composable:
     """An index definition read from the source (`ON old USING ...`), pointing at `new`."""
     before, after = f" ON {old} USING ", f" ON {new} USING "
-    if before not in definition:
+    if not isinstance(definition, str) or before not in definition:
         raise ValueError(f"unexpected index definition: {definition}")
     # Catalog output, not user input: safe to replay as SQL.
     return sql.SQL(definition.replace(before, after, 1))

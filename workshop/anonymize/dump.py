@@ -50,6 +50,7 @@ def dump(schema: str = "anon", path: Path | str | None = None) -> Path:
     """Write the schema to `path` (pg_dump custom format, or a folder of CSV files)."""
     from workshop.services import child_env, state
 
+    db.check_schema_name(schema)  # it names a file and is a pg_dump pattern: a plain name only
     with db.connect() as conn:
         exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
     if not exists:

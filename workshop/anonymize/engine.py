@@ -6,9 +6,12 @@
 2. A build schema `<target>__building` gets every table (LIKE the source, no indexes yet)
    and the seeded fake-value pools (COPY). Key material goes to each worker connection
    once, by COPY into a session-local table (session_keys.py), never as statement text.
-3. A coordinator transaction exports a snapshot (pg_export_snapshot) and stays open;
-   every read of the source imports it, so the copy is one state of the source even
-   while the application or a load writes to it (as pg_dump -j does).
+3. A coordinator transaction locks the source tables (ACCESS SHARE, as pg_dump does),
+   then exports a snapshot (pg_export_snapshot) and stays open; every read of the source
+   imports it, so the copy is one state of the source even while the application writes
+   to it (as pg_dump -j does). The locks keep TRUNCATE out (it is not MVCC-safe: the
+   snapshot would see a table truncated after it as empty). The build shares the dataset
+   loader's advisory lock throughout: a running load is waited for, a new one waits.
 4. Each table is filled by INSERT ... SELECT <anonymizing expressions> FROM source, one
    statement per id range, on `workers` connections. No row ever travels to Python.
    Pseudonyms that happen to equal some original value are re-drawn (collisions.py).
@@ -68,11 +71,6 @@ class Report:
         return f"{self.rows:,} rows in {len(self.tables)} tables -> {self.target} in {self.seconds:.2f} s ({self.rows_per_second:,.0f} rows/s)"
 
 
-def _check_name(name: str, what: str) -> None:
-    if not name or len(name) > 63 - len(BUILD_SUFFIX) or name.startswith("pg_"):
-        raise WorkshopError(f"{what} schema name {name!r} is not usable", "use a short name such as 'anon'")
-
-
 def _marked(conn, schema: str) -> bool | None:
     """None: no such schema; True: made by this engine (its comment ends with the marker)."""
     row = conn.execute("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
@@ -116,16 +114,19 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
     """
     from workshop.anonymize.shop_rules import shop_rules
 
-    _check_name(target, "Target")
+    # Both names become schema names (and the target's, two more with suffixes): plain identifiers only.
+    db.check_schema_name(target, "Target", 63 - len(BUILD_SUFFIX))
+    db.check_schema_name(source, "Source")
     if target in RESERVED or target == source:
         check_target(None, target, source)  # raises before any connection
     started = time.perf_counter()
     phases: dict[str, float] = {}
     master = key if key is not None else keys.load_key()
     hmac_key = keys.derive(keys.check(master), "hmac")
-    with db.connect() as conn:
-        with conn.transaction():
-            tables = catalog_mod.read(conn.cursor(), source)
+    with db.connect() as conn:  # closing it ends the session: its advisory locks go with it
+        _hold_off_loads(conn)
+        with conn.transaction():  # locked while read: no index vanishes under pg_get_indexdef
+            tables = catalog_mod.read(conn.cursor(), source, lock=True)
         if not tables:
             raise WorkshopError(f"Schema {source!r} has no tables", "run workshop.setup() first")
         wanted = rules if rules is not None else shop_rules()
@@ -174,6 +175,25 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
                 pass  # the session's end releases it
     return Report(target, counts, time.perf_counter() - started, phases,
                   [(w, k, n, a - started, b - started) for w, k, n, a, b in runner.jobs])
+
+
+def _hold_off_loads(conn) -> None:
+    """Share the dataset loader's advisory lock for the whole build (session level).
+
+    A load running now is waited for (at most db.LOCK_WAIT_SECONDS); a load started during
+    the build waits for the build at its advisory lock, before its TRUNCATE asks for any
+    table lock. That order matters: a TRUNCATE queued behind the coordinator's ACCESS
+    SHARE locks would queue the workers' own reads of the source behind it, and they
+    would wait for each other until the lock timeout.
+    """
+    from workshop.shop.data.load import LOCK_KEY
+
+    with conn.transaction():
+        db.set_lock_wait(conn)
+        try:
+            conn.execute("SELECT pg_advisory_lock_shared(%s)", [LOCK_KEY])
+        except psycopg.errors.LockNotAvailable:
+            raise db.lock_wait_error("The dataset") from None
 
 
 def _drop_quietly(conn: psycopg.Connection, schema: str) -> None:
@@ -291,7 +311,9 @@ class _Runner:
                 connections.append(self._worker_conn())
                 # Before the snapshot: rows written after it are invisible to transactions importing it.
                 session_keys.install(connections[-1], secrets)
-            coordinator, self.snapshot = db.export_snapshot()
+            # The source tables are locked (ACCESS SHARE) before the snapshot is taken, until the
+            # build has read them: a TRUNCATE committed after the snapshot would show them empty.
+            coordinator, self.snapshot = db.export_snapshot(self.source, set(self.tables) | set(self.resolved))
             with db.in_snapshot(self.conn, self.snapshot):
                 _check_shapes(self.conn, self.source, self.resolved)
                 self.ranges = {t.name: self._id_range(cur, t) for t in self.tables.values()}
@@ -501,11 +523,18 @@ class _Runner:
         return run
 
 
+PREVIEW_ROWS = 10_000  # a sample to look at, not a copy
+
+
 def preview(model_label: str, field_name: str, strategy, *, limit: int = 8, source: str = "public",
             key: bytes | None = None):
     """Sample rows before and after one rule, computed by the same SQL as build(), read-only."""
     import pandas as pd
 
+    db.check_schema_name(source, "Source")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PREVIEW_ROWS:
+        shown = repr(limit) if len(repr(limit)) <= 40 else repr(limit)[:37] + "..."
+        raise WorkshopError(f"Preview limit {shown} is not usable", f"use a whole number of rows from 1 to {PREVIEW_ROWS}")
     hmac_key = keys.derive(keys.check(key if key is not None else keys.load_key()), "hmac")
     with db.connect(autocommit=False) as conn:
         try:
