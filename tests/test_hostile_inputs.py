@@ -92,10 +92,7 @@ def _count(ok: bool, case: str) -> None:
 # Inputs that reach other engineers' modules (workshop/anonymize: the engine, widgets) and
 # did not end in a one-line error when this suite was written: reported to them, counted
 # here, expected to fail until they are fixed (then they simply pass).
-REPORTED_ELSEWHERE = {
-    "generalization_explorer(schema='public; DROP SCHEMA public')",
-    "generalization_explorer(schema='no_such_schema')", "generalization_explorer(schema='../etc\\x00')",
-}
+REPORTED_ELSEWHERE: set[str] = set()  # cases another module still has to fix (xfail with the message)
 
 
 def _settle(ok: bool, case: str, message: str) -> None:

@@ -72,14 +72,23 @@ class KAnonymity:
 def k_anonymity(generalization: Generalization = Generalization(), *, schema: str = "public",
                 table: str = "shop_customer", conn=None) -> KAnonymity:
     """Equivalence classes over (birth date, ZIP, gender) as generalized."""
+    db.check_schema_name(schema)
     query = sql.SQL(
         "SELECT size, count(*) * size FROM (SELECT count(*) AS size FROM {t} AS c GROUP BY {qi}) g GROUP BY size ORDER BY size"
     ).format(t=sql.Identifier(schema, table), qi=sql.SQL(", ").join(generalization.expressions("c")))
     with _conn(conn) as c:
+        require_table(c, schema, table)
         sizes = {int(size): int(records) for size, records in c.execute(query).fetchall()}
     rows = sum(sizes.values())
     return KAnonymity(rows=rows, classes=sum(records // size for size, records in sizes.items()),
                       k=min(sizes) if sizes else 0, unique_records=sizes.get(1, 0), class_sizes=sizes)
+
+
+def require_table(c, schema: str, table: str) -> None:
+    """A one-line error naming what to build, instead of PostgreSQL's UndefinedTable."""
+    if c.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"']).fetchone()[0] is None:
+        raise WorkshopError(f"There is no table {table} in schema {schema!r}",
+                            "build the anonymized copy first (build(target=...)) or measure schema 'public'")
 
 
 @dataclass(frozen=True)

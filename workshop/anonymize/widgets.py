@@ -92,6 +92,8 @@ def generalization_explorer(schema: str = "public") -> widgets.VBox:
 
     from workshop.anonymize.measure import BIRTH_LEVELS, Generalization, k_anonymity
 
+    k_anonymity(schema=schema)  # a bad or missing schema is one line here, not a traceback in every callback
+
     birth = widgets.SelectionSlider(options=BIRTH_LEVELS, value="date", description="Birth date",
                                     continuous_update=False, layout=widgets.Layout(width="420px"))
     zip_digits = widgets.IntSlider(value=5, min=0, max=5, description="ZIP digits", continuous_update=False)
