@@ -34,8 +34,10 @@ def committed(django_db_setup, django_db_blocker):
         from django.db import connection
 
         if not connection.settings_dict["NAME"].startswith("test_"):
-            pytest.fail("no test database: select at least one @pytest.mark.django_db test of this module too "
-                        f"(else this would write to {connection.settings_dict['NAME']!r})")
+            pytest.fail(
+                "no test database: select at least one @pytest.mark.django_db test of this module too "
+                f"(else this would write to {connection.settings_dict['NAME']!r})"
+            )
         from workshop.search import outbox, pg, signals
 
         yield
@@ -74,7 +76,15 @@ def es_url(es) -> str:
 def make_product(title: str, description: str = "plain", **fields):
     from workshop.shop.models import Category, Product
 
-    values = {"sku": f"{SKU_PREFIX}{uuid.uuid4().hex[:12]}", "title": title, "description": description,
-              "brand": "Teststore", "category": Category.objects.order_by("pk").first(), "price": 10, "stock": 1,
-              "created_at": "2024-01-01T00:00:00Z", **fields}
+    values = {
+        "sku": f"{SKU_PREFIX}{uuid.uuid4().hex[:12]}",
+        "title": title,
+        "description": description,
+        "brand": "Teststore",
+        "category": Category.objects.order_by("pk").first(),
+        "price": 10,
+        "stock": 1,
+        "created_at": "2024-01-01T00:00:00Z",
+        **fields,
+    }
     return Product.objects.create(**values)

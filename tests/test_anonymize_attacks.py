@@ -67,9 +67,16 @@ def test_the_orm_attack_finds_what_the_sql_attack_finds(copies):
     from workshop.shop.models import Review
 
     name = alias.use_copy("anon_red")
-    target = Review.objects.values("customer_id").annotate(n=Count("id")).filter(n__gte=3).order_by("customer_id")[0]["customer_id"]
-    clues = [(r.product_id, r.created_at.date() + datetime.timedelta(days=3))
-             for r in Review.objects.filter(customer_id=target).order_by("id")[:3]]
+    target = (
+        Review.objects.values("customer_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=3)
+        .order_by("customer_id")[0]["customer_id"]
+    )
+    clues = [
+        (r.product_id, r.created_at.date() + datetime.timedelta(days=3))
+        for r in Review.objects.filter(customer_id=target).order_by("id")[:3]
+    ]
     found = list(attacks.find_by_reviews(clues, using=name).values_list("id", flat=True))
     assert found == [target]
     connections[name].close()

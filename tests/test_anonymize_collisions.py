@@ -55,14 +55,24 @@ def national_id_pseudonym(value: str, salt: int = 0) -> str:
 def planted(django_db_setup, django_db_blocker):
     """Plant the collisions in the source, build twice, restore the source."""
     with django_db_blocker.unblock(), db.connect() as conn:
-        customers = conn.execute("SELECT id, email, phone, national_id FROM public.shop_customer ORDER BY id LIMIT 6").fetchall()
+        customers = conn.execute(
+            "SELECT id, email, phone, national_id FROM public.shop_customer ORDER BY id LIMIT 6"
+        ).fetchall()
         staff = conn.execute("SELECT id, email FROM public.auth_user ORDER BY id LIMIT 2").fetchall()
         (a, a_email, _, _), (b, _, b_phone, _), (c, _, c_phone, _) = customers[:3]
         (d, _, _, d_nid), (e, _, _, e_nid) = customers[3:5]
         (u1, u1_email), (u2, u2_email) = staff
         saved = {"customer": {i: (em, ph, ni) for i, em, ph, ni in customers}, "staff": dict(staff)}
         plan = {
-            "a": a, "u1": u1, "u2": u2, "b": b, "c": c, "d": d, "e": e, "a_email": a_email, "c_phone": c_phone,
+            "a": a,
+            "u1": u1,
+            "u2": u2,
+            "b": b,
+            "c": c,
+            "d": d,
+            "e": e,
+            "a_email": a_email,
+            "c_phone": c_phone,
             "e_nid": e_nid,
             "email_first_draw": email_pseudonym(a_email),
             "phone_first_draw": phone_pseudonym(c_phone),
@@ -77,27 +87,39 @@ def planted(django_db_setup, django_db_blocker):
             conn.execute("UPDATE public.shop_customer SET phone = %s WHERE id = %s", [plan["phone_first_draw"], b])
             conn.execute("UPDATE public.shop_customer SET national_id = %s WHERE id = %s", [plan["nid_first_draw"], d])
             first = build(target="anon_collide", key=KEY, progress=False)
-            snapshot = lambda: {  # noqa: E731
-                "customer": {r[0]: r[1:] for r in conn.execute(
-                    "SELECT id, email, phone, national_id FROM anon_collide.shop_customer ORDER BY id")},
-                "staff": dict(conn.execute("SELECT id, email FROM anon_collide.auth_user ORDER BY id").fetchall()),
-            }
+            snapshot = (  # noqa: E731
+                lambda: {
+                    "customer": {
+                        r[0]: r[1:]
+                        for r in conn.execute(
+                            "SELECT id, email, phone, national_id FROM anon_collide.shop_customer ORDER BY id"
+                        )
+                    },
+                    "staff": dict(conn.execute("SELECT id, email FROM anon_collide.auth_user ORDER BY id").fetchall()),
+                }
+            )
             once = snapshot()
             build(target="anon_collide", key=KEY, progress=False)
             yield plan, once, snapshot(), first, conn
         finally:
             for i, (em, ph, ni) in saved["customer"].items():
-                conn.execute("UPDATE public.shop_customer SET email = %s, phone = %s, national_id = %s WHERE id = %s",
-                             [em, ph, ni, i])
+                conn.execute(
+                    "UPDATE public.shop_customer SET email = %s, phone = %s, national_id = %s WHERE id = %s",
+                    [em, ph, ni, i],
+                )
             for i, em in saved["staff"].items():
                 conn.execute("UPDATE public.auth_user SET email = %s WHERE id = %s", [em, i])
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS anon_collide CASCADE"))
 
 
 def originals(conn, column: str) -> set[str]:
-    query = sql.SQL("SELECT {c} FROM public.shop_customer UNION SELECT {c} FROM public.auth_user").format(
-        c=sql.Identifier(column)) if column == "email" else sql.SQL("SELECT {} FROM public.shop_customer").format(
-        sql.Identifier(column))
+    query = (
+        sql.SQL("SELECT {c} FROM public.shop_customer UNION SELECT {c} FROM public.auth_user").format(
+            c=sql.Identifier(column)
+        )
+        if column == "email"
+        else sql.SQL("SELECT {} FROM public.shop_customer").format(sql.Identifier(column))
+    )
     return {r[0] for r in conn.execute(query)}
 
 

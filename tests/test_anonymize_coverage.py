@@ -20,8 +20,14 @@ def run_check(*args: str, pythonpath: str | None = None) -> subprocess.Completed
     env = {**os.environ}
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "workshop.cli", "anonymize", "check", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "anonymize", "check", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_shop_is_covered_exit_0():
@@ -31,14 +37,16 @@ def test_the_shop_is_covered_exit_0():
 
 
 def test_an_uncovered_field_fails_exit_1(tmp_path):
-    (tmp_path / "leaky_rules.py").write_text(textwrap.dedent("""
+    (tmp_path / "leaky_rules.py").write_text(
+        textwrap.dedent("""
         from workshop.anonymize.shop_rules import shop_rules as base
 
         def rules():
             wanted = base()
             del wanted["shop.Customer"]["city"]   # forgotten: copied as it is
             return wanted
-    """))
+    """)
+    )
     done = run_check("--rules", "leaky_rules:rules", pythonpath=str(tmp_path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "shop.Customer.city" in done.stdout and "fix:" in done.stdout
@@ -50,7 +58,12 @@ def test_coverage_counts_and_stale_declarations():
     stale = coverage.check(shop_rules(), {**SAFE, "shop.Customer": {**SAFE["shop.Customer"], "shoe_size": "?"}})
     assert stale.stale == ("shop.Customer.shoe_size",) and not stale.ok
     missing = coverage.check(shop_rules(), {k: v for k, v in SAFE.items() if k != "shop.Review"})
-    assert set(missing.uncovered) == {"shop.Review.rating", "shop.Review.title", "shop.Review.body", "shop.Review.created_at"}
+    assert set(missing.uncovered) == {
+        "shop.Review.rating",
+        "shop.Review.title",
+        "shop.Review.body",
+        "shop.Review.created_at",
+    }
 
 
 @pytest.mark.parametrize("spec", ["nonsense", "workshop.nope:rules", "workshop.anonymize.shop_rules:QI"])

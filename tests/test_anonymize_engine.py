@@ -11,8 +11,23 @@ import hmac
 import pytest
 from psycopg import sql
 
-from workshop.anonymize import Fake, GeneralizeDate, KeepPrefix, Mask, Noise, Pseudonymize, Shuffle, Static, Suppress
-from workshop.anonymize import build, db, keys, measure, pools, preview
+from workshop.anonymize import (
+    Fake,
+    GeneralizeDate,
+    KeepPrefix,
+    Mask,
+    Noise,
+    Pseudonymize,
+    Shuffle,
+    Static,
+    Suppress,
+    build,
+    db,
+    keys,
+    measure,
+    pools,
+    preview,
+)
 from workshop.anonymize.shop_rules import shop_rules
 from workshop.errors import WorkshopError
 
@@ -27,8 +42,9 @@ def rows(query, params=None):
 
 
 def checksum(schema: str, table: str) -> str:
-    return rows(sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM {} t").format(
-        sql.Identifier(schema, table)))[0][0]
+    return rows(
+        sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM {} t").format(sql.Identifier(schema, table))
+    )[0][0]
 
 
 def schemas() -> set[str]:
@@ -58,8 +74,14 @@ def python_pseudonym_hex(value: str, width: int = 16) -> str:
 def test_copy_has_every_row_and_the_source_is_untouched(anon):
     report, before = anon
     for table in ("shop_customer", "shop_order", "shop_orderitem", "shop_review", "auth_user"):
-        assert rows(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", table)))[0][0] == report.tables[table]
-        assert rows(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("anon_t", table)))[0][0] == report.tables[table]
+        assert (
+            rows(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", table)))[0][0]
+            == report.tables[table]
+        )
+        assert (
+            rows(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("anon_t", table)))[0][0]
+            == report.tables[table]
+        )
     assert {t: checksum("public", t) for t in before} == before
     assert "anon_t__building" not in schemas()
 
@@ -67,8 +89,11 @@ def test_copy_has_every_row_and_the_source_is_untouched(anon):
 def test_same_value_and_key_give_the_same_pseudonym_in_every_table(anon):
     # The SQL HMAC equals Python's hmac module, for customers and staff alike.
     for table in ("shop_customer", "auth_user"):
-        pairs = rows(sql.SQL("SELECT p.email, a.email FROM {} p JOIN {} a USING (id)").format(
-            sql.Identifier("public", table), sql.Identifier("anon_t", table)))
+        pairs = rows(
+            sql.SQL("SELECT p.email, a.email FROM {} p JOIN {} a USING (id)").format(
+                sql.Identifier("public", table), sql.Identifier("anon_t", table)
+            )
+        )
         assert pairs
         assert all(after == python_pseudonym_hex(before) + "@example.com" for before, after in pairs)
 
@@ -79,8 +104,10 @@ def test_rerun_is_deterministic_and_another_key_changes_every_pseudonym(anon):
     assert checksum("anon_t2", "shop_customer") == first
     assert checksum("anon_t2", "auth_user") == checksum("anon_t", "auth_user")
     build(target="anon_t2", key=OTHER_KEY, progress=False)  # re-running into an existing copy is fine
-    same = rows("SELECT count(*) FILTER (WHERE a.email = b.email), count(*) FILTER (WHERE a.national_id = b.national_id), "
-                "count(*) FROM anon_t.shop_customer a JOIN anon_t2.shop_customer b USING (id)")[0]
+    same = rows(
+        "SELECT count(*) FILTER (WHERE a.email = b.email), count(*) FILTER (WHERE a.national_id = b.national_id), "
+        "count(*) FROM anon_t.shop_customer a JOIN anon_t2.shop_customer b USING (id)"
+    )[0]
     drop("anon_t2")
     assert same[2] == 400
     assert same[0] == 0
@@ -88,31 +115,43 @@ def test_rerun_is_deterministic_and_another_key_changes_every_pseudonym(anon):
 
 
 def test_foreign_keys_point_to_the_same_rows(anon):
-    orphans = rows("SELECT count(*) FROM anon_t.shop_order o LEFT JOIN anon_t.shop_customer c ON c.id = o.customer_id "
-                   "WHERE c.id IS NULL")[0][0]
+    orphans = rows(
+        "SELECT count(*) FROM anon_t.shop_order o LEFT JOIN anon_t.shop_customer c ON c.id = o.customer_id "
+        "WHERE c.id IS NULL"
+    )[0][0]
     assert orphans == 0
-    per_customer = rows("SELECT count(*) FROM (SELECT customer_id, count(*) FROM public.shop_order GROUP BY 1 "
-                        "EXCEPT SELECT customer_id, count(*) FROM anon_t.shop_order GROUP BY 1) x")[0][0]
+    per_customer = rows(
+        "SELECT count(*) FROM (SELECT customer_id, count(*) FROM public.shop_order GROUP BY 1 "
+        "EXCEPT SELECT customer_id, count(*) FROM anon_t.shop_order GROUP BY 1) x"
+    )[0][0]
     assert per_customer == 0
-    fks = rows("SELECT n.nspname, count(*) FILTER (WHERE k.convalidated) FROM pg_constraint k JOIN pg_namespace n "
-               "ON n.oid = k.connamespace WHERE k.contype = 'f' AND n.nspname IN ('public', 'anon_t') GROUP BY 1")
+    fks = rows(
+        "SELECT n.nspname, count(*) FILTER (WHERE k.convalidated) FROM pg_constraint k JOIN pg_namespace n "
+        "ON n.oid = k.connamespace WHERE k.contype = 'f' AND n.nspname IN ('public', 'anon_t') GROUP BY 1"
+    )
     assert dict(fks)["anon_t"] == dict(fks)["public"] > 0
 
 
 def test_unique_constraints_survive(anon):
-    unique = rows("SELECT conname FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace "
-                  "WHERE n.nspname = 'anon_t' AND k.contype = 'u' AND conrelid = 'anon_t.shop_customer'::regclass")
+    unique = rows(
+        "SELECT conname FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace "
+        "WHERE n.nspname = 'anon_t' AND k.contype = 'u' AND conrelid = 'anon_t.shop_customer'::regclass"
+    )
     assert {"shop_customer_email_key", "shop_customer_national_id_key"} <= {u[0] for u in unique}
     distinct = rows("SELECT count(DISTINCT email), count(DISTINCT national_id), count(*) FROM anon_t.shop_customer")[0]
     assert distinct[0] == distinct[1] == distinct[2] == 400
-    shapes = rows(r"SELECT count(*) FROM anon_t.shop_customer WHERE national_id !~ '^9\d{2}-\d{2}-\d{4}$' "
-                  r"OR phone !~ '^\(0\d{2}\) \d{3}-\d{4}$' OR email !~ '^[0-9a-f]{16}@example\.com$'")[0][0]
+    shapes = rows(
+        r"SELECT count(*) FROM anon_t.shop_customer WHERE national_id !~ '^9\d{2}-\d{2}-\d{4}$' "
+        r"OR phone !~ '^\(0\d{2}\) \d{3}-\d{4}$' OR email !~ '^[0-9a-f]{16}@example\.com$'"
+    )[0][0]
     assert shapes == 0
 
 
 def test_identity_continues_after_the_copied_ids(anon):
     with db.connect() as conn, conn.transaction(force_rollback=True):
-        new_id = conn.execute("INSERT INTO anon_t.shop_category (name, slug) VALUES ('x', 'x') RETURNING id").fetchone()[0]
+        new_id = conn.execute(
+            "INSERT INTO anon_t.shop_category (name, slug) VALUES ('x', 'x') RETURNING id"
+        ).fetchone()[0]
         assert new_id > conn.execute("SELECT max(id) FROM public.shop_category").fetchone()[0]
 
 
@@ -130,24 +169,34 @@ def test_leak_scan_finds_nothing_rewritten_and_catches_a_forgotten_column(anon):
 
 
 def test_fake_pools_never_hold_an_original_value(anon):
-    originals = {r[0] for r in rows("SELECT first_name FROM public.shop_customer UNION SELECT first_name FROM public.auth_user")}
-    fakes = {r[0] for r in rows("SELECT first_name FROM anon_t.shop_customer UNION SELECT first_name FROM anon_t.auth_user")}
+    originals = {
+        r[0] for r in rows("SELECT first_name FROM public.shop_customer UNION SELECT first_name FROM public.auth_user")
+    }
+    fakes = {
+        r[0] for r in rows("SELECT first_name FROM anon_t.shop_customer UNION SELECT first_name FROM anon_t.auth_user")
+    }
     assert fakes and not (fakes & originals)
 
 
-@pytest.mark.parametrize("rules, message", [
-    ({"shop.Customer": {"shoe_size": Suppress()}}, "has no field 'shoe_size'"),
-    ({"shop.Nobody": {"name": Suppress()}}, "Unknown model 'shop.Nobody'"),
-    ({"shop.Customer": {"phone": Static("x" * 40)}}, "longer than shop.Customer.phone's max_length 32"),
-    ({"shop.Customer": {"email": Mask("email")}}, "shop.Customer.email is unique"),
-    ({"shop.Customer": {"national_id": Fake("first_name")}}, "is unique"),
-    ({"shop.Customer": {"national_id": Pseudonymize("{hex:8}")}}, "may collide"),
-    ({"shop.Customer": {"birth_date": Suppress()}}, "NOT NULL DateField"),
-    ({"shop.Customer": {"birth_date": Pseudonymize("{hex:16}")}}, "is a DateField"),
-    ({"shop.Customer": {"first_name": Fake("no_such_provider")}}, "no provider 'no_such_provider'"),
-    ({"shop.Customer": {"national_id": Pseudonymize("{digits:11}")}}, "needs 2 to 10 digits"),
-    ({"shop.Customer": {"national_id": Pseudonymize("8{digits:2}-{digits:2}-{digits:4}")}}, "do not have the shape"),
-])
+@pytest.mark.parametrize(
+    "rules, message",
+    [
+        ({"shop.Customer": {"shoe_size": Suppress()}}, "has no field 'shoe_size'"),
+        ({"shop.Nobody": {"name": Suppress()}}, "Unknown model 'shop.Nobody'"),
+        ({"shop.Customer": {"phone": Static("x" * 40)}}, "longer than shop.Customer.phone's max_length 32"),
+        ({"shop.Customer": {"email": Mask("email")}}, "shop.Customer.email is unique"),
+        ({"shop.Customer": {"national_id": Fake("first_name")}}, "is unique"),
+        ({"shop.Customer": {"national_id": Pseudonymize("{hex:8}")}}, "may collide"),
+        ({"shop.Customer": {"birth_date": Suppress()}}, "NOT NULL DateField"),
+        ({"shop.Customer": {"birth_date": Pseudonymize("{hex:16}")}}, "is a DateField"),
+        ({"shop.Customer": {"first_name": Fake("no_such_provider")}}, "no provider 'no_such_provider'"),
+        ({"shop.Customer": {"national_id": Pseudonymize("{digits:11}")}}, "needs 2 to 10 digits"),
+        (
+            {"shop.Customer": {"national_id": Pseudonymize("8{digits:2}-{digits:2}-{digits:4}")}},
+            "do not have the shape",
+        ),
+    ],
+)
 def test_invalid_rules_are_rejected_before_any_write(rules, message):
     before = checksum("public", "shop_customer")
     with pytest.raises(WorkshopError) as error:
@@ -232,8 +281,10 @@ def test_generalization_and_noise_are_bounded():
         assert after == f"{int(before[:4]) // 10 * 10}-01-01"
     for before, after in sample("zip_code", KeepPrefix(3)):
         assert after == before[:3] + "*" * (len(before) - 3)
-    shifts = [(datetime.date.fromisoformat(a) - datetime.date.fromisoformat(b)).days
-              for b, a in sample("birth_date", Noise(7))]
+    shifts = [
+        (datetime.date.fromisoformat(a) - datetime.date.fromisoformat(b)).days
+        for b, a in sample("birth_date", Noise(7))
+    ]
     assert all(-7 <= s <= 7 for s in shifts) and len(set(shifts)) > 5
 
 

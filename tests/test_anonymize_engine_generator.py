@@ -29,8 +29,9 @@ def test_national_ids_are_a_seeded_random_draw_not_a_function_of_the_id():
 
 
 def test_the_loader_sees_a_dataset_from_the_previous_generator_as_stale():
-    stored = SimpleNamespace(size="tiny", seed=42, generator_version=generate.GENERATOR_VERSION,
-                             row_counts={"_vocab": vocab.checksum()})
+    stored = SimpleNamespace(
+        size="tiny", seed=42, generator_version=generate.GENERATOR_VERSION, row_counts={"_vocab": vocab.checksum()}
+    )
     assert load.matches(stored, "tiny", 42)
     stored.generator_version = 1  # national ids linear in the id
     assert not load.matches(stored, "tiny", 42)  # setup() reloads it

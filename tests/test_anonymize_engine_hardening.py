@@ -32,8 +32,9 @@ def rows(query, params=None):
 
 
 def checksum(schema: str, table: str) -> str:
-    return rows(sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {} t").format(
-        sql.Identifier(schema, table)))[0][0]
+    return rows(
+        sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {} t").format(sql.Identifier(schema, table))
+    )[0][0]
 
 
 def schemas() -> set[str]:
@@ -57,12 +58,15 @@ class WaitForLock(Strategy):
 
     def expression(self, q, column):
         return sql.SQL("(SELECT {} FROM pg_advisory_xact_lock_shared({}) AS x)").format(
-            q.col(column.name), sql.Literal(self.lock))
+            q.col(column.name), sql.Literal(self.lock)
+        )
 
 
 def blocked_build_backends() -> list:
-    return rows("SELECT pid FROM pg_stat_activity WHERE application_name = 'workshop.anonymize' "
-                "AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = current_database()")
+    return rows(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'workshop.anonymize' "
+        "AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = current_database()"
+    )
 
 
 def wait_until(condition, seconds: float = 60) -> None:
@@ -115,8 +119,10 @@ def test_writes_during_a_build_are_either_all_absent_or_all_present():
     rules["shop.Customer"]["city"] = WaitForLock()
     customer_ids = [r[0] for r in rows("SELECT id FROM public.shop_customer ORDER BY id")]
     first_id, old_email = rows("SELECT id, email FROM public.shop_customer ORDER BY id LIMIT 1")[0]
-    counts = {t: rows(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", t)))[0][0]
-              for t in ("shop_customer", "shop_order")}
+    counts = {
+        t: rows(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", t)))[0][0]
+        for t in ("shop_customer", "shop_order")
+    }
     holder = db.connect()
     holder.execute("SELECT pg_advisory_lock(%s)", [LOCK])
     new_ids, errors = {}, []
@@ -129,11 +135,15 @@ def test_writes_during_a_build_are_either_all_absent_or_all_present():
                     "INSERT INTO public.shop_customer (first_name, last_name, email, phone, national_id, birth_date, "
                     "gender, street_address, city, state, zip_code, created_at) SELECT 'Mid', 'Build', "
                     "'mid.build@example.org', phone, '999-99-9999', birth_date, gender, street_address, city, state, "
-                    "zip_code, created_at FROM public.shop_customer ORDER BY id LIMIT 1 RETURNING id").fetchone()[0]
+                    "zip_code, created_at FROM public.shop_customer ORDER BY id LIMIT 1 RETURNING id"
+                ).fetchone()[0]
                 new_ids["order"] = conn.execute(
                     "INSERT INTO public.shop_order (customer_id, status, created_at) VALUES (%s, 'paid', now()) RETURNING id",
-                    [new_ids["customer"]]).fetchone()[0]
-                conn.execute("UPDATE public.shop_customer SET email = 'changed.mid.build@example.org' WHERE id = %s", [first_id])
+                    [new_ids["customer"]],
+                ).fetchone()[0]
+                conn.execute(
+                    "UPDATE public.shop_customer SET email = 'changed.mid.build@example.org' WHERE id = %s", [first_id]
+                )
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -154,8 +164,10 @@ def test_writes_during_a_build_are_either_all_absent_or_all_present():
         assert rows("SELECT count(*) FROM anon_snap.shop_order WHERE id = %s", [new_ids["order"]]) == [(0,)]
         expected = sqlhash.hmac_python(keys.derive(KEY, "hmac"), old_email).hex()[:16] + "@example.com"
         assert rows("SELECT email FROM anon_snap.shop_customer WHERE id = %s", [first_id]) == [(expected,)]
-        assert rows("SELECT count(*) FROM pg_constraint WHERE connamespace = 'anon_snap'::regnamespace "
-                    "AND contype = 'f' AND NOT convalidated") == [(0,)]
+        assert rows(
+            "SELECT count(*) FROM pg_constraint WHERE connamespace = 'anon_snap'::regnamespace "
+            "AND contype = 'f' AND NOT convalidated"
+        ) == [(0,)]
     finally:
         writer.join()
         holder.close()
@@ -190,8 +202,10 @@ def test_ctrl_c_cancels_the_running_queries_and_keeps_the_previous_copy():
         # build() returned only after its workers' queries were cancelled: none is left
         # waiting on the lock (which the test still holds), and the build schema is gone.
         assert blocked_build_backends() == []
-        assert rows("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'workshop.anonymize' "
-                    "AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()") == [(0,)]
+        assert rows(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'workshop.anonymize' "
+            "AND state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()"
+        ) == [(0,)]
         assert "anon_int__building" not in schemas()
         assert checksum("anon_int", "shop_order") == previous
     finally:
@@ -211,8 +225,11 @@ def test_a_server_logging_every_statement_and_parameter_never_sees_the_key_mater
     start = logged[0]
     with db.connect() as conn:
         for setting, value in (("log_min_duration_statement", "0"), ("log_parameter_max_length", "-1")):
-            conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
-                sql.Identifier(database), sql.Identifier(setting), sql.Literal(value)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(database), sql.Identifier(setting), sql.Literal(value)
+                )
+            )
     hmac_key = keys.derive(KEY, "hmac")
     try:
         build(target="anon_logged", key=KEY, progress=False)
@@ -221,7 +238,9 @@ def test_a_server_logging_every_statement_and_parameter_never_sees_the_key_mater
     finally:
         with db.connect() as conn:
             for setting in ("log_min_duration_statement", "log_parameter_max_length"):
-                conn.execute(sql.SQL("ALTER DATABASE {} RESET {}").format(sql.Identifier(database), sql.Identifier(setting)))
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RESET {}").format(sql.Identifier(database), sql.Identifier(setting))
+                )
         drop("anon_logged")
     with db.connect() as conn:
         size = conn.execute("SELECT size FROM pg_stat_file('log')").fetchone()[0]
@@ -232,8 +251,15 @@ def test_a_server_logging_every_statement_and_parameter_never_sees_the_key_mater
     from workshop.anonymize.shop_rules import NATIONAL_ID
 
     feistel = sqlhash.feistel_tables(hmac_key, f"fpe|{NATIONAL_ID.template}", 10**4, 10**4)
-    for secret in (KEY.hex(), KEY.decode(), hmac_key.hex(), pads["hmac_ipad"].hex(), pads["hmac_opad"].hex(),
-                   ",".join(map(str, feistel[0][:8])), ",".join(map(str, feistel[1][:8]))):
+    for secret in (
+        KEY.hex(),
+        KEY.decode(),
+        hmac_key.hex(),
+        pads["hmac_ipad"].hex(),
+        pads["hmac_opad"].hex(),
+        ",".join(map(str, feistel[0][:8])),
+        ",".join(map(str, feistel[1][:8])),
+    ):
         assert secret not in log
 
 
@@ -280,17 +306,21 @@ def test_a_foreign_key_on_a_plain_unique_index_is_rebuilt():
     with db.connect() as conn:
         conn.execute("CREATE TABLE public.t_fk_parent (id int PRIMARY KEY, code text NOT NULL)")
         conn.execute("CREATE UNIQUE INDEX t_fk_parent_code ON public.t_fk_parent (code)")
-        conn.execute('CREATE TABLE public.t_fk_child (id int PRIMARY KEY, "Parent Code" text '
-                     "REFERENCES public.t_fk_parent (code) ON DELETE CASCADE DEFERRABLE)")
+        conn.execute(
+            'CREATE TABLE public.t_fk_child (id int PRIMARY KEY, "Parent Code" text '
+            "REFERENCES public.t_fk_parent (code) ON DELETE CASCADE DEFERRABLE)"
+        )
         conn.execute("INSERT INTO public.t_fk_parent VALUES (1, 'a'), (2, 'b')")
         conn.execute("INSERT INTO public.t_fk_child VALUES (10, 'a'), (11, 'b'), (12, NULL)")
     try:
         report = build(target="anon_fk", key=KEY, progress=False)
         assert report.tables["t_fk_child"] == 3
-        fk = rows("SELECT convalidated, condeferrable, confdeltype, pg_get_constraintdef(oid) FROM pg_constraint "
-                  "WHERE conrelid = 'anon_fk.t_fk_child'::regclass AND contype = 'f'")
+        fk = rows(
+            "SELECT convalidated, condeferrable, confdeltype, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'anon_fk.t_fk_child'::regclass AND contype = 'f'"
+        )
         assert len(fk) == 1 and fk[0][:3] == (True, True, "c")
-        assert 'REFERENCES anon_fk.t_fk_parent(code)' in fk[0][3].replace('"', "")
+        assert "REFERENCES anon_fk.t_fk_parent(code)" in fk[0][3].replace('"', "")
         index = rows("SELECT indisunique FROM pg_index WHERE indexrelid = 'anon_fk.t_fk_parent_code'::regclass")
         assert index == [(True,)]
     finally:
@@ -314,10 +344,12 @@ def test_key_file_check_does_not_refuse_on_windows(tmp_path):
 
 
 def test_engine_modules_import_without_django_and_say_which_cell_to_run():
-    script = ("import workshop.anonymize.db as db, workshop.anonymize.dump, workshop.anonymize.rules, "
-              "workshop.anonymize.engine, workshop.anonymize.collisions\n"
-              "from workshop.errors import WorkshopError\n"
-              "try:\n    db.conninfo()\nexcept WorkshopError as e:\n    print('ERR', e)\n")
+    script = (
+        "import workshop.anonymize.db as db, workshop.anonymize.dump, workshop.anonymize.rules, "
+        "workshop.anonymize.engine, workshop.anonymize.collisions\n"
+        "from workshop.errors import WorkshopError\n"
+        "try:\n    db.conninfo()\nexcept WorkshopError as e:\n    print('ERR', e)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr

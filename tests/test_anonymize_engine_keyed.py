@@ -29,12 +29,19 @@ def test_noise_cannot_be_recomputed_without_the_key():
     amount = 30
     frame = preview("shop.Customer", "birth_date", Noise(amount), limit=400, key=KEY)
     ids = [int(i) for i in frame.index]
-    offsets = {i: (datetime.date.fromisoformat(a) - datetime.date.fromisoformat(b)).days
-               for i, b, a in zip(ids, frame.before, frame.after)}
+    offsets = {
+        i: (datetime.date.fromisoformat(a) - datetime.date.fromisoformat(b)).days
+        for i, b, a in zip(ids, frame.before, frame.after)
+    }
     assert all(-amount <= o <= amount for o in offsets.values()) and len(set(offsets.values())) > 20
-    old = unkeyed("SELECT id, floor(mod(abs(hashint8extended(id, %s)), 1000000)::float8 / 1000000 * %s)::int - %s "
-                  "FROM public.shop_customer WHERE id = ANY(%s)", ids,
-                  0 * 1_000_003 + zlib.crc32(b"birth_date"), 2 * amount + 1, amount)
+    old = unkeyed(
+        "SELECT id, floor(mod(abs(hashint8extended(id, %s)), 1000000)::float8 / 1000000 * %s)::int - %s "
+        "FROM public.shop_customer WHERE id = ANY(%s)",
+        ids,
+        0 * 1_000_003 + zlib.crc32(b"birth_date"),
+        2 * amount + 1,
+        amount,
+    )
     same = sum(old[i] == o for i, o in offsets.items())
     assert same < len(ids) * 0.1  # chance alone: 1 in 61 rows
     other = preview("shop.Customer", "birth_date", Noise(amount), limit=400, key=OTHER_KEY)
@@ -48,8 +55,12 @@ def test_fake_picks_by_row_cannot_be_recomputed_without_the_key():
     with db.connect() as conn:
         originals = {r[0] for r in conn.execute("SELECT first_name FROM public.shop_customer")}
     pool = [v for v in pools.draw("first_name", "en_US", 0, 1000, field.max_length) if v not in originals]
-    old = unkeyed("SELECT id, mod(abs(hashint8extended(id, %s)), %s) FROM public.shop_customer WHERE id = ANY(%s)",
-                  ids, 0, len(pool))
+    old = unkeyed(
+        "SELECT id, mod(abs(hashint8extended(id, %s)), %s) FROM public.shop_customer WHERE id = ANY(%s)",
+        ids,
+        0,
+        len(pool),
+    )
     assert set(frame.after) <= set(pool)
     same = sum(pool[old[i]] == after for i, after in zip(ids, frame.after))
     assert same < len(ids) * 0.1  # chance alone: about 1 in len(pool)
@@ -63,7 +74,10 @@ def test_shuffle_cannot_be_undone_without_the_key():
     old = unkeyed(
         "SELECT a.pk, b.v FROM (SELECT id AS pk, row_number() OVER (ORDER BY id) AS n FROM public.shop_customer) a "
         "JOIN (SELECT email AS v, row_number() OVER (ORDER BY hashtextextended(id::text, %s), id) AS n "
-        "FROM public.shop_customer) b USING (n) WHERE a.pk = ANY(%s)", ids, 3)
+        "FROM public.shop_customer) b USING (n) WHERE a.pk = ANY(%s)",
+        ids,
+        3,
+    )
     assert sorted(frame.after) == sorted(frame.before)  # still a permutation of the column
     assert sum(old[i] == after for i, after in zip(ids, frame.after)) < 5
     other = preview("shop.Customer", "email", Shuffle(seed=3), limit=400, key=OTHER_KEY)

@@ -29,7 +29,9 @@ def national_id_pseudonym(value: str) -> str:
 def renumbered(django_db_setup, django_db_blocker):
     """A copy with renumbered ids, built over a planted national-id collision (restored after)."""
     with django_db_blocker.unblock(), db.connect() as conn:
-        (d, d_nid), (e, e_nid) = conn.execute("SELECT id, national_id FROM public.shop_customer ORDER BY id LIMIT 2").fetchall()
+        (d, d_nid), (e, e_nid) = conn.execute(
+            "SELECT id, national_id FROM public.shop_customer ORDER BY id LIMIT 2"
+        ).fetchall()
         first_draw = national_id_pseudonym(e_nid)
         try:
             conn.execute("UPDATE public.shop_customer SET national_id = %s WHERE id = %s", [first_draw, d])
@@ -44,16 +46,27 @@ def renumbered(django_db_setup, django_db_blocker):
 def test_every_foreign_key_follows_its_row(renumbered):
     hmac_key = keys.derive(KEY, "hmac")
     new_customer = lambda i: renumber.forward(hmac_key, "shop_customer", i)  # noqa: E731
-    source = rows("SELECT o.id, o.customer_id, c.email FROM public.shop_order o JOIN public.shop_customer c ON c.id = o.customer_id")
-    copy = {r[0]: r[1:] for r in rows(
-        "SELECT o.id, o.customer_id, c.email FROM anon_renum.shop_order o JOIN anon_renum.shop_customer c ON c.id = o.customer_id")}
+    source = rows(
+        "SELECT o.id, o.customer_id, c.email FROM public.shop_order o JOIN public.shop_customer c ON c.id = o.customer_id"
+    )
+    copy = {
+        r[0]: r[1:]
+        for r in rows(
+            "SELECT o.id, o.customer_id, c.email FROM anon_renum.shop_order o JOIN anon_renum.shop_customer c ON c.id = o.customer_id"
+        )
+    }
     assert len(copy) == len(source)
     for order, customer, email in source:
         copied_customer, copied_email = copy[renumber.forward(hmac_key, "shop_order", order)]
         assert copied_customer == new_customer(customer)
         assert copied_email == sqlhash.hmac_python(hmac_key, email).hex()[:16] + "@example.com"  # the same person
-    assert rows("SELECT count(*) FILTER (WHERE NOT convalidated), count(*) FROM pg_constraint "
-                "WHERE connamespace = 'anon_renum'::regnamespace AND contype = 'f'")[0][0] == 0
+    assert (
+        rows(
+            "SELECT count(*) FILTER (WHERE NOT convalidated), count(*) FROM pg_constraint "
+            "WHERE connamespace = 'anon_renum'::regnamespace AND contype = 'f'"
+        )[0][0]
+        == 0
+    )
 
 
 def test_original_ids_do_not_come_back_and_the_key_decides(renumbered):
@@ -68,11 +81,15 @@ def test_original_ids_do_not_come_back_and_the_key_decides(renumbered):
 
 
 def test_identities_continue_and_collisions_are_still_redrawn(renumbered):
-    nid = rows("SELECT national_id FROM anon_renum.shop_customer WHERE id = %s",
-               [renumber.forward(keys.derive(KEY, "hmac"), "shop_customer", renumbered["e"])])[0][0]
+    nid = rows(
+        "SELECT national_id FROM anon_renum.shop_customer WHERE id = %s",
+        [renumber.forward(keys.derive(KEY, "hmac"), "shop_customer", renumbered["e"])],
+    )[0][0]
     assert nid != renumbered["first_draw"]  # that is customer d's real id
     assert nid not in {r[0] for r in rows("SELECT national_id FROM public.shop_customer")}
     with db.connect() as conn, conn.transaction(force_rollback=True):
         top = conn.execute("SELECT max(id) FROM anon_renum.shop_category").fetchone()[0]
-        new_id = conn.execute("INSERT INTO anon_renum.shop_category (name, slug) VALUES ('x', 'x') RETURNING id").fetchone()[0]
+        new_id = conn.execute(
+            "INSERT INTO anon_renum.shop_category (name, slug) VALUES ('x', 'x') RETURNING id"
+        ).fetchone()[0]
         assert new_id > top

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.django_db
 #   {1, 2} (1980, 021, F), {3, 4, 5} (1990, 100, M), {6} (1990, 100, F)  -> k = 1, 1 unique.
 # Without gender: {1, 2}, {3, 4, 5, 6}  -> k = 2, none unique.
 PEOPLE = [
-    (1, "1980-03-01", "02134", "F"), (2, "1980-11-30", "02139", "F"),
-    (3, "1990-01-01", "10001", "M"), (4, "1990-06-15", "10002", "M"), (5, "1990-12-31", "10003", "M"),
+    (1, "1980-03-01", "02134", "F"),
+    (2, "1980-11-30", "02139", "F"),
+    (3, "1990-01-01", "10001", "M"),
+    (4, "1990-06-15", "10002", "M"),
+    (5, "1990-12-31", "10003", "M"),
     (6, "1990-07-04", "10001", "F"),
 ]
 
@@ -25,8 +28,10 @@ PEOPLE = [
 def fixture_schema():
     with db.connect() as conn:
         conn.execute("DROP SCHEMA IF EXISTS kfix CASCADE; CREATE SCHEMA kfix")
-        conn.execute("CREATE TABLE kfix.shop_customer (id int, first_name text, last_name text, birth_date date, "
-                     "zip_code text, gender text)")
+        conn.execute(
+            "CREATE TABLE kfix.shop_customer (id int, first_name text, last_name text, birth_date date, "
+            "zip_code text, gender text)"
+        )
         with conn.cursor().copy("COPY kfix.shop_customer (id, birth_date, zip_code, gender) FROM STDIN") as copy:
             for row in PEOPLE:
                 copy.write_row(row)
@@ -86,15 +91,31 @@ def test_modules_import_without_django_and_say_which_cell_to_run():
     import subprocess
     import sys
 
-    modules = ("measure", "widgets", "target", "attacks", "dp", "coverage", "alias", "exercises", "solutions",
-               "shop_rules", "bench", "cli", "timeline", "query")
-    script = (f"import importlib\nfor m in {modules!r}:\n    importlib.import_module('workshop.anonymize.' + m)\n"
-              "from workshop.anonymize import measure, widgets, attacks\n"
-              "from workshop.errors import WorkshopError\n"
-              "for call in (measure.k_anonymity, widgets.generalization_explorer, widgets.rule_preview,\n"
-              "             lambda: attacks.find_by_reviews([])):\n"
-              "    try:\n        call()\n    except WorkshopError as e:\n        print('ERR', e)\n"
-              "    else:\n        print('NO ERROR')\n")
+    modules = (
+        "measure",
+        "widgets",
+        "target",
+        "attacks",
+        "dp",
+        "coverage",
+        "alias",
+        "exercises",
+        "solutions",
+        "shop_rules",
+        "bench",
+        "cli",
+        "timeline",
+        "query",
+    )
+    script = (
+        f"import importlib\nfor m in {modules!r}:\n    importlib.import_module('workshop.anonymize.' + m)\n"
+        "from workshop.anonymize import measure, widgets, attacks\n"
+        "from workshop.errors import WorkshopError\n"
+        "for call in (measure.k_anonymity, widgets.generalization_explorer, widgets.rule_preview,\n"
+        "             lambda: attacks.find_by_reviews([])):\n"
+        "    try:\n        call()\n    except WorkshopError as e:\n        print('ERR', e)\n"
+        "    else:\n        print('NO ERROR')\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -28,10 +28,13 @@ def cancel(conn):
 
 def test_a_job_runs_after_the_jobs_it_names_and_by_priority():
     order = []
-    record = lambda name: (lambda conn: order.append(name))  # noqa: E731
-    jobs = [Job((5,), name="late", run=record("late")), Job((0,), name="first", run=record("first")),
-            Job((9,), name="child", run=record("child"), after=("first",)),
-            Job((0,), name="last", run=record("last"), after=("child", "late"))]
+    record = lambda name: lambda conn: order.append(name)  # noqa: E731
+    jobs = [
+        Job((5,), name="late", run=record("late")),
+        Job((0,), name="first", run=record("first")),
+        Job((9,), name="child", run=record("child"), after=("first",)),
+        Job((0,), name="last", run=record("last"), after=("child", "late")),
+    ]
     run(jobs, [FakeConn(0)])
     # One connection: the ready job with the lowest priority first; the child only
     # becomes ready when `first` is done, and its priority (9) puts it after `late` (5).
@@ -42,8 +45,10 @@ def test_a_cycle_is_a_planning_error():
     from graphlib import CycleError
 
     with pytest.raises(CycleError):
-        run([Job((0,), name="a", run=lambda c: 0, after=("b",)), Job((0,), name="b", run=lambda c: 0, after=("a",))],
-            [FakeConn(0)])
+        run(
+            [Job((0,), name="a", run=lambda c: 0, after=("b",)), Job((0,), name="b", run=lambda c: 0, after=("a",))],
+            [FakeConn(0)],
+        )
 
 
 def test_can_start_keeps_two_jobs_apart():
@@ -59,11 +64,15 @@ def test_can_start_keeps_two_jobs_apart():
             time.sleep(0.05)
             with lock:
                 active.discard(name)
+
         return work
 
     apart = lambda running: not any(j.kind in ("a", "b") for j in running)  # noqa: E731
-    jobs = [Job((0,), name="a", kind="a", run=job("a"), can_start=apart),
-            Job((0,), name="b", kind="b", run=job("b"), can_start=apart), Job((1,), name="c", kind="c", run=job("c"))]
+    jobs = [
+        Job((0,), name="a", kind="a", run=job("a"), can_start=apart),
+        Job((0,), name="b", kind="b", run=job("b"), can_start=apart),
+        Job((1,), name="c", kind="c", run=job("c")),
+    ]
     timeline = run(jobs, [FakeConn(0), FakeConn(1)])
     assert overlaps == []
     assert sorted(kind for _, kind, _, _, _ in timeline) == ["a", "b", "c"]
@@ -83,7 +92,8 @@ def test_the_first_failure_cancels_the_running_job_and_stops_the_rest():
         raise RuntimeError("canceling statement due to user request")
 
     jobs = [Job((0,), name="boom", run=boom), Job((0,), name="long", run=long_query)] + [
-        Job((1,), name=f"later{i}", run=lambda c, i=i: ran.append(i), after=("boom",)) for i in range(5)]
+        Job((1,), name=f"later{i}", run=lambda c, i=i: ran.append(i), after=("boom",)) for i in range(5)
+    ]
     with pytest.raises(ValueError, match="broken statement"):
         run(jobs, [FakeConn(0), FakeConn(1)], cancel=cancel)
     assert ran == [] and len(cancelled) == 1

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 def test_sql_hmac_equals_python(key):
     messages = ["", "jane.doe@example.com", "Zoë O'Brien", "9" * 500]
     query = sql.SQL("SELECT {} FROM unnest(%(m)s::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n").format(
-        sqlhash.hmac_sql(sql.Identifier("v")))
+        sqlhash.hmac_sql(sql.Identifier("v"))
+    )
     with db.connect() as conn:
         got = [bytes(r[0]) for r in conn.execute(query, {"m": messages, **sqlhash.pads(key)})]
     assert got == [hmac.new(key, m.encode(), hashlib.sha256).digest() for m in messages]
@@ -61,4 +62,3 @@ def test_feistel_is_a_keyed_permutation_of_ten_rounds_and_sql_agrees():
     other = sqlhash.feistel_tables(b"o" * 32, "test", left, right)
     assert sum(sqlhash.feistel_python(x, other, left, right) == p for x, p in enumerate(python)) < 20
     assert run_feistel_sql(tables, left, right) == python
-

@@ -22,8 +22,11 @@ QIS = ("birth_date", "zip_code", "gender")
 # node is birth year + 4-digit ZIP without gender: {1, 2} and {3, 4, 5, 6}. Allowing one
 # suppressed record, gender stays and person 6 (the only 1990 woman) is withheld.
 PEOPLE = [
-    (1, "1980-03-01", "02134", "F"), (2, "1980-11-30", "02139", "F"),
-    (3, "1990-01-01", "10001", "M"), (4, "1990-06-15", "10002", "M"), (5, "1990-12-31", "10003", "M"),
+    (1, "1980-03-01", "02134", "F"),
+    (2, "1980-11-30", "02139", "F"),
+    (3, "1990-01-01", "10001", "M"),
+    (4, "1990-06-15", "10002", "M"),
+    (5, "1990-12-31", "10003", "M"),
     (6, "1990-07-04", "10001", "F"),
 ]
 
@@ -58,8 +61,11 @@ def test_search_finds_the_least_lossy_node_an_exhaustive_count_finds(k, l):  # n
     ids, codes, sensitive = T.load_codes(target)
     every = T.Evaluator(target, codes, sensitive)
     limit = int(target.max_suppressed * len(ids))
-    meeting = [n for n in itertools.product(*(range(len(T.LEVELS[q])) for q in target.quasi_identifiers))
-               if every.violating(n).sum() <= limit]
+    meeting = [
+        n
+        for n in itertools.product(*(range(len(T.LEVELS[q])) for q in target.quasi_identifiers))
+        if every.violating(n).sum() <= limit
+    ]
     assert found.information_loss == pytest.approx(min(T.information_loss(target, n) for n in meeting))
     assert found.chosen in meeting
     assert len(found.suppressed_ids) <= limit
@@ -92,10 +98,13 @@ def test_the_copy_meets_the_target_recounted_on_its_own_values():
     assert T.recount(goal, "anon_target") >= 4
     with db.connect() as conn:
         kept = conn.execute("SELECT count(*) FROM anon_target.shop_customer").fetchone()[0]
-        orphans = conn.execute("SELECT count(*) FROM anon_target.shop_order o LEFT JOIN anon_target.shop_customer c "
-                               "ON c.id = o.customer_id WHERE c.id IS NULL").fetchone()[0]
-        withheld = conn.execute("SELECT count(*) FROM anon_target.shop_customer WHERE id = ANY(%s)",
-                                [report.search.suppressed_ids]).fetchone()[0]
+        orphans = conn.execute(
+            "SELECT count(*) FROM anon_target.shop_order o LEFT JOIN anon_target.shop_customer c "
+            "ON c.id = o.customer_id WHERE c.id IS NULL"
+        ).fetchone()[0]
+        withheld = conn.execute(
+            "SELECT count(*) FROM anon_target.shop_customer WHERE id = ANY(%s)", [report.search.suppressed_ids]
+        ).fetchone()[0]
     assert kept == report.search.rows - len(report.search.suppressed_ids)
     assert (orphans, withheld) == (0, 0)
     assert report.search.suppressed_share <= 0.05
@@ -112,8 +121,13 @@ def test_the_copy_is_a_django_alias():
     from workshop.anonymize import build
     from workshop.shop.models import Customer
 
-    build({"shop.Customer": {"first_name": T.level_strategy("city", 1)}}, target="anon_alias", key=KEY,
-          progress=False, only=["shop.Customer"])
+    build(
+        {"shop.Customer": {"first_name": T.level_strategy("city", 1)}},
+        target="anon_alias",
+        key=KEY,
+        progress=False,
+        only=["shop.Customer"],
+    )
     name = alias.use_copy("anon_alias")
     assert name == "anon_alias"
     assert set(Customer.objects.using(name).values_list("first_name", flat=True)) == {""}

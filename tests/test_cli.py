@@ -10,8 +10,9 @@ import pytest
 
 
 def workshop(*args: str, env=None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workshop.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "workshop.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_doctor_passes_on_this_machine(workshop_env):
@@ -27,7 +28,7 @@ def test_doctor_fails_with_a_fix_when_the_database_does_not_answer(workshop_env,
     env = {**workshop_env, "WORKSHOP_DATABASE_URL": f"postgresql://x@127.0.0.1:{unused_tcp_port}/x"}
     done = workshop("doctor", env=env)
     assert done.returncode == 1
-    line = next(l for l in done.stdout.splitlines() if "PostgreSQL" in l)
+    line = next(row for row in done.stdout.splitlines() if "PostgreSQL" in row)
     assert line.startswith("FAIL") and "unset WORKSHOP_DATABASE_URL" in line
 
 
@@ -65,8 +66,14 @@ def test_data_load_reports_rows_per_second_and_is_idempotent(workshop_env):
 def test_psql_runs_a_query(workshop_env):
     workshop("db", "up", env=workshop_env)
     url = workshop("db", "url", env=workshop_env).stdout.strip()
-    done = subprocess.run([sys.executable, "-m", "workshop.cli", "db", "psql"], input="SELECT 40 + 2;\n",
-                          env={**workshop_env}, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "db", "psql"],
+        input="SELECT 40 + 2;\n",
+        env={**workshop_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and "42" in done.stdout, done.stderr + url
 
 
@@ -104,8 +111,11 @@ def test_db_reset_with_a_database_url_drops_the_database_the_url_names(workshop_
     server = postgres.Database(_private_server(workshop_env), "url")
     postgres.ensure_database(server, "in_use")
     postgres.ensure_database(server, "bystander")
-    env = {**workshop_env, "WORKSHOP_DATABASE_URL": postgres.with_database(server.url, "in_use"),
-           "WORKSHOP_DB_NAME": "bystander"}
+    env = {
+        **workshop_env,
+        "WORKSHOP_DATABASE_URL": postgres.with_database(server.url, "in_use"),
+        "WORKSHOP_DB_NAME": "bystander",
+    }
     refused = workshop("db", "reset", env=env)
     assert refused.returncode == 2 and "'in_use'" in refused.stderr and "--yes" in refused.stderr
     done = workshop("db", "reset", "--yes", env=env)
@@ -135,10 +145,17 @@ def test_psql_gets_the_password_neither_in_argv_nor_in_its_environment(workshop_
     parts = url.split("://", 1)[1].split("@", 1)
     with_password = f"postgresql://postgres:{secret}@{parts[1]}"
     env = {**workshop_env, "WORKSHOP_DATABASE_URL": with_password, "PGPASSWORD_PROBE": "x"}
-    script = ("\\! tr '\\0' ' ' < /proc/$PPID/cmdline; echo; tr '\\0' '\\n' < /proc/$PPID/environ\n"
-              "SELECT 40 + 2 AS answer;\n")
-    done = subprocess.run([sys.executable, "-m", "workshop.cli", "db", "psql"], input=script, env=env,
-                          capture_output=True, text=True, timeout=60)
+    script = (
+        "\\! tr '\\0' ' ' < /proc/$PPID/cmdline; echo; tr '\\0' '\\n' < /proc/$PPID/environ\nSELECT 40 + 2 AS answer;\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "db", "psql"],
+        input=script,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "42" in done.stdout and "psql" in done.stdout  # the query ran, the probe saw psql's argv
     assert secret not in done.stdout + done.stderr

@@ -45,7 +45,9 @@ def test_tiny_dataset_is_loaded_with_the_promised_sizes():
 
 @pytest.mark.django_db
 def test_customers_look_real_and_unique_columns_are_unique():
-    rows = list(Customer.objects.values("first_name", "email", "phone", "national_id", "zip_code", "gender", "birth_date"))
+    rows = list(
+        Customer.objects.values("first_name", "email", "phone", "national_id", "zip_code", "gender", "birth_date")
+    )
     assert len({r["email"] for r in rows}) == len(rows)
     assert len({r["national_id"] for r in rows}) == len(rows)
     assert all(re.fullmatch(r"[a-z0-9._]+@[a-z0-9.-]+\.[a-z]+", r["email"]) for r in rows)
@@ -70,8 +72,9 @@ def test_products_and_reviews_read_like_text_not_lorem_ipsum():
 @pytest.mark.django_db
 def test_relations_are_consistent_reviews_come_from_delivered_orders():
     review = Review.objects.select_related("customer", "product").first()
-    assert OrderItem.objects.filter(order__customer=review.customer, product=review.product,
-                                    order__status="delivered").exists()
+    assert OrderItem.objects.filter(
+        order__customer=review.customer, product=review.product, order__status="delivered"
+    ).exists()
     assert not Order.objects.annotate(n=Count("items")).filter(n=0).exists()
     with connection.cursor() as cursor:  # sequences continue after the loaded ids
         cursor.execute("SELECT nextval(pg_get_serial_sequence('shop_customer', 'id'))")

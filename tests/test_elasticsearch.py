@@ -26,11 +26,19 @@ def es():
 @pytest.fixture
 def index(es):
     name = f"test-products-{uuid.uuid4().hex[:8]}"
-    es.indices.create(index=name, settings={"number_of_shards": 1, "number_of_replicas": 0},
-                      mappings={"properties": {"title": {"type": "text"}, "description": {"type": "text"},
-                                               "brand": {"type": "keyword"},
-                                               # the test distribution lacks mapper-extras: no scaled_float
-                                               "price": {"type": "float"}}})
+    es.indices.create(
+        index=name,
+        settings={"number_of_shards": 1, "number_of_replicas": 0},
+        mappings={
+            "properties": {
+                "title": {"type": "text"},
+                "description": {"type": "text"},
+                "brand": {"type": "keyword"},
+                # the test distribution lacks mapper-extras: no scaled_float
+                "price": {"type": "float"},
+            }
+        },
+    )
     yield name
     es.indices.delete(index=name)
 
@@ -40,7 +48,9 @@ def test_the_node_is_the_major_version_the_client_speaks(es):
 
     health = es.cluster.health()
     assert health["status"] in ("green", "yellow")
-    assert elasticsearch.find().version.split(".")[0] == version("elasticsearch").split(".")[0] == str(elasticsearch.MAJOR)
+    assert (
+        elasticsearch.find().version.split(".")[0] == version("elasticsearch").split(".")[0] == str(elasticsearch.MAJOR)
+    )
 
 
 @pytest.mark.django_db
@@ -48,8 +58,14 @@ def test_index_refresh_search_and_highlight_shop_products(es, index):
     from elasticsearch.helpers import bulk
 
     products = list(Product.objects.order_by("id")[:40])
-    actions = [{"_index": index, "_id": p.id, "_source": {"title": p.title, "description": p.description,
-                                                         "brand": p.brand, "price": float(p.price)}} for p in products]
+    actions = [
+        {
+            "_index": index,
+            "_id": p.id,
+            "_source": {"title": p.title, "description": p.description, "brand": p.brand, "price": float(p.price)},
+        }
+        for p in products
+    ]
     indexed, errors = bulk(es, actions)
     assert indexed == len(products) and not errors
     es.indices.refresh(index=index)

@@ -124,8 +124,12 @@ def test_a_recycled_pid_in_the_record_is_not_our_node(tmp_path):
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", home])
     try:
         time.sleep(0.1)
-        record = {"pid": bystander.pid, "url": "http://127.0.0.1:1", "home": home,
-                  "create_time": es_process.process_create_time(bystander.pid) - 3600}
+        record = {
+            "pid": bystander.pid,
+            "url": "http://127.0.0.1:1",
+            "home": home,
+            "create_time": es_process.process_create_time(bystander.pid) - 3600,
+        }
         assert es_process.alive(record) is False
         record["create_time"] += 3600
         assert es_process.alive(record) is True  # the same process, when the times agree

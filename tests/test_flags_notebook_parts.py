@@ -24,15 +24,18 @@ def test_exercise_1_solution_passes(capsys):
     assert capsys.readouterr().out.startswith("well done")
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (None, "write in_rollout"),
-    (lambda key, user, p: None, "returns None"),  # the notebook's placeholder
-    (lambda key, user, p: random.uniform(0, 100) < p, "not random"),
-    (lambda key, user, p: rules.bucket("same", str(user)) < rules.threshold(p), "put the flag key into the hash"),
-    (lambda key, user, p: rules.bucket(key, str(user)) < rules.threshold(p / 2), "compare the hash's bucket"),
-    (lambda key, user, p: rules.bucket(f"{key}{p}", str(user)) < rules.threshold(p), "turned some users off"),
-    (lambda key, user, p: 1 / 0, "ZeroDivisionError"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (None, "write in_rollout"),
+        (lambda key, user, p: None, "returns None"),  # the notebook's placeholder
+        (lambda key, user, p: random.uniform(0, 100) < p, "not random"),
+        (lambda key, user, p: rules.bucket("same", str(user)) < rules.threshold(p), "put the flag key into the hash"),
+        (lambda key, user, p: rules.bucket(key, str(user)) < rules.threshold(p / 2), "compare the hash's bucket"),
+        (lambda key, user, p: rules.bucket(f"{key}{p}", str(user)) < rules.threshold(p), "turned some users off"),
+        (lambda key, user, p: 1 / 0, "ZeroDivisionError"),
+    ],
+)
 def test_exercise_1_wrong_answers_get_their_hint(wrong, hint, capsys):
     assert not exercises.check_in_rollout(wrong)
     out = capsys.readouterr().out
@@ -53,12 +56,15 @@ def test_exercise_2_the_solution_is_what_the_detector_reports(capsys):
     assert capsys.readouterr().out.startswith("well done")
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (None, "set answer_2"),
-    ({"ex_free_shipping_banner"}, "used nowhere"),
-    ({"ex_holiday_theme"}, "on for everyone for months"),
-    ({"ex_holiday_theme", "ex_free_shipping_banner", "ex_new"}, "are not stale"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (None, "set answer_2"),
+        ({"ex_free_shipping_banner"}, "used nowhere"),
+        ({"ex_holiday_theme"}, "on for everyone for months"),
+        ({"ex_holiday_theme", "ex_free_shipping_banner", "ex_new"}, "are not stale"),
+    ],
+)
 def test_exercise_2_wrong_answers_get_their_hint(wrong, hint, capsys):
     assert not exercises.check_stale(wrong)
     out = capsys.readouterr().out
@@ -73,14 +79,17 @@ def test_exercise_3_solution_passes(capsys):
     assert capsys.readouterr().out.startswith("well done")
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (None, "set answer_3"),
-    (["expand", "dual write", "backfill", "read new"], "exactly once"),
-    (["contract", "expand", "dual write", "backfill", "read new"], "comes last"),
-    (["dual write", "expand", "backfill", "read new", "contract"], "expand first"),
-    (["expand", "backfill", "dual write", "read new", "contract"], "dual writes on first"),
-    (["expand", "dual write", "read new", "backfill", "contract"], "before the backfill"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (None, "set answer_3"),
+        (["expand", "dual write", "backfill", "read new"], "exactly once"),
+        (["contract", "expand", "dual write", "backfill", "read new"], "comes last"),
+        (["dual write", "expand", "backfill", "read new", "contract"], "expand first"),
+        (["expand", "backfill", "dual write", "read new", "contract"], "dual writes on first"),
+        (["expand", "dual write", "read new", "backfill", "contract"], "before the backfill"),
+    ],
+)
 def test_exercise_3_wrong_answers_get_their_hint(wrong, hint, capsys):
     assert not exercises.check_phases(wrong)
     out = capsys.readouterr().out

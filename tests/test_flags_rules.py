@@ -47,10 +47,18 @@ def test_each_flag_gets_its_own_users():
 def test_same_buckets_in_another_process():
     """PYTHONHASHSEED differs between processes: a bucket built on hash() would differ."""
     users = [str(u) for u in range(1, 2001)]
-    code = ("import json, sys; from workshop.flags.rules import bucket; "
-            "print(json.dumps([bucket('recommended_for_you', u) for u in json.load(sys.stdin)]))")
-    done = subprocess.run([sys.executable, "-c", code], input=json.dumps(users), capture_output=True, text=True,
-                          env={"PYTHONHASHSEED": "12345", "PATH": ""}, check=True)
+    code = (
+        "import json, sys; from workshop.flags.rules import bucket; "
+        "print(json.dumps([bucket('recommended_for_you', u) for u in json.load(sys.stdin)]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(users),
+        capture_output=True,
+        text=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+        check=True,
+    )
     assert json.loads(done.stdout) == [bucket("recommended_for_you", u) for u in users]
 
 
@@ -102,8 +110,10 @@ def test_flag_name_that_is_not_an_identifier_is_rejected_in_one_line(bad):
 
 
 def test_the_benchmark_and_cli_are_found_without_a_configured_django():
-    code = ("from workshop import bench; from workshop.cli import parser; assert 'flags' in bench.discover(); "
-            "args = parser().parse_args(['flags', 'stale', '.', '--days', '7']); print(args.days)")
+    code = (
+        "from workshop import bench; from workshop.cli import parser; assert 'flags' in bench.discover(); "
+        "args = parser().parse_args(['flags', 'stale', '.', '--days', '7']); print(args.days)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "7"

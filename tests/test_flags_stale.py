@@ -13,7 +13,7 @@ import pytest
 from workshop.errors import WorkshopError
 from workshop.flags import stale
 
-CODE = textwrap.dedent('''
+CODE = textwrap.dedent("""
     from waffle import flag_is_active
     NEW_SEARCH = "new_search"
 
@@ -27,7 +27,7 @@ CODE = textwrap.dedent('''
         client.get_boolean_value(flag_key="dark_mode", default_value=False)
         is_on(name_built_at_runtime)        # invisible to a static scan
         print("is_on")                      # not a call with a flag
-''')
+""")
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
 
@@ -41,8 +41,13 @@ def test_the_three_kinds_of_flag_debt(tmp_path):
     (tmp_path / "views.py").write_text(CODE)
     (tmp_path / "migrations").mkdir()
     (tmp_path / "migrations" / "0001.py").write_text('is_on("only_in_a_migration")')
-    defined = {"recommended_for_you": None, "old_banner": NOW - datetime.timedelta(days=200),
-               "new_search": NOW - datetime.timedelta(days=3), "dark_mode": None, "forgotten": None}
+    defined = {
+        "recommended_for_you": None,
+        "old_banner": NOW - datetime.timedelta(days=200),
+        "new_search": NOW - datetime.timedelta(days=3),
+        "dark_mode": None,
+        "forgotten": None,
+    }
     report = stale.find_stale(stale.scan(tmp_path), defined, days=30, now=NOW)
     assert report.unused == ["forgotten"]
     assert report.missing == {}
@@ -96,10 +101,20 @@ def test_cli_exit_codes_in_process(tmp_path, capsys):
 def test_cli_as_a_separate_process_fails_ci_on_debt(tmp_path):
     (tmp_path / "typo.py").write_text('request.flags.is_on("recomended_for_you")\n')
     env = {**os.environ, "WORKSHOP_DB_NAME": os.environ.get("WORKSHOP_DB_NAME", "workshop")}
-    done = subprocess.run([sys.executable, "-m", "workshop.cli", "flags", "stale", str(tmp_path), "--days", "7"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "flags", "stale", str(tmp_path), "--days", "7"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     assert "recomended_for_you" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "workshop.cli", "flags", "stale", str(tmp_path / "nope")],
-                         capture_output=True, text=True, env=env, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "flags", "stale", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr

@@ -85,8 +85,10 @@ def test_the_store_reconnects_after_its_connection_is_killed(committed, flag_key
     committed(percentage=5)
     assert store.wait_for(lambda d: flag_key in d)
     with psycopg.connect(**conninfo(), autocommit=True) as admin:
-        killed = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE application_name = 'workshop.flags listener' AND datname = current_database()").fetchall()
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'workshop.flags listener' AND datname = current_database()"
+        ).fetchall()
     assert killed
     processes.commit_flip(conninfo(), flag_key, percentage=77.0)
     assert store.wait_for(lambda d: d[flag_key].percentage == 77, timeout=15)

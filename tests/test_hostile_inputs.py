@@ -111,8 +111,9 @@ def _drop_new_schemas(before: tuple) -> None:
         cursor.execute("SELECT nspname FROM pg_namespace")
         for (name,) in cursor.fetchall():
             if name not in schemas_before:
-                cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)).as_string(
-                    cursor.connection))
+                cursor.execute(
+                    sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)).as_string(cursor.connection)
+                )
 
 
 def _one_line(message: str) -> bool:
@@ -233,8 +234,14 @@ def test_environment_variables_are_rejected_in_one_line(env, monkeypatch, tmp_pa
     assert ok, message[:300]
 
 
-SEARCH_URLS = ["file:///etc/passwd", "http://127.0.0.1:99999", "javascript:alert(1)", "http://", "gopher://x/\0",
-               "http://127.0.0.1:9/" + HUGE]
+SEARCH_URLS = [
+    "file:///etc/passwd",
+    "http://127.0.0.1:99999",
+    "javascript:alert(1)",
+    "http://",
+    "gopher://x/\0",
+    "http://127.0.0.1:9/" + HUGE,
+]
 
 
 @pytest.mark.parametrize("url", SEARCH_URLS, ids=lambda u: u[:30].replace("\0", "\\0"))
@@ -248,7 +255,7 @@ def test_search_urls_are_reported_in_one_line(url, monkeypatch):
     found = elasticsearch.find()
     ok = not found.available and _one_line(found.problem or "") and "root:" not in (found.problem or "")
     _count(ok, f"search url {url[:40]!r}")
-    assert ok, (found.problem or '')[:300]
+    assert ok, (found.problem or "")[:300]
 
 
 def test_es_port_variable_is_rejected_in_one_line(monkeypatch, tmp_path):
@@ -268,6 +275,7 @@ def test_es_port_variable_is_rejected_in_one_line(monkeypatch, tmp_path):
 
 # --- anonymization rules, generalizations, widget parameters (the public API) ------------
 
+
 def _anonymize_cases():
     from workshop.anonymize import GeneralizeDate, KeepPrefix, Mask, Noise
 
@@ -283,26 +291,53 @@ def _anonymize_cases():
         ("unknown model", lambda b: b({"shop.Nope": {"email": Mask()}}, target="anon_hostile")),
         ("model injection", lambda b: b({"shop.Customer'; --": {"email": Mask()}}, target="anon_hostile")),
         ("not a strategy", lambda b: b({"shop.Customer": {"email": "DROP TABLE"}}, target="anon_hostile")),
-        ("generalize 0 years", lambda b: b({"shop.Customer": {"birth_date": GeneralizeDate(years=0)}},
-                                           target="anon_hostile")),
-        ("generalize huge", lambda b: b({"shop.Customer": {"birth_date": GeneralizeDate(years=10**12)}},
-                                        target="anon_hostile")),
+        (
+            "generalize 0 years",
+            lambda b: b({"shop.Customer": {"birth_date": GeneralizeDate(years=0)}}, target="anon_hostile"),
+        ),
+        (
+            "generalize huge",
+            lambda b: b({"shop.Customer": {"birth_date": GeneralizeDate(years=10**12)}}, target="anon_hostile"),
+        ),
         ("keep prefix -1", lambda b: b({"shop.Customer": {"zip_code": KeepPrefix(keep=-1)}}, target="anon_hostile")),
-        ("keep prefix on a date", lambda b: b({"shop.Customer": {"birth_date": KeepPrefix(keep=2)}},
-                                              target="anon_hostile")),
-        ("mask kind quote", lambda b: b({"shop.Customer": {"email": Mask(kind="'; --" * 1000)}},
-                                        target="anon_hostile")),
+        (
+            "keep prefix on a date",
+            lambda b: b({"shop.Customer": {"birth_date": KeepPrefix(keep=2)}}, target="anon_hostile"),
+        ),
+        (
+            "mask kind quote",
+            lambda b: b({"shop.Customer": {"email": Mask(kind="'; --" * 1000)}}, target="anon_hostile"),
+        ),
         ("mask keep huge", lambda b: b({"shop.Customer": {"phone": Mask(keep=10**12)}}, target="anon_hostile")),
         ("noise on text", lambda b: b({"shop.Customer": {"email": Noise(amount=3)}}, target="anon_hostile")),
-        ("noise nan", lambda b: b({"shop.Customer": {"birth_date": Noise(amount=float("nan"))}},
-                                  target="anon_hostile")),
+        (
+            "noise nan",
+            lambda b: b({"shop.Customer": {"birth_date": Noise(amount=float("nan"))}}, target="anon_hostile"),
+        ),
     ]
 
 
-_ANONYMIZE_IDS = ["target public", "target injection", "target traversal", "target huge", "target NUL",
-                  "target unicode", "source missing", "unknown field", "unknown model", "model injection",
-                  "not a strategy", "generalize 0 years", "generalize huge", "keep prefix -1",
-                  "keep prefix on a date", "mask kind quote", "mask keep huge", "noise on text", "noise nan"]
+_ANONYMIZE_IDS = [
+    "target public",
+    "target injection",
+    "target traversal",
+    "target huge",
+    "target NUL",
+    "target unicode",
+    "source missing",
+    "unknown field",
+    "unknown model",
+    "model injection",
+    "not a strategy",
+    "generalize 0 years",
+    "generalize huge",
+    "keep prefix -1",
+    "keep prefix on a date",
+    "mask kind quote",
+    "mask keep huge",
+    "noise on text",
+    "noise nan",
+]
 
 
 @pytest.mark.parametrize("case", _ANONYMIZE_IDS)
@@ -325,10 +360,13 @@ def test_anonymization_rules_and_generalizations_are_rejected_in_one_line(case, 
     _settle(ok, case, message)
 
 
-WIDGETS = [("rule_preview", {"limit": -1}), ("rule_preview", {"limit": "8; DROP TABLE x"}),
-           ("generalization_explorer", {"schema": "public; DROP SCHEMA public"}),
-           ("generalization_explorer", {"schema": "no_such_schema"}),
-           ("generalization_explorer", {"schema": "../etc\0"})]
+WIDGETS = [
+    ("rule_preview", {"limit": -1}),
+    ("rule_preview", {"limit": "8; DROP TABLE x"}),
+    ("generalization_explorer", {"schema": "public; DROP SCHEMA public"}),
+    ("generalization_explorer", {"schema": "no_such_schema"}),
+    ("generalization_explorer", {"schema": "../etc\0"}),
+]
 
 
 @pytest.mark.parametrize("name, kwargs", WIDGETS, ids=lambda v: repr(v)[:40])

@@ -56,8 +56,7 @@ class Watcher(threading.Thread):
         import psutil
 
         while not self.stop.is_set():
-            self.seen.append(subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True,
-                                            text=True).stdout)
+            self.seen.append(subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True).stdout)
             try:
                 for child in psutil.Process(self.root_pid).children(recursive=True):
                     try:
@@ -73,8 +72,7 @@ class Watcher(threading.Thread):
 
 
 @pytest.mark.slow
-def test_neither_ps_nor_child_environments_nor_the_server_log_show_the_password_or_the_key(state_home,
-                                                                                           workshop_env):
+def test_neither_ps_nor_child_environments_nor_the_server_log_show_the_password_or_the_key(state_home, workshop_env):
     server = EmbeddedPostgres(state_home)
     try:
         admin = server.start()
@@ -86,12 +84,16 @@ def test_neither_ps_nor_child_environments_nor_the_server_log_show_the_password_
         key = secrets.token_hex(32)
         socket_url = postgres.with_database(admin.url, "least_privilege")
         host_part = socket_url.split("@", 1)[1]
-        env = {**workshop_env, "WORKSHOP_DATABASE_URL": f"postgresql://postgres:{password}@{host_part}",
-               "WORKSHOP_ANONYMIZE_KEY": key}
+        env = {
+            **workshop_env,
+            "WORKSHOP_DATABASE_URL": f"postgresql://postgres:{password}@{host_part}",
+            "WORKSHOP_ANONYMIZE_KEY": key,
+        }
         postgres.ensure_database(admin, "least_privilege")
 
-        child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         watcher = Watcher(child.pid)
         watcher.start()
         out, err = child.communicate(timeout=300)
@@ -105,8 +107,10 @@ def test_neither_ps_nor_child_environments_nor_the_server_log_show_the_password_
         log_text = (server.pgdata / "log").read_text(errors="replace")
         assert "duration:" in log_text and "anon" in log_text, "the server did not log the statements"
         sampled = "\n".join(watcher.seen)
-        secrets_found = {"password in ps/environ": password in sampled,
-                         "password in the server log": password in log_text}
+        secrets_found = {
+            "password in ps/environ": password in sampled,
+            "password in the server log": password in log_text,
+        }
         for name, form in _key_forms(key).items():
             secrets_found[f"{name} in ps/environ"] = form in sampled
             secrets_found[f"{name} in the server log"] = form.lower() in log_text.lower()

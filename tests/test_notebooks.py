@@ -49,8 +49,13 @@ def _run_twice(path: Path, extra_env: dict[str, str]) -> None:
     nb = nbformat.read(path, as_version=4)
     # WORKSHOP_NOTEBOOK_DB: a database of one's own when several test runs share one server.
     db_name = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks")
-    env = {**os.environ, "WORKSHOP_DB_NAME": db_name, "WORKSHOP_DATA_SIZE": "tiny",
-           "WORKSHOP_NO_DOCKER": "1", **extra_env}
+    env = {
+        **os.environ,
+        "WORKSHOP_DB_NAME": db_name,
+        "WORKSHOP_DATA_SIZE": "tiny",
+        "WORKSHOP_NO_DOCKER": "1",
+        **extra_env,
+    }
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     with client.setup_kernel(env=env):
         for run in (1, 2):

@@ -297,7 +297,9 @@ def test_environment_lists_nothing_beyond_runtime_dependencies(environment):
     conda_names = {CONDA_NAMES.get(name, name) for name in runtime}
     assert set(conda) - CONDA_TOOLING <= conda_names, set(conda) - CONDA_TOOLING - conda_names
     assert set(pip) <= set(runtime), set(pip) - set(runtime)
-    test_extras = {canonicalize_name(Requirement(r).name) for r in pyproject()["project"]["optional-dependencies"]["test"]}
+    test_extras = {
+        canonicalize_name(Requirement(r).name) for r in pyproject()["project"]["optional-dependencies"]["test"]
+    }
     assert not test_extras & (set(conda) | set(pip)), "test dependencies do not belong in environment.yml"
 
 
@@ -407,7 +409,9 @@ def test_start_starts_the_database_and_runs_the_command(script_home):
     assert result.stdout.splitlines()[-1] == "started"
     assert "PostgreSQL ready (embedded)" in result.stdout
     # The server outlives the script: that is what the session's notebooks connect to.
-    status = subprocess.run([str(_bin_dir() / "workshop"), "db", "url"], env=env, capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [str(_bin_dir() / "workshop"), "db", "url"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert status.returncode == 0, status.stderr
     assert (script_home / "state" / "pgdata" / "postmaster.pid").exists()
 

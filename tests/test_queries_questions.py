@@ -16,7 +16,13 @@ pytestmark = pytest.mark.django_db
 
 PARAMS = {  # parsed in the test: a category name is looked up in the database
     "everything": {},
-    "a category in 2023-2024": {"start": "2023-01-01", "end": "2024-06-30", "category": "audio", "min_orders": 1, "top": 5},
+    "a category in 2023-2024": {
+        "start": "2023-01-01",
+        "end": "2024-06-30",
+        "category": "audio",
+        "min_orders": 1,
+        "top": 5,
+    },
     "one month, another category": {"start": "2024-03-01", "end": "2024-03-31", "category": "Kitchen"},
     "after the data ends": {"start": "2031-01-01"},
 }
@@ -31,9 +37,27 @@ def raw(django_db_setup, django_db_blocker):
 def test_at_least_twelve_questions_cover_the_expressions():
     assert len(QUESTIONS) >= 12
     features = " ".join(f for q in QUESTIONS.values() for f in q.features)
-    for needed in ("ExpressionWrapper", "Case/When", "filter=", "Subquery", "Exists", "Window", "Rank", "Lag",
-                   "running total", "Coalesce", "Greatest", "Cast", "TruncMonth", "Extract", "JSON key transforms",
-                   "custom Func", "custom Transform", "alias", "FilteredRelation"):
+    for needed in (
+        "ExpressionWrapper",
+        "Case/When",
+        "filter=",
+        "Subquery",
+        "Exists",
+        "Window",
+        "Rank",
+        "Lag",
+        "running total",
+        "Coalesce",
+        "Greatest",
+        "Cast",
+        "TruncMonth",
+        "Extract",
+        "JSON key transforms",
+        "custom Func",
+        "custom Transform",
+        "alias",
+        "FilteredRelation",
+    ):
         assert needed in features, f"no question shows {needed}"
 
 
@@ -70,13 +94,16 @@ def test_custom_transform_and_func_in_plain_querysets():
     assert sum(b["products"] for b in bands) == 80  # the tiny dataset's products, each in one band
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"start": "2024-05-01", "end": "2024-01-01"}, "reversed"),
-    ({"category": "spaceships"}, "Unknown category"),
-    ({"min_orders": "three"}, "not a whole number"),
-    ({"top": "0"}, "at least 1"),
-    ({"start": "31/12/2024"}, "not a date"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"start": "2024-05-01", "end": "2024-01-01"}, "reversed"),
+        ({"category": "spaceships"}, "Unknown category"),
+        ({"min_orders": "three"}, "not a whole number"),
+        ({"top": "0"}, "at least 1"),
+        ({"start": "31/12/2024"}, "not a date"),
+    ],
+)
 def test_bad_input_is_one_line(values, message):
     with pytest.raises(WorkshopError, match=message) as caught:
         Params.parse(**values)

@@ -9,13 +9,23 @@ from workshop.search import bench
 
 
 def test_results_are_named_per_backend_and_compared_with_the_goals():
-    measured = {"outbox": {"index_docs_per_second": 6000.0, "query_p50_ms": 5.0, "query_p95_ms": 40.0,
-                           "visible_lag_p50_ms": 500.0, "visible_lag_p95_ms": 900.0, "disagreements": 0,
-                           "note": "relayed"},
-                "postgres": {"index_docs_per_second": 9000.0, "disagreements": 2}}
+    measured = {
+        "outbox": {
+            "index_docs_per_second": 6000.0,
+            "query_p50_ms": 5.0,
+            "query_p95_ms": 40.0,
+            "visible_lag_p50_ms": 500.0,
+            "visible_lag_p95_ms": 900.0,
+            "disagreements": 0,
+            "note": "relayed",
+        },
+        "postgres": {"index_docs_per_second": 9000.0, "disagreements": 2},
+    }
     results = {r.name: r for r in bench.results_from(measured)}
     assert set(results) == {f"search.outbox.{m}" for m in bench.UNITS} | {
-        "search.postgres.index_docs_per_second", "search.postgres.disagreements"}
+        "search.postgres.index_docs_per_second",
+        "search.postgres.disagreements",
+    }
     assert "goal >= 5,000: met" in results["search.outbox.index_docs_per_second"].note
     assert results["search.outbox.index_docs_per_second"].note.startswith("relayed")
     assert "goal <= 30: NOT met" in results["search.outbox.query_p95_ms"].note

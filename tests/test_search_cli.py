@@ -15,15 +15,17 @@ def workshop(*args: str) -> subprocess.CompletedProcess:
     from django.db import connection
 
     env = {**os.environ, "WORKSHOP_DB_NAME": connection.settings_dict["NAME"], "WORKSHOP_NO_DOCKER": "1"}
-    return subprocess.run([sys.executable, "-m", "workshop.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "workshop.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_malformed_query_is_one_line_and_exit_2():
     done = workshop("search", "query", 'lamp "frosted')
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        'workshop: unbalanced quote: the " at position 6 is never closed. Close the phrase.']
+        'workshop: unbalanced quote: the " at position 6 is never closed. Close the phrase.'
+    ]
 
 
 def test_status_lists_every_backend_and_says_why_one_is_unavailable():
@@ -35,5 +37,6 @@ def test_status_lists_every_backend_and_says_why_one_is_unavailable():
     from workshop.search import zombodb
 
     zombodb_line = next(line for line in lines if line.startswith("zombodb"))
-    assert zombodb_line.split(None, 1)[1] == (f"unavailable: {zombodb.unavailable_reason()}"
-                                              if zombodb.unavailable_reason() else "ok")
+    assert zombodb_line.split(None, 1)[1] == (
+        f"unavailable: {zombodb.unavailable_reason()}" if zombodb.unavailable_reason() else "ok"
+    )

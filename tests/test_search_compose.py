@@ -42,7 +42,7 @@ def test_postgres_15_with_zombodb_built_from_the_source_release():
     assert "cargo install cargo-pgrx --version ${PGRX_VERSION} --locked" in DOCKERFILE
     assert "cargo pgrx install --release" in DOCKERFILE
     # the final image carries the extension's files, not the toolchain
-    final = DOCKERFILE[DOCKERFILE.rindex("\nFROM "):]
+    final = DOCKERFILE[DOCKERFILE.rindex("\nFROM ") :]
     assert "cargo" not in final.replace("COPY --from=build", "") and "zombodb*.so" in final
     init = (ROOT / "docker" / "zombodb" / "init-zombodb.sql").read_text()
     assert "CREATE EXTENSION IF NOT EXISTS zombodb" in init

@@ -48,8 +48,8 @@ def test_similarity(capsys):
     assert capsys.readouterr().out.strip() == "correct"
 
     def unpadded(a, b):
-        ta = {a[i:i + 3] for i in range(len(a) - 2)}
-        tb = {b[i:i + 3] for i in range(len(b) - 2)}
+        ta = {a[i : i + 3] for i in range(len(a) - 2)}
+        tb = {b[i : i + 3] for i in range(len(b) - 2)}
         return len(ta & tb) / max(len(ta | tb), 1)
 
     assert not exercises.check_similarity(unpadded)

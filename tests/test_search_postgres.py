@@ -25,9 +25,16 @@ def test_no_contrib_extension_is_needed(installed):
 
 
 def make(title: str, description: str = "plain", sku: str | None = None) -> Product:
-    return Product.objects.create(sku=sku or f"ST-{abs(hash(title)) % 10**9}", title=title, description=description,
-                                  brand="Teststore", category=Category.objects.order_by("pk").first(), price=10,
-                                  stock=1, created_at="2024-01-01T00:00:00Z")
+    return Product.objects.create(
+        sku=sku or f"ST-{abs(hash(title)) % 10**9}",
+        title=title,
+        description=description,
+        brand="Teststore",
+        category=Category.objects.order_by("pk").first(),
+        price=10,
+        stock=1,
+        created_at="2024-01-01T00:00:00Z",
+    )
 
 
 def test_title_matches_rank_above_description_matches(installed):
@@ -125,13 +132,16 @@ def test_a_rolled_back_write_is_never_searchable_and_a_committed_one_is_at_once(
     assert not api.products().search("asdfghjk").exists()
 
 
-@pytest.mark.parametrize("hostile", [
-    "'; DROP TABLE shop_product; --",
-    "lamp') OR 1=1 --",
-    "lamp & !glass | x:*",
-    "lamp <-> glass",
-    '"lamp\' || pg_sleep(5) || \'"',
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "'; DROP TABLE shop_product; --",
+        "lamp') OR 1=1 --",
+        "lamp & !glass | x:*",
+        "lamp <-> glass",
+        "\"lamp' || pg_sleep(5) || '\"",
+    ],
+)
 def test_hostile_strings_reach_postgresql_only_as_parameters(installed, hostile, django_assert_max_num_queries):
     from workshop.search.query import QueryError
 

@@ -10,28 +10,34 @@ from workshop.search.query import MAX_LENGTH, QueryError, Term, parse
 
 def test_words_phrases_alternatives_and_exclusions():
     q = parse('wireless "noise cancelling" speaker OR headphones -refurbished')
-    assert q.groups == ((Term(("wireless",)),), (Term(("noise", "cancelling")),),
-                        (Term(("speaker",)), Term(("headphones",))))
+    assert q.groups == (
+        (Term(("wireless",)),),
+        (Term(("noise", "cancelling")),),
+        (Term(("speaker",)), Term(("headphones",))),
+    )
     assert q.excluded == (Term(("refurbished",)),)
     assert q.words() == ["wireless", "noise", "cancelling", "speaker", "headphones"]
     assert str(q) == 'wireless "noise cancelling" speaker OR headphones -refurbished'
 
 
-@pytest.mark.parametrize(("text", "named"), [
-    ('"noise cancelling', "unbalanced quote"),
-    ("speaker OR", "no word after"),
-    ("OR speaker", "no word before"),
-    ("speaker OR OR lamp", "no word before"),
-    ("lamp OR -glass", "followed by an exclusion"),
-    ("- glass", "excludes nothing"),
-    ("-glass", "only excludes"),
-    ('""', "empty phrase"),
-    ("   ", "no word"),
-    ("title:(unbalanced", "parentheses"),
-    ("x" * (MAX_LENGTH + 1), "characters long"),
-    ("lamp\x00glass", "control characters"),
-    (" ".join(f"w{i}" for i in range(20)), "more than"),
-])
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('"noise cancelling', "unbalanced quote"),
+        ("speaker OR", "no word after"),
+        ("OR speaker", "no word before"),
+        ("speaker OR OR lamp", "no word before"),
+        ("lamp OR -glass", "followed by an exclusion"),
+        ("- glass", "excludes nothing"),
+        ("-glass", "only excludes"),
+        ('""', "empty phrase"),
+        ("   ", "no word"),
+        ("title:(unbalanced", "parentheses"),
+        ("x" * (MAX_LENGTH + 1), "characters long"),
+        ("lamp\x00glass", "control characters"),
+        (" ".join(f"w{i}" for i in range(20)), "more than"),
+    ],
+)
 def test_malformed_queries_are_one_line_errors_naming_the_problem(text, named):
     with pytest.raises(QueryError) as caught:
         parse(text)
@@ -40,14 +46,17 @@ def test_malformed_queries_are_one_line_errors_naming_the_problem(text, named):
     assert "\n" not in message and len(message) < 200
 
 
-@pytest.mark.parametrize("hostile", [
-    "'; DROP TABLE shop_product; --",
-    "lamp') OR 1=1 --",
-    '{"query": {"match_all": {}}}',
-    "lamp & !glass | (x <-> y)",
-    "*:* OR _id:1",
-    "\\u0000 lamp $$ ; SELECT pg_sleep(10)",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "'; DROP TABLE shop_product; --",
+        "lamp') OR 1=1 --",
+        '{"query": {"match_all": {}}}',
+        "lamp & !glass | (x <-> y)",
+        "*:* OR _id:1",
+        "\\u0000 lamp $$ ; SELECT pg_sleep(10)",
+    ],
+)
 def test_hostile_input_becomes_plain_words_or_a_clear_refusal(hostile):
     try:
         q = parse(hostile)

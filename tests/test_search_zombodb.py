@@ -35,7 +35,8 @@ def documented_api():
         if cur.fetchone():
             return  # the real thing
         for statement in [
-            "CREATE SCHEMA zdb", "CREATE SCHEMA dsl",
+            "CREATE SCHEMA zdb",
+            "CREATE SCHEMA dsl",
             "CREATE DOMAIN zdbquery AS json",
             """CREATE FUNCTION dsl.query_string(query text, default_field text DEFAULT NULL,
                  allow_leading_wildcard boolean DEFAULT NULL) RETURNS zdbquery LANGUAGE sql IMMUTABLE
@@ -52,21 +53,25 @@ def documented_api():
 
 
 def test_the_index_ddl_is_zombodb_3000s(settings):
-    index = ZomboDBIndex(fields=["title"], name="product_zdb", url="http://localhost:9200/", shards=2,
-                         replicas=0, refresh_interval="-1")
+    index = ZomboDBIndex(
+        fields=["title"], name="product_zdb", url="http://localhost:9200/", shards=2, replicas=0, refresh_interval="-1"
+    )
     with connection.schema_editor(collect_sql=True) as editor:
         sql = str(index.create_sql(Product, editor))
         drop = str(index.remove_sql(Product, editor))
-    assert sql == ('CREATE INDEX "product_zdb" ON "shop_product" USING zombodb (("shop_product".*)) '
-                   "WITH (url='http://localhost:9200/', shards=2, replicas=0, refresh_interval='-1')")
+    assert sql == (
+        'CREATE INDEX "product_zdb" ON "shop_product" USING zombodb (("shop_product".*)) '
+        "WITH (url='http://localhost:9200/', shards=2, replicas=0, refresh_interval='-1')"
+    )
     assert drop == 'DROP INDEX IF EXISTS "product_zdb"'
     path, args, kwargs = index.deconstruct()
     assert kwargs["url"] == "http://localhost:9200/" and kwargs["shards"] == 2
     assert ZomboDBIndex(**{k: v for k, v in kwargs.items()}).zdb_options == index.zdb_options
 
 
-@pytest.mark.parametrize("bad", [{"url": "http://x:9200/', shards=1) --"}, {"url": "localhost:9200"},
-                                 {"shards": "2; DROP TABLE x"}])
+@pytest.mark.parametrize(
+    "bad", [{"url": "http://x:9200/', shards=1) --"}, {"url": "localhost:9200"}, {"shards": "2; DROP TABLE x"}]
+)
 def test_index_options_are_validated(bad):
     with pytest.raises(WorkshopError):
         ZomboDBIndex(fields=["title"], name="product_zdb", **bad)
@@ -103,19 +108,27 @@ def test_dict_and_dsl_searches_send_json_as_a_parameter(documented_api):
 
 
 def test_score_highlight_and_limit_run_against_the_documented_api(documented_api):
-    rows = list(products().query_string_search("title:lamp", limit=3).annotate_score("s")
-                .annotate_highlight("title").order_by_score("s")[:2])
+    rows = list(
+        products()
+        .query_string_search("title:lamp", limit=3)
+        .annotate_score("s")
+        .annotate_highlight("title")
+        .order_by_score("s")[:2]
+    )
     assert rows and rows[0].s == 1.0 and rows[0].title_highlight == ["<em>title</em>"]
 
 
-@pytest.mark.parametrize(("call", "named"), [
-    (lambda: products().query_string_search(""), "empty"),
-    (lambda: products().dict_search({"match": {}, "term": {}}), "exactly one"),
-    (lambda: products().dict_search("title:lamp"), "exactly one"),
-    (lambda: products().dsl_search("title:lamp"), "not a Search"),
-    (lambda: products().query_string_search("lamp", limit=0), "positive integer"),
-    (lambda: products().annotate_highlight("password"), "no field"),
-])
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda: products().query_string_search(""), "empty"),
+        (lambda: products().dict_search({"match": {}, "term": {}}), "exactly one"),
+        (lambda: products().dict_search("title:lamp"), "exactly one"),
+        (lambda: products().dsl_search("title:lamp"), "not a Search"),
+        (lambda: products().query_string_search("lamp", limit=0), "positive integer"),
+        (lambda: products().annotate_highlight("password"), "no field"),
+    ],
+)
 def test_bad_input_is_one_line(call, named):
     with pytest.raises(WorkshopError) as caught:
         call()

@@ -67,8 +67,13 @@ def test_an_interrupted_load_leaves_the_previous_dataset_ready(workshop_env):
     import psycopg
 
     run_setup(workshop_env)  # tiny dataset loaded and ready
-    url = subprocess.run([sys.executable, "-m", "workshop.cli", "db", "url"], env=workshop_env, capture_output=True,
-                         text=True, check=True).stdout.strip()
+    url = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "db", "url"],
+        env=workshop_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     cli = [sys.executable, "-m", "workshop.cli", "data", "load", "--size", "workshop", "--quiet"]
     loader = subprocess.Popen(cli, env=workshop_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -87,7 +92,6 @@ def test_an_interrupted_load_leaves_the_previous_dataset_ready(workshop_env):
         loader.wait(timeout=30)
     after = run_setup(workshop_env)
     assert after["dataset"].startswith("tiny") and after["customers"] == 400
-
 
 
 def test_setup_recovers_after_db_reset_in_the_middle_of_a_session(workshop_env):

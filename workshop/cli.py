@@ -53,11 +53,15 @@ def cmd_db(args: argparse.Namespace) -> int:
         # embedded server or the Docker stack.
         name = postgres.database_name(db.url) if db.source == "url" else config.db_name()
         if db.source != "embedded" and not args.yes:
-            raise WorkshopError(f"Refusing to drop database {name!r} on {db.safe_url} without --yes",
-                                "add --yes if you really mean that server")
+            raise WorkshopError(
+                f"Refusing to drop database {name!r} on {db.safe_url} without --yes",
+                "add --yes if you really mean that server",
+            )
         if name in ("postgres", "template0", "template1", ""):
-            raise WorkshopError(f"Refusing to drop {name or 'the default'!r}: it is the server's own database",
-                                f"point {config.ENV_DATABASE_URL} at a database of the workshop's")
+            raise WorkshopError(
+                f"Refusing to drop {name or 'the default'!r}: it is the server's own database",
+                f"point {config.ENV_DATABASE_URL} at a database of the workshop's",
+            )
         server = postgres.Database(postgres.with_database(db.url, "postgres"), db.source)
         postgres.drop_database(server, name)
         print(f"Database {name!r} dropped; the next setup() migrates and loads it again.")
@@ -95,8 +99,10 @@ def cmd_data(args: argparse.Namespace) -> int:
     django_setup.migrate()
     result = load.load(args.size, args.seed, force=args.force, progress=not args.quiet)
     if result.loaded:
-        print(f"Loaded the {result.size} dataset: {result.rows:,} rows in {result.seconds:.1f} s "
-              f"({result.rows_per_second:,.0f} rows/s)")
+        print(
+            f"Loaded the {result.size} dataset: {result.rows:,} rows in {result.seconds:.1f} s "
+            f"({result.rows_per_second:,.0f} rows/s)"
+        )
     else:
         print(f"The {result.size} dataset is already loaded (use --force to load it again).")
     return 0
@@ -123,15 +129,24 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
     print(workshop.setup(progress=True))
     notebooks = config.CHECKOUT_DIR / "notebooks"
-    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}", "--ip=127.0.0.1",
-               f"--port={args.port}", "--ServerApp.open_browser=" + ("False" if args.no_browser else "True"),
-               # Offline-friendly: no news feed, no update check reaching for the internet. The news
-               # feed is off only with None: an empty URL keeps it "enabled" in the page config.
-               # (JupyterLab 4.6's "get notified about news?" toast ignores both; only disabling
-               # the @jupyterlab/apputils-extension:announcements plugin in page_config.json hides it.)
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               # Containers, CI and some workshop VMs run as root; Jupyter refuses to start there otherwise.
-               "--ServerApp.allow_root=True"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--notebook-dir={notebooks}",
+        "--ip=127.0.0.1",
+        f"--port={args.port}",
+        "--ServerApp.open_browser=" + ("False" if args.no_browser else "True"),
+        # Offline-friendly: no news feed, no update check reaching for the internet. The news
+        # feed is off only with None: an empty URL keeps it "enabled" in the page config.
+        # (JupyterLab 4.6's "get notified about news?" toast ignores both; only disabling
+        # the @jupyterlab/apputils-extension:announcements plugin in page_config.json hides it.)
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # Containers, CI and some workshop VMs run as root; Jupyter refuses to start there otherwise.
+        "--ServerApp.allow_root=True",
+    ]
     return subprocess.call(command)
 
 
@@ -178,7 +193,9 @@ def parser() -> argparse.ArgumentParser:
     top = _OneLineParser(prog="workshop", description="The Django workshop's helper command.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser)
 
-    sub.add_parser("doctor", help="check Python, packages, PostgreSQL, Elasticsearch, JupyterLab").set_defaults(func=cmd_doctor)
+    sub.add_parser("doctor", help="check Python, packages, PostgreSQL, Elasticsearch, JupyterLab").set_defaults(
+        func=cmd_doctor
+    )
 
     p = sub.add_parser("setup", help="what workshop.setup() does in a notebook, then print the status")
     p.add_argument("--size", choices=list(SIZES), default=None)
@@ -188,7 +205,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="the database: up, down, reset, url, psql")
     p.add_argument("action", choices=["up", "down", "reset", "url", "psql"])
     p.add_argument("--hard", action="store_true", help="reset: delete the embedded server's whole folder")
-    p.add_argument("--yes", action="store_true", help="reset: allow dropping the database on a server that is not embedded")
+    p.add_argument(
+        "--yes", action="store_true", help="reset: allow dropping the database on a server that is not embedded"
+    )
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("data", help="the dataset: load --size tiny|workshop|bench")

@@ -42,8 +42,10 @@ def state_dir() -> Path:
     explicit = os.environ.get(ENV_HOME)
     if explicit:
         if "\0" in explicit or len(explicit) > 1024:
-            raise WorkshopError(f"{ENV_HOME} is not a usable folder path (a NUL byte, or over 1024 characters)",
-                                f"set {ENV_HOME} to a folder such as ~/django-workshop")
+            raise WorkshopError(
+                f"{ENV_HOME} is not a usable folder path (a NUL byte, or over 1024 characters)",
+                f"set {ENV_HOME} to a folder such as ~/django-workshop",
+            )
         return Path(explicit).expanduser().resolve()
     if in_checkout():
         return CHECKOUT_DIR / ".workshop"
@@ -59,8 +61,10 @@ def db_name() -> str:
     name = os.environ.get(ENV_DB_NAME) or DEFAULT_DB_NAME
     if not _DB_NAME.fullmatch(name):
         shown = repr(name) if len(name) <= 40 else repr(name[:37]) + "..."
-        raise WorkshopError(f"{ENV_DB_NAME}={shown} is not a database name the workshop accepts",
-                            "use up to 63 letters, digits, _ or -, starting with a letter (e.g. workshop)")
+        raise WorkshopError(
+            f"{ENV_DB_NAME}={shown} is not a database name the workshop accepts",
+            "use up to 63 letters, digits, _ or -, starting with a letter (e.g. workshop)",
+        )
     return name
 
 

@@ -52,7 +52,9 @@ def check_packages() -> list[Check]:
             problems.append(f"{req.name} {version} not in {req.specifier}")
     ok = not problems
     detail = f"{len(requirements)} dependencies in range" if ok else "; ".join(problems)
-    checks.append(Check("packages", ok, detail, "run `make install` (or `pip install -e .`) in the workshop's environment"))
+    checks.append(
+        Check("packages", ok, detail, "run `make install` (or `pip install -e .`) in the workshop's environment")
+    )
     return checks
 
 
@@ -75,7 +77,9 @@ def check_dataset(db) -> Check:
     try:
         django_setup.configure(db.url)
         if django_setup.pending_migrations():
-            return Check("dataset", False, "database not migrated yet", "run `workshop data load` or workshop.setup()", False)
+            return Check(
+                "dataset", False, "database not migrated yet", "run `workshop data load` or workshop.setup()", False
+            )
         from workshop.shop.data import load
 
         current = load.current()
@@ -93,8 +97,9 @@ def check_elasticsearch() -> Check:
     found = elasticsearch.find()
     if found.available:
         return Check("Elasticsearch", True, f"{found.version or '?'} ({found.source}) {found.url}", required=False)
-    return Check("Elasticsearch", False, "not available (only the search notebook needs it)",
-                 found.problem or "", required=False)
+    return Check(
+        "Elasticsearch", False, "not available (only the search notebook needs it)", found.problem or "", required=False
+    )
 
 
 def check_jupyter() -> list[Check]:
@@ -108,8 +113,14 @@ def check_jupyter() -> list[Check]:
     try:
         widgets = metadata.version("jupyterlab_widgets")
         ok = extension.is_file()
-        checks.append(Check("widget extension", ok, f"jupyterlab_widgets {widgets}" + ("" if ok else f", {extension} missing"),
-                            "reinstall: pip install --force-reinstall jupyterlab_widgets"))
+        checks.append(
+            Check(
+                "widget extension",
+                ok,
+                f"jupyterlab_widgets {widgets}" + ("" if ok else f", {extension} missing"),
+                "reinstall: pip install --force-reinstall jupyterlab_widgets",
+            )
+        )
     except metadata.PackageNotFoundError:
         checks.append(Check("widget extension", False, "jupyterlab_widgets not installed", "run `make install`"))
     try:

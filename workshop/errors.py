@@ -56,14 +56,20 @@ def explain(exc: BaseException) -> WorkshopError | None:
     for err in (e for e in seen if e is not None):
         names = {cls.__name__ for cls in type(err).__mro__}
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        if "DiskFull" in names or (isinstance(err, OSError) and err.errno == errno.ENOSPC) \
-                or "No space left on device" in first:
-            return WorkshopError(f"The disk is full ({first})",
-                                 "free some disk space (or set WORKSHOP_HOME to a larger disk), then run it again; "
-                                 "the previous data is intact")
+        if (
+            "DiskFull" in names
+            or (isinstance(err, OSError) and err.errno == errno.ENOSPC)
+            or "No space left on device" in first
+        ):
+            return WorkshopError(
+                f"The disk is full ({first})",
+                "free some disk space (or set WORKSHOP_HOME to a larger disk), then run it again; "
+                "the previous data is intact",
+            )
         module = type(err).__module__ or ""
         if names & {"OperationalError", "InterfaceError"} and module.startswith(("psycopg", "django.db")):
-            return WorkshopError(f"Lost the connection to PostgreSQL ({first})",
-                                 "run it again (the embedded server restarts by itself); if it keeps failing, "
-                                 "run `workshop doctor`")
+            return WorkshopError(
+                f"Lost the connection to PostgreSQL ({first})",
+                "run it again (the embedded server restarts by itself); if it keeps failing, run `workshop doctor`",
+            )
     return None

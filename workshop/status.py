@@ -5,9 +5,14 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-
-_COUNTED = (("shop_customer", "customers"), ("shop_product", "products"), ("shop_order", "orders"),
-            ("shop_orderitem", "order items"), ("shop_review", "reviews"), ("auth_user", "staff"))
+_COUNTED = (
+    ("shop_customer", "customers"),
+    ("shop_product", "products"),
+    ("shop_order", "orders"),
+    ("shop_orderitem", "order items"),
+    ("shop_review", "reviews"),
+    ("auth_user", "staff"),
+)
 
 
 @dataclass(frozen=True)
@@ -25,10 +30,16 @@ class Status:
         counts = ", ".join(f"{self.row_counts[t]:,} {label}" for t, label in _COUNTED if t in self.row_counts)
         return [
             ("PostgreSQL", f"{self.database_source}: {self.database}"),
-            ("Elasticsearch", self.elasticsearch if self.elasticsearch_available else f"not available ({self.elasticsearch})"),
+            (
+                "Elasticsearch",
+                self.elasticsearch if self.elasticsearch_available else f"not available ({self.elasticsearch})",
+            ),
             ("Dataset", f"{self.dataset}: {counts}" if counts else self.dataset),
-            ("Ready in", f"{self.seconds:.1f} s" + (f" (applied {len(self.migrations_applied)} migrations)"
-                                                   if self.migrations_applied else "")),
+            (
+                "Ready in",
+                f"{self.seconds:.1f} s"
+                + (f" (applied {len(self.migrations_applied)} migrations)" if self.migrations_applied else ""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -23,8 +23,9 @@ def explorer(options: dict[str, object], render: Callable[[object], object], des
 
     The first option is rendered straight away, so the widget is never empty.
     """
-    picker = widgets.Dropdown(options=list(options.items()), description=description,
-                              layout=widgets.Layout(width="420px"))
+    picker = widgets.Dropdown(
+        options=list(options.items()), description=description, layout=widgets.Layout(width="420px")
+    )
     out = widgets.Output()
 
     @visible_errors(out)

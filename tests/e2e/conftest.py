@@ -33,8 +33,14 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 # What a closed network needs: no sandbox as root, and none of Chromium's own calls home
 # (they would only pile up refused connections).
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 LAB_START_TIMEOUT = 300  # the first start runs setup(): migrations and the tiny dataset
 
@@ -120,8 +126,11 @@ class Lab:
         """Shut down the kernels of the sessions open on notebook `name` (the page is closed)."""
         for session in json.loads(self.api("/api/sessions")):
             if session.get("path", "").endswith(name):
-                request = urllib.request.Request(f"{self.url}/api/sessions/{session['id']}", method="DELETE",
-                                                 headers={"Authorization": f"token {self.token}"})
+                request = urllib.request.Request(
+                    f"{self.url}/api/sessions/{session['id']}",
+                    method="DELETE",
+                    headers={"Authorization": f"token {self.token}"},
+                )
                 urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 (our own local server)
 
     def api(self, path: str) -> bytes:
@@ -146,13 +155,15 @@ def lab(tmp_path_factory) -> Lab:
     token = secrets.token_urlsafe(24)
     port = free_port()
     env = notebook_env("workshop_browser")
-    env.update({
-        "JUPYTER_TOKEN": token,
-        "JUPYTERLAB_SETTINGS_DIR": str(profile / "lab-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(profile / "lab-workspaces"),
-        "JUPYTER_CONFIG_DIR": str(profile / "config"),
-        "JUPYTER_RUNTIME_DIR": str(profile / "runtime"),
-    })
+    env.update(
+        {
+            "JUPYTER_TOKEN": token,
+            "JUPYTERLAB_SETTINGS_DIR": str(profile / "lab-settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(profile / "lab-workspaces"),
+            "JUPYTER_CONFIG_DIR": str(profile / "config"),
+            "JUPYTER_RUNTIME_DIR": str(profile / "runtime"),
+        }
+    )
     # Autosave off: Run All fills the notebooks with outputs, which must never reach notebooks/.
     docmanager = profile / "lab-settings" / "@jupyterlab" / "docmanager-extension"
     docmanager.mkdir(parents=True)
@@ -162,9 +173,15 @@ def lab(tmp_path_factory) -> Lab:
     log = ARTIFACTS / "e2e-lab.log"
     with log.open("w") as out:
         # Its own session: stopping it stops the jupyter server that `workshop lab` waits on.
-        process = subprocess.Popen(workshop_command("lab", "--port", str(port), "--no-browser"), cwd=ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            workshop_command("lab", "--port", str(port), "--no-browser"),
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = Lab(f"http://127.0.0.1:{port}", token, log, process)
     try:
         deadline = time.monotonic() + LAB_START_TIMEOUT
@@ -176,8 +193,9 @@ def lab(tmp_path_factory) -> Lab:
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer within {LAB_START_TIMEOUT} s:\n{server.log_tail()}",
-                                pytrace=False)
+                    pytest.fail(
+                        f"JupyterLab did not answer within {LAB_START_TIMEOUT} s:\n{server.log_tail()}", pytrace=False
+                    )
                 time.sleep(0.3)
         yield server
     finally:

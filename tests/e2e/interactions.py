@@ -161,4 +161,5 @@ def type_another_search(nb: NotebookView) -> None:
     after = nb.wait_for_text_change(area, before)
     rows_after = area.locator("table.workshop-search tbody tr").all_text_contents()
     assert "match" in after and rows_after and rows_after != rows_before, (
-        f"typing 'steel OR knife' left the results as they were: {after!r}")
+        f"typing 'steel OR knife' left the results as they were: {after!r}"
+    )

@@ -42,8 +42,9 @@ class CellRun:
     @property
     def shown(self) -> str:
         """Everything the attendee sees under the cell, as one string."""
-        return "\n".join(filter(None, [self.stdout, self.stderr, self.text, self.html, self.ename, self.evalue,
-                                       self.traceback]))
+        return "\n".join(
+            filter(None, [self.stdout, self.stderr, self.text, self.html, self.ename, self.evalue, self.traceback])
+        )
 
     def describe(self) -> str:
         head = f"cell {self.index} ({self.source.strip().splitlines()[0] if self.source.strip() else ''!r})"

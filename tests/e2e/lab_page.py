@@ -75,8 +75,10 @@ class NotebookView:
             else:
                 idle_since = None
             time.sleep(0.2)
-        raise AssertionError(f"{self.name}: the kernel did not become idle in {timeout:.0f} s "
-                             f"(kernel {self.kernel_name()!r}, status {self.kernel_status()!r})")
+        raise AssertionError(
+            f"{self.name}: the kernel did not become idle in {timeout:.0f} s "
+            f"(kernel {self.kernel_name()!r}, status {self.kernel_status()!r})"
+        )
 
     def kernel_name(self) -> str:
         name = self.panel.locator(".jp-Toolbar-kernelName").first
@@ -92,13 +94,18 @@ class NotebookView:
         return [t.strip() for t in self.page.locator(".jp-Dialog").all_inner_texts() if t.strip()]
 
     def toasts(self) -> list[str]:
-        return [t.strip() for t in self.page.locator(".jp-Notification-Toast, .Toastify__toast").all_inner_texts()
-                if t.strip()]
+        return [
+            t.strip()
+            for t in self.page.locator(".jp-Notification-Toast, .Toastify__toast").all_inner_texts()
+            if t.strip()
+        ]
 
     def dismiss_toasts(self) -> None:
-        for button in self.page.locator(".Toastify__toast .Toastify__close-button, "
-                                        ".Toastify__toast button[title='Dismiss notification'], "
-                                        ".jp-Notification-Toast-Close").all():
+        for button in self.page.locator(
+            ".Toastify__toast .Toastify__close-button, "
+            ".Toastify__toast button[title='Dismiss notification'], "
+            ".jp-Notification-Toast-Close"
+        ).all():
             try:
                 button.click(timeout=2_000)
             except Exception:  # noqa: BLE001 - a toast may close by itself meanwhile
@@ -128,8 +135,7 @@ class NotebookView:
         self.wait_until_run()
 
     def prompts(self) -> list[str]:
-        return [t.strip() for t in
-                self.panel.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()]
+        return [t.strip() for t in self.panel.locator(".jp-CodeCell .jp-InputArea-prompt").all_text_contents()]
 
     def mark_prompts(self) -> None:
         self._before = self.prompts()
@@ -207,8 +213,9 @@ class NotebookView:
 
     def widget_group(self, control: Locator) -> Locator:
         """The widget output area (one cell output) holding `control`."""
-        return control.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), "
-                               "' jp-OutputArea-output ')][last()]")
+        return control.locator(
+            "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' jp-OutputArea-output ')][last()]"
+        )
 
     def wait_for_text_change(self, area: Locator, before: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
@@ -236,7 +243,8 @@ class NotebookView:
                 const cells = panel.querySelectorAll('.jp-Notebook .jp-Cell');
                 const last = cells[cells.length - 1];
                 return last ? last.getBoundingClientRect().bottom + 120 : scroller.scrollHeight;
-            }""")
+            }"""
+        )
         size = self.page.viewport_size or {"width": 1400, "height": 1000}
         self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 12_000))})
         time.sleep(0.5)  # relayout, then back to the top (a resize may scroll to the active cell)

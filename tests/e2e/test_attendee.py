@@ -89,14 +89,17 @@ def test_a_later_section_first_says_what_to_run(path):
             shown = run.shown
             assert run.ename not in DJANGO_NOT_READY and not any(e in shown for e in DJANGO_NOT_READY), (
                 f"{path.name}: cell {index} run before setup() shows Django's own error instead of what to "
-                f"run:\n{run.describe()}")
+                f"run:\n{run.describe()}"
+            )
             assert run.ename == "NameError" or SETUP_HINT.search(shown), (
-                f"{path.name}: cell {index} run before setup() fails without saying what to run:\n{run.describe()}")
+                f"{path.name}: cell {index} run before setup() fails without saying what to run:\n{run.describe()}"
+            )
             if SETUP_HINT.search(shown):
                 told.append(index)
                 assert SETUP_HINT.search(run.evalue), (
                     f"{path.name}: cell {index}: the last line of the error must say what to run, not only the "
-                    f"traceback above it:\n{run.describe()}")
+                    f"traceback above it:\n{run.describe()}"
+                )
         runs = kernel.run_all()
         assert not failures(runs), f"{path.name}: Run All after cells run out of order:\n{report(runs)}"
     if path.stem == "00_setup_check":
@@ -104,8 +107,11 @@ def test_a_later_section_first_says_what_to_run(path):
         assert query in told, f"the query cell ({query}) run first must name workshop.setup(); told in {told}"
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not needs_elasticsearch(p)],
-                         ids=[p.stem for p in NOTEBOOKS if not needs_elasticsearch(p)])
+@pytest.mark.parametrize(
+    "path",
+    [p for p in NOTEBOOKS if not needs_elasticsearch(p)],
+    ids=[p.stem for p in NOTEBOOKS if not needs_elasticsearch(p)],
+)
 def test_elasticsearch_down_changes_nothing(path):
     """WORKSHOP_ELASTICSEARCH_URL points at a closed port: the notebook runs as usual, and
     wherever the doctor table shows, its Elasticsearch row is amber (optional), not red."""
@@ -136,6 +142,7 @@ def test_recovers_after_db_reset_mid_session(path):
         assert "dropped" in reset.stdout
         runs = kernel.run_all()
         assert not failures(runs), (
-            f"{path.name}: re-running the notebook after `workshop db reset` did not recover:\n{report(runs)}")
+            f"{path.name}: re-running the notebook after `workshop db reset` did not recover:\n{report(runs)}"
+        )
         status = runs[0]
         assert "migrations" in status.shown, f"setup() did not rebuild the database: {status.shown[:500]}"

@@ -36,23 +36,30 @@ def _run_and_interact(nb: NotebookView, page, path) -> None:
     assert not nb.dialogs(), f"{path.name}: a dialog opened with the notebook (kernel picker?): {nb.dialogs()}"
     nb.dismiss_toasts()  # the news consent toast (see test_no_news_or_update_toast) would cover outputs
 
-    for when, run in (("Run All", nb.run_all), ("Restart Kernel and Run All", nb.restart_and_run_all),
-                      ("Run All again in the same kernel", nb.run_all)):
+    for when, run in (
+        ("Run All", nb.run_all),
+        ("Restart Kernel and Run All", nb.restart_and_run_all),
+        ("Run All again in the same kernel", nb.run_all),
+    ):
         run()
         nb.wait_widgets_rendered()
         problems = nb.problems(when)
         if problems:
             nb.screenshot(SCREENSHOTS / f"{path.stem}-FAILED.png")
-        assert not problems, (f"{path.name} after {when}:\n{problems}\n"
-                              f"(browser console errors: {page.console_errors[-5:]})")
+        assert not problems, (
+            f"{path.name} after {when}:\n{problems}\n(browser console errors: {page.console_errors[-5:]})"
+        )
 
     nb.screenshot(SCREENSHOTS / f"{path.stem}.png")  # after the runs; again after the interaction
     widgets = nb.widget_count()
     interact = INTERACTIONS.get(path.stem)
     if widgets and interact is None:
-        pytest.fail(f"{path.name} shows {widgets} widget(s) but no interaction is registered for it: add "
-                    f"@interaction({path.stem!r}) to tests/e2e/interactions.py (one control an attendee would "
-                    f"use, and what must change when they do)", pytrace=False)
+        pytest.fail(
+            f"{path.name} shows {widgets} widget(s) but no interaction is registered for it: add "
+            f"@interaction({path.stem!r}) to tests/e2e/interactions.py (one control an attendee would "
+            f"use, and what must change when they do)",
+            pytrace=False,
+        )
     if interact is not None:
         assert widgets, f"{path.name}: an interaction is registered but the notebook shows no widget"
         before = nb.widgets_text()
@@ -92,4 +99,5 @@ def test_no_news_or_update_toast(page, lab):
     assert not [t for t in toasts if NEWS_TOAST in t or "update" in t.lower()], (
         f"JupyterLab pops up {toasts}. No command-line flag hides this in JupyterLab 4.6 (cmd_lab's "
         "--LabApp.news_url=None only stops the server fetching news): disable the plugin with `jupyter "
-        "labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements` at install time")
+        "labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements` at install time"
+    )

@@ -13,12 +13,17 @@ from harness import ARTIFACTS, Tally, Workshop, private_parent, write_results
 def tally():
     tally = Tally()
     yield tally
-    write_results({
-        "faults.injected": (tally.injected, "signals, kills, full disk, stale pid files (tests/faults)"),
-        "faults.survived": (tally.survived, "previous or new data complete, no orphans, one-line error, next call ok"),
-        "faults.data_lost": (tally.data_lost, "goal: 0"),
-        "faults.orphans": (tally.orphans, "goal: 0"),
-    })
+    write_results(
+        {
+            "faults.injected": (tally.injected, "signals, kills, full disk, stale pid files (tests/faults)"),
+            "faults.survived": (
+                tally.survived,
+                "previous or new data complete, no orphans, one-line error, next call ok",
+            ),
+            "faults.data_lost": (tally.data_lost, "goal: 0"),
+            "faults.orphans": (tally.orphans, "goal: 0"),
+        }
+    )
     (ARTIFACTS / "faults.log").write_text("\n".join(tally.log) + "\n")
 
 

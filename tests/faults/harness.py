@@ -54,8 +54,9 @@ class Tally:
     orphans: int = 0
     log: list[str] = field(default_factory=list)
 
-    def record(self, name: str, *, data_ok: bool, orphans: list, message_ok: bool, next_ok: bool,
-               reported: str = "") -> None:
+    def record(
+        self, name: str, *, data_ok: bool, orphans: list, message_ok: bool, next_ok: bool, reported: str = ""
+    ) -> None:
         """Count one injected fault; fail on orphans always, on lost data, the message or the
         next call unless `reported` names a known issue of another module (then xfail)."""
         self.injected += 1
@@ -63,8 +64,10 @@ class Tally:
         self.orphans += len(orphans)
         ok = data_ok and not orphans and message_ok and next_ok
         self.survived += int(ok)
-        self.log.append(f"{name}: {'survived' if ok else 'FAILED'} (data_ok={data_ok}, orphans={orphans}, "
-                        f"one_line={message_ok}, next_ok={next_ok})")
+        self.log.append(
+            f"{name}: {'survived' if ok else 'FAILED'} (data_ok={data_ok}, orphans={orphans}, "
+            f"one_line={message_ok}, next_ok={next_ok})"
+        )
         assert not orphans, f"{name}: orphan processes {orphans}"
         if reported and not ok:  # counted above (data_lost included), then marked as another module's
             import pytest
@@ -81,25 +84,35 @@ class Workshop:
     def __init__(self, home: Path, db_name: str = "faults") -> None:
         self.home = home
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSHOP_")}
-        self.env.update({"WORKSHOP_HOME": str(home), "WORKSHOP_NO_DOCKER": "1", "WORKSHOP_DATA_SIZE": "tiny",
-                         "WORKSHOP_DB_NAME": db_name, "PYTHONUNBUFFERED": "1"})
+        self.env.update(
+            {
+                "WORKSHOP_HOME": str(home),
+                "WORKSHOP_NO_DOCKER": "1",
+                "WORKSHOP_DATA_SIZE": "tiny",
+                "WORKSHOP_DB_NAME": db_name,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "workshop.cli", *args]
 
     def run(self, *args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command(*args), env={**self.env, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            self.command(*args), env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout
+        )
 
     def python(self, code: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def spawn(self, argv: list[str]) -> subprocess.Popen:
         # its own session: its whole process group is ours to inspect (and nothing else is)
-        return subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+        return subprocess.Popen(
+            argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
 
     def url(self) -> str:
         done = self.run("db", "url")
@@ -110,8 +123,9 @@ class Workshop:
         """(size, seed) of the complete dataset, after checking its tables hold exactly the
         rows it promises; None when there is none. Raises AssertionError on a torn dataset."""
         with psycopg.connect(self.url()) as conn:
-            row = conn.execute("SELECT size, seed, row_counts FROM shop_dataset ORDER BY loaded_at DESC LIMIT 1"
-                               ).fetchone()
+            row = conn.execute(
+                "SELECT size, seed, row_counts FROM shop_dataset ORDER BY loaded_at DESC LIMIT 1"
+            ).fetchone()
             if row is None:
                 return None
             size, seed, counts = row
@@ -173,7 +187,8 @@ class Workshop:
                 with psycopg.connect(self.url(), connect_timeout=5) as conn:
                     others = conn.execute(
                         "SELECT pid, left(query, 60) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                        "AND pid <> pg_backend_pid()").fetchall()
+                        "AND pid <> pg_backend_pid()"
+                    ).fetchall()
                 found += [f"backend {pid}: {query}" for pid, query in others]
             except psycopg.Error:
                 pass

@@ -62,8 +62,13 @@ def test_build_interrupted_or_killed_at_random_points(built, tally, sig):
         orphans = built.orphans(group=proc.pid)
         again = built.python(BUILD)
         next_ok = again.returncode == 0 and _copy_ok(built)
-        tally.record(f"anonymize.build {sig.name} at {after}s", data_ok=data_ok, orphans=orphans,
-                     message_ok=message_ok, next_ok=next_ok or print(again.stderr[-2000:]) or False)
+        tally.record(
+            f"anonymize.build {sig.name} at {after}s",
+            data_ok=data_ok,
+            orphans=orphans,
+            message_ok=message_ok,
+            next_ok=next_ok or print(again.stderr[-2000:]) or False,
+        )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
@@ -89,8 +94,13 @@ def test_dump_interrupted_or_killed(built, tally, sig):
     again = built.python(DUMP)
     leftovers = [p.name for p in built.home.glob("anon.dump*") if p.name != "anon.dump"]
     next_ok = again.returncode == 0 and readable() and not leftovers
-    tally.record(f"anonymize dump {sig.name} at {after}s", data_ok=data_ok, orphans=orphans, message_ok=message_ok,
-                 next_ok=next_ok or print(again.stderr[-1000:], leftovers) or False)
+    tally.record(
+        f"anonymize dump {sig.name} at {after}s",
+        data_ok=data_ok,
+        orphans=orphans,
+        message_ok=message_ok,
+        next_ok=next_ok or print(again.stderr[-1000:], leftovers) or False,
+    )
 
 
 def test_a_load_of_another_dataset_while_build_copies(built, tally):
@@ -115,5 +125,10 @@ def test_a_load_of_another_dataset_while_build_copies(built, tally):
     # them (a TRUNCATE committed after it would show them empty); a load waits for the build
     # at its advisory lock, or the build for the load.
     # An empty copy (the TRUNCATE race) is neither `old` nor `new`: data lost.
-    tally.record("load during anonymize.build", data_ok=data_ok or print(old, new, copy, b_err[-1500:]) or False,
-                 orphans=orphans, message_ok=message_ok, next_ok=next_ok)
+    tally.record(
+        "load during anonymize.build",
+        data_ok=data_ok or print(old, new, copy, b_err[-1500:]) or False,
+        orphans=orphans,
+        message_ok=message_ok,
+        next_ok=next_ok,
+    )

@@ -32,8 +32,7 @@ def test_data_load_interrupted_or_killed_at_random_points(shop, tally, sig):
     complete. Python start-up takes ~1 s, generation and COPY ~1-2 s more: the points span it."""
     for after in _points(3, 0.8, 3.5, salt=int(sig)):
         before = shop.dataset()
-        proc = shop.spawn(shop.command("data", "load", "--size", "tiny", "--seed", str(NEW_SEED), "--force",
-                                       "--quiet"))
+        proc = shop.spawn(shop.command("data", "load", "--size", "tiny", "--seed", str(NEW_SEED), "--force", "--quiet"))
         code, _out, err = interrupt(proc, sig, after)
         try:
             data_ok = shop.dataset() in (before, ("tiny", NEW_SEED))
@@ -48,8 +47,13 @@ def test_data_load_interrupted_or_killed_at_random_points(shop, tally, sig):
         orphans = shop.orphans(group=proc.pid)
         again = shop.run("data", "load", "--size", "tiny", "--seed", str(PREVIOUS[1]), "--quiet")
         next_ok = again.returncode == 0 and shop.dataset() == PREVIOUS
-        tally.record(f"data load {sig.name} at {after}s", data_ok=data_ok, orphans=orphans, message_ok=message_ok,
-                     next_ok=next_ok)
+        tally.record(
+            f"data load {sig.name} at {after}s",
+            data_ok=data_ok,
+            orphans=orphans,
+            message_ok=message_ok,
+            next_ok=next_ok,
+        )
 
 
 def test_the_database_killed_mid_load_and_restarted(shop, tally):
@@ -71,10 +75,24 @@ def test_the_database_killed_mid_load_and_restarted(shop, tally):
     except AssertionError as exc:
         print("dataset:", exc)
         data_ok = False
-    print("load:", proc.returncode, err[-500:], "again:", again.returncode, again.stdout[-300:], again.stderr[:1500], (shop.home / "pgdata" / "log").read_text()[-3000:])
+    print(
+        "load:",
+        proc.returncode,
+        err[-500:],
+        "again:",
+        again.returncode,
+        again.stdout[-300:],
+        again.stderr[:1500],
+        (shop.home / "pgdata" / "log").read_text()[-3000:],
+    )
     orphans = shop.orphans(group=proc.pid)
-    tally.record("postmaster SIGKILL mid-load", data_ok=data_ok, orphans=orphans, message_ok=message_ok,
-                 next_ok=next_ok and again.stderr == "")
+    tally.record(
+        "postmaster SIGKILL mid-load",
+        data_ok=data_ok,
+        orphans=orphans,
+        message_ok=message_ok,
+        next_ok=next_ok and again.stderr == "",
+    )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tiny tmpfs for a tablespace needs root")
@@ -115,8 +133,7 @@ def test_a_full_disk_under_the_shop_tables(shop, tally):
         again = shop.run("data", "load", "--size", "tiny", "--seed", str(PREVIOUS[1]), "--force", "--quiet")
         next_ok = again.returncode == 0 and shop.dataset() == PREVIOUS
         orphans = shop.orphans()
-        tally.record("disk full during load", data_ok=data_ok, orphans=orphans, message_ok=message_ok,
-                     next_ok=next_ok)
+        tally.record("disk full during load", data_ok=data_ok, orphans=orphans, message_ok=message_ok, next_ok=next_ok)
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             for table in ("shop_review", "shop_orderitem"):
@@ -146,8 +163,13 @@ def test_four_processes_call_setup_at_once_on_a_fresh_state_folder(tally):
         orphans = [f"{len(postmasters)} postmasters"] if len(postmasters) != 1 else []
         orphans += [o for p in procs for o in fresh.orphans(group=p.pid)]
         next_ok = fresh.run("setup", "--quiet").returncode == 0
-        tally.record("4 x setup() at once", data_ok=data_ok, orphans=orphans,
-                     message_ok=message_ok or print(results) or False, next_ok=next_ok)
+        tally.record(
+            "4 x setup() at once",
+            data_ok=data_ok,
+            orphans=orphans,
+            message_ok=message_ok or print(results) or False,
+            next_ok=next_ok,
+        )
     finally:
         from workshop.services.postgres import EmbeddedPostgres
 
@@ -183,8 +205,13 @@ def test_a_stale_pid_file_naming_a_live_unrelated_process(shop, tally):
             data_ok = shop.dataset() == PREVIOUS
         except AssertionError:
             data_ok = False
-        tally.record("stale postmaster.pid -> live unrelated pid", data_ok=data_ok, orphans=shop.orphans(),
-                     message_ok=message_ok, next_ok=next_ok)
+        tally.record(
+            "stale postmaster.pid -> live unrelated pid",
+            data_ok=data_ok,
+            orphans=shop.orphans(),
+            message_ok=message_ok,
+            next_ok=next_ok,
+        )
     finally:
         bystander.kill()
         bystander.wait()

@@ -72,8 +72,9 @@ def test_es_up_interrupted_while_the_node_boots(node, tally):
     code, _out, err = interrupt(proc, signal.SIGINT, after)
     message_ok = code == 130 and one_line(err)
     orphans = [f"node process {pid}" for pid in _node_processes(node)] + node.orphans(group=proc.pid)
-    tally.record(f"es up SIGINT at {after}s", data_ok=_record(node) is None, orphans=orphans, message_ok=message_ok,
-                 next_ok=True)  # the next `es up` is the next test's
+    tally.record(
+        f"es up SIGINT at {after}s", data_ok=_record(node) is None, orphans=orphans, message_ok=message_ok, next_ok=True
+    )  # the next `es up` is the next test's
 
 
 def test_es_up_killed_while_the_node_boots_then_the_node_killed(node, tally):
@@ -96,22 +97,34 @@ def test_es_up_killed_while_the_node_boots_then_the_node_killed(node, tally):
     message_ok = status.returncode == 1
     up = node.run("es", "up")
     down = node.run("es", "down")
-    tally.record("Elasticsearch node SIGKILL, restarted", data_ok=True, orphans=node.orphans(),
-                 message_ok=message_ok, next_ok=up.returncode == 0 and down.returncode == 0)
+    tally.record(
+        "Elasticsearch node SIGKILL, restarted",
+        data_ok=True,
+        orphans=node.orphans(),
+        message_ok=message_ok,
+        next_ok=up.returncode == 0 and down.returncode == 0,
+    )
 
 
 def test_a_stale_node_record_naming_a_live_unrelated_process(node, tally):
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)",
-                                  str(node.home / "elasticsearch" / "elasticsearch-x")])
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", str(node.home / "elasticsearch" / "elasticsearch-x")]
+    )
     try:
         base = node.home / "elasticsearch"
         home = str(base / "elasticsearch-x")
-        (base / "node.json").write_text(json.dumps({"pid": bystander.pid, "url": "http://127.0.0.1:1",
-                                                    "home": home, "started": 1700000000}))
+        (base / "node.json").write_text(
+            json.dumps({"pid": bystander.pid, "url": "http://127.0.0.1:1", "home": home, "started": 1700000000})
+        )
         down = node.run("es", "down")
         message_ok = down.returncode == 0 and "No local Elasticsearch node" in down.stdout
-        tally.record("stale node.json -> live unrelated pid", data_ok=True, orphans=[],
-                     message_ok=message_ok, next_ok=bystander.poll() is None)
+        tally.record(
+            "stale node.json -> live unrelated pid",
+            data_ok=True,
+            orphans=[],
+            message_ok=message_ok,
+            next_ok=bystander.poll() is None,
+        )
     finally:
         bystander.kill()
         bystander.wait()

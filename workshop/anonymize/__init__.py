@@ -20,10 +20,27 @@ import importlib
 # without a configured Django, while a notebook cell that uses them before workshop.setup()
 # gets the "run the set-up cell first" message instead of Django's ImproperlyConfigured.
 _EXPORTS = {
-    "build": "engine", "preview": "engine", "Report": "engine", "plot_timeline": "timeline",
-    "Target": "target", "build_to_target": "target", "use_copy": "alias",
-    **{name: "strategies" for name in ("Suppress", "Static", "Mask", "Fake", "Pseudonymize", "GeneralizeDate",
-                                       "KeepPrefix", "Noise", "Shuffle")},
+    "build": "engine",
+    "preview": "engine",
+    "Report": "engine",
+    "plot_timeline": "timeline",
+    "Target": "target",
+    "build_to_target": "target",
+    "use_copy": "alias",
+    **{
+        name: "strategies"
+        for name in (
+            "Suppress",
+            "Static",
+            "Mask",
+            "Fake",
+            "Pseudonymize",
+            "GeneralizeDate",
+            "KeepPrefix",
+            "Noise",
+            "Shuffle",
+        )
+    },
 }
 __all__ = list(_EXPORTS)
 

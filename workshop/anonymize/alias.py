@@ -26,7 +26,9 @@ def use_copy(schema: str = "anon", alias: str | None = None) -> str:
     alias = alias or schema
     for what, name in (("schema", schema), ("alias", alias)):
         if not isinstance(name, str) or not _NAME.match(name):
-            raise WorkshopError(f"{what} name {name!r} is not usable", "use lower-case letters, digits and _, e.g. 'anon'")
+            raise WorkshopError(
+                f"{what} name {name!r} is not usable", "use lower-case letters, digits and _, e.g. 'anon'"
+            )
     if alias == "default":
         raise WorkshopError("The alias 'default' is the source database", "pick another alias, e.g. 'anon'")
     default = connections.settings["default"]

@@ -45,10 +45,16 @@ class Linkage:
     def table(self):
         import pandas as pd
 
-        return pd.DataFrame({
-            "prosecutor (knows the target is a customer)": [self.prosecutor_risk, self.prosecutor_share],
-            "journalist (does not)": [self.journalist_risk, self.journalist_correct / self.records if self.records else 0.0],
-        }, index=["mean risk per record", "records re-identified for sure"])
+        return pd.DataFrame(
+            {
+                "prosecutor (knows the target is a customer)": [self.prosecutor_risk, self.prosecutor_share],
+                "journalist (does not)": [
+                    self.journalist_risk,
+                    self.journalist_correct / self.records if self.records else 0.0,
+                ],
+            },
+            index=["mean risk per record", "records re-identified for sure"],
+        )
 
 
 def _key(generalization, alias: str) -> sql.Composable:
@@ -59,24 +65,30 @@ def _key(generalization, alias: str) -> sql.Composable:
 def _roll(conn, source: str, non_customers_per_customer: int) -> None:
     """TEMP table voter_roll: every customer (customer_id set) plus look-alike non-customers."""
     conn.execute("DROP TABLE IF EXISTS pg_temp.voter_roll")
-    conn.execute(sql.SQL(
-        "CREATE TEMP TABLE voter_roll AS "
-        "WITH c AS (SELECT row_number() OVER (ORDER BY id) AS n, * FROM {t}), total AS (SELECT count(*) AS n FROM c) "
-        "SELECT id AS customer_id, first_name, last_name, birth_date, zip_code, gender FROM c "
-        "UNION ALL "
-        "SELECT NULL, f.first_name, l.last_name, b.birth_date, z.zip_code, g.gender "
-        "FROM (SELECT i, total.n AS tn FROM total, generate_series(1, total.n * {m}) AS i) AS x "
-        "JOIN c AS b ON b.n = 1 + mod(abs(hashint8extended(x.i, {s})), x.tn) "
-        "JOIN c AS z ON z.n = 1 + mod(abs(hashint8extended(x.i, {s} + 1)), x.tn) "
-        "JOIN c AS g ON g.n = 1 + mod(abs(hashint8extended(x.i, {s} + 2)), x.tn) "
-        "JOIN c AS f ON f.n = 1 + mod(abs(hashint8extended(x.i, {s} + 3)), x.tn) "
-        "JOIN c AS l ON l.n = 1 + mod(abs(hashint8extended(x.i, {s} + 4)), x.tn)"
-    ).format(t=sql.Identifier(source, "shop_customer"), m=sql.Literal(int(non_customers_per_customer)),
-             s=sql.Literal(ROLL_SEED)))
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE voter_roll AS "
+            "WITH c AS (SELECT row_number() OVER (ORDER BY id) AS n, * FROM {t}), total AS (SELECT count(*) AS n FROM c) "
+            "SELECT id AS customer_id, first_name, last_name, birth_date, zip_code, gender FROM c "
+            "UNION ALL "
+            "SELECT NULL, f.first_name, l.last_name, b.birth_date, z.zip_code, g.gender "
+            "FROM (SELECT i, total.n AS tn FROM total, generate_series(1, total.n * {m}) AS i) AS x "
+            "JOIN c AS b ON b.n = 1 + mod(abs(hashint8extended(x.i, {s})), x.tn) "
+            "JOIN c AS z ON z.n = 1 + mod(abs(hashint8extended(x.i, {s} + 1)), x.tn) "
+            "JOIN c AS g ON g.n = 1 + mod(abs(hashint8extended(x.i, {s} + 2)), x.tn) "
+            "JOIN c AS f ON f.n = 1 + mod(abs(hashint8extended(x.i, {s} + 3)), x.tn) "
+            "JOIN c AS l ON l.n = 1 + mod(abs(hashint8extended(x.i, {s} + 4)), x.tn)"
+        ).format(
+            t=sql.Identifier(source, "shop_customer"),
+            m=sql.Literal(int(non_customers_per_customer)),
+            s=sql.Literal(ROLL_SEED),
+        )
+    )
 
 
-def voter_roll_attack(released: str, generalization=None, *, source: str = "public",
-                      non_customers_per_customer: int = 3, conn=None) -> Linkage:
+def voter_roll_attack(
+    released: str, generalization=None, *, source: str = "public", non_customers_per_customer: int = 3, conn=None
+) -> Linkage:
     """Prosecutor and journalist against the customers of schema `released`. The copy keeps
     primary keys: the ground truth that says whether a claim is right."""
     from workshop.anonymize.measure import Generalization, _conn
@@ -85,20 +97,24 @@ def voter_roll_attack(released: str, generalization=None, *, source: str = "publ
     with _conn(conn) as c:
         with c.transaction():
             _roll(c, source, non_customers_per_customer)
-            row = c.execute(sql.SQL(
-                "WITH r AS (SELECT id, {rk} AS key FROM {rel} AS r), v AS (SELECT customer_id, {vk} AS key FROM voter_roll AS v), "
-                "rc AS (SELECT key, count(*) AS rn FROM r GROUP BY key), "
-                "vc AS (SELECT key, count(*) AS pn FROM v GROUP BY key), "
-                "per AS (SELECT r.id, rc.rn, coalesce(vc.pn, 0) AS pn FROM r JOIN rc USING (key) LEFT JOIN vc USING (key)) "
-                "SELECT (SELECT count(*) FROM per), (SELECT count(*) FROM v), "
-                "(SELECT count(*) FILTER (WHERE rn = 1) FROM per), (SELECT count(*) FILTER (WHERE pn = 1) FROM per), "
-                "(SELECT avg(1.0 / rn) FROM per), (SELECT avg(CASE WHEN pn > 0 THEN 1.0 / pn ELSE 0 END) FROM per), "
-                "(SELECT count(*) FROM v JOIN rc USING (key) WHERE rc.rn = 1), "
-                "(SELECT count(*) FROM v JOIN rc USING (key) JOIN r USING (key) WHERE rc.rn = 1 AND v.customer_id = r.id)"
-            ).format(rk=_key(g, "r"), vk=_key(g, "v"), rel=sql.Identifier(released, "shop_customer"))).fetchone()
+            row = c.execute(
+                sql.SQL(
+                    "WITH r AS (SELECT id, {rk} AS key FROM {rel} AS r), v AS (SELECT customer_id, {vk} AS key FROM voter_roll AS v), "
+                    "rc AS (SELECT key, count(*) AS rn FROM r GROUP BY key), "
+                    "vc AS (SELECT key, count(*) AS pn FROM v GROUP BY key), "
+                    "per AS (SELECT r.id, rc.rn, coalesce(vc.pn, 0) AS pn FROM r JOIN rc USING (key) LEFT JOIN vc USING (key)) "
+                    "SELECT (SELECT count(*) FROM per), (SELECT count(*) FROM v), "
+                    "(SELECT count(*) FILTER (WHERE rn = 1) FROM per), (SELECT count(*) FILTER (WHERE pn = 1) FROM per), "
+                    "(SELECT avg(1.0 / rn) FROM per), (SELECT avg(CASE WHEN pn > 0 THEN 1.0 / pn ELSE 0 END) FROM per), "
+                    "(SELECT count(*) FROM v JOIN rc USING (key) WHERE rc.rn = 1), "
+                    "(SELECT count(*) FROM v JOIN rc USING (key) JOIN r USING (key) WHERE rc.rn = 1 AND v.customer_id = r.id)"
+                ).format(rk=_key(g, "r"), vk=_key(g, "v"), rel=sql.Identifier(released, "shop_customer"))
+            ).fetchone()
             c.execute("DROP TABLE pg_temp.voter_roll")
     records, population, su, pu, pr, jr, claims, correct = row
-    return Linkage(int(records), int(population), int(su), int(pu), float(pr or 0), float(jr or 0), int(claims), int(correct))
+    return Linkage(
+        int(records), int(population), int(su), int(pu), float(pr or 0), float(jr or 0), int(claims), int(correct)
+    )
 
 
 # --- the Netflix attack ---------------------------------------------------------------------
@@ -117,26 +133,33 @@ class Netflix:
         return self.correct / self.targets if self.targets else 0.0
 
 
-def netflix_attack(released: str = "anon", *, known: int = 3, window_days: int = 14, source: str = "public",
-                   conn=None) -> Netflix:
+def netflix_attack(
+    released: str = "anon", *, known: int = 3, window_days: int = 14, source: str = "public", conn=None
+) -> Netflix:
     """For every customer with `known` reviews or more: the attacker knows the products of
     their first `known` reviews and each date within ±window_days. Candidates in the copy:
     customers with a review of each of those products inside each window."""
     from workshop.anonymize.measure import _conn
 
     with _conn(conn) as c:
-        row = c.execute(sql.SQL(
-            "WITH k AS (SELECT customer_id AS target, product_id, created_at, "
-            "    row_number() OVER (PARTITION BY customer_id ORDER BY id) AS n, count(*) OVER (PARTITION BY customer_id) AS total "
-            "    FROM {src}), clue AS (SELECT * FROM k WHERE total >= {known} AND n <= {known}), "
-            "hit AS (SELECT DISTINCT clue.target, clue.n, r.customer_id AS candidate FROM clue JOIN {rel} AS r "
-            "    ON r.product_id = clue.product_id AND r.created_at BETWEEN clue.created_at - {w} AND clue.created_at + {w}), "
-            "fits AS (SELECT target, candidate FROM hit GROUP BY target, candidate HAVING count(*) = {known}), "
-            "per AS (SELECT t.target, count(f.candidate) AS n, min(f.candidate) AS who FROM (SELECT DISTINCT target FROM clue) t "
-            "    LEFT JOIN fits f USING (target) GROUP BY t.target) "
-            "SELECT count(*), count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 1 AND who = target) FROM per"
-        ).format(src=sql.Identifier(source, "shop_review"), rel=sql.Identifier(released, "shop_review"),
-                 known=sql.Literal(known), w=sql.SQL("make_interval(days => {})").format(sql.Literal(window_days)))).fetchone()
+        row = c.execute(
+            sql.SQL(
+                "WITH k AS (SELECT customer_id AS target, product_id, created_at, "
+                "    row_number() OVER (PARTITION BY customer_id ORDER BY id) AS n, count(*) OVER (PARTITION BY customer_id) AS total "
+                "    FROM {src}), clue AS (SELECT * FROM k WHERE total >= {known} AND n <= {known}), "
+                "hit AS (SELECT DISTINCT clue.target, clue.n, r.customer_id AS candidate FROM clue JOIN {rel} AS r "
+                "    ON r.product_id = clue.product_id AND r.created_at BETWEEN clue.created_at - {w} AND clue.created_at + {w}), "
+                "fits AS (SELECT target, candidate FROM hit GROUP BY target, candidate HAVING count(*) = {known}), "
+                "per AS (SELECT t.target, count(f.candidate) AS n, min(f.candidate) AS who FROM (SELECT DISTINCT target FROM clue) t "
+                "    LEFT JOIN fits f USING (target) GROUP BY t.target) "
+                "SELECT count(*), count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 1 AND who = target) FROM per"
+            ).format(
+                src=sql.Identifier(source, "shop_review"),
+                rel=sql.Identifier(released, "shop_review"),
+                known=sql.Literal(known),
+                w=sql.SQL("make_interval(days => {})").format(sql.Literal(window_days)),
+            )
+        ).fetchone()
     return Netflix(int(row[0]), int(row[1]), int(row[2]), known, window_days)
 
 
@@ -154,7 +177,9 @@ def find_by_reviews(clues, *, using: str = "anon", window_days: int = 7):
     customers = Customer.objects.using(using)
     for product_id, day in clues:
         around = datetime.timedelta(days=window_days)
-        customers = customers.filter(reviews__product_id=product_id, reviews__created_at__date__range=(day - around, day + around))
+        customers = customers.filter(
+            reviews__product_id=product_id, reviews__created_at__date__range=(day - around, day + around)
+        )
     return customers.distinct()
 
 
@@ -177,11 +202,14 @@ def detach_reviews(schema: str, key: bytes | None = None, conn=None) -> int:
 
     secret = keys.derive(keys.check(key if key is not None else keys.load_key()), "review-authors").hex()
     with _conn(conn) as c:
-        return c.execute(sql.SQL(
-            "WITH a AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {t}), "
-            "b AS (SELECT customer_id, row_number() OVER (ORDER BY md5(%(k)s || id::text)) AS n FROM {t}) "
-            "UPDATE {t} AS r SET customer_id = b.customer_id FROM a JOIN b USING (n) WHERE r.id = a.id"
-        ).format(t=sql.Identifier(schema, "shop_review")), {"k": secret}).rowcount
+        return c.execute(
+            sql.SQL(
+                "WITH a AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {t}), "
+                "b AS (SELECT customer_id, row_number() OVER (ORDER BY md5(%(k)s || id::text)) AS n FROM {t}) "
+                "UPDATE {t} AS r SET customer_id = b.customer_id FROM a JOIN b USING (n) WHERE r.id = a.id"
+            ).format(t=sql.Identifier(schema, "shop_review")),
+            {"k": secret},
+        ).rowcount
 
 
 def reviews_per_month_error(released: str, source: str = "public", conn=None) -> float:
@@ -208,7 +236,9 @@ def hash_dictionary_attack(schema: str = "public", key: bytes | None = None, con
 
     secret = keys.derive(keys.check(key if key is not None else keys.load_key()), "hmac")
     with _conn(conn) as c:
-        emails = [e for (e,) in c.execute(sql.SQL("SELECT email FROM {}").format(sql.Identifier(schema, "shop_customer")))]
+        emails = [
+            e for (e,) in c.execute(sql.SQL("SELECT email FROM {}").format(sql.Identifier(schema, "shop_customer")))
+        ]
     plain = {hashlib.sha256(e.encode()).hexdigest() for e in emails}
     keyed = {hmac.new(secret, e.encode(), hashlib.sha256).hexdigest() for e in emails}
     dictionary = {hashlib.sha256(e.encode()).hexdigest() for e in emails}  # the attacker has no key

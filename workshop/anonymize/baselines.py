@@ -20,8 +20,17 @@ from psycopg import sql
 from workshop.anonymize import keys, sqlhash
 from workshop.anonymize.shop_rules import NATIONAL_ID
 
-FIELDS = ["first_name", "last_name", "email", "phone", "national_id", "birth_date", "street_address", "zip_code",
-          "created_at"]
+FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "national_id",
+    "birth_date",
+    "street_address",
+    "zip_code",
+    "created_at",
+]
 
 
 class PythonRules:
@@ -52,9 +61,11 @@ class PythonRules:
 
 
 def _drop_national_id_unique(cursor) -> None:
-    cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'shop_customer'::regclass AND contype = 'u' "
-                   "AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = 'shop_customer'::regclass "
-                   "AND attname = 'national_id')]::int2[]")
+    cursor.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'shop_customer'::regclass AND contype = 'u' "
+        "AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = 'shop_customer'::regclass "
+        "AND attname = 'national_id')]::int2[]"
+    )
     for (name,) in cursor.fetchall():
         cursor.execute(sql.SQL("ALTER TABLE shop_customer DROP CONSTRAINT {}").format(sql.Identifier(name)))
 
@@ -93,5 +104,3 @@ def bulk(master: bytes, limit: int, batch_size: int = 1000) -> int:
         Customer.objects.bulk_update(customers, FIELDS, batch_size=batch_size)
         transaction.set_rollback(True)
     return len(customers)
-
-

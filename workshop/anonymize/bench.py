@@ -26,13 +26,13 @@ workshop.setup("bench", progress=True)
 from workshop.anonymize import build
 build(target="anon_bench", progress=True)  # warm-up: pools, caches, a first copy
 reports = []
-for _ in range(%d):  # each one replaces the copy the previous one just wrote
+for _ in range(__RUNS__):  # each one replaces the copy the previous one just wrote
     reports.append(build(target="anon_bench", progress=True))
     print(f"  {reports[-1]}", file=sys.stderr)
 report = sorted(reports, key=lambda r: r.seconds)[len(reports) // 2]
 print(json.dumps({"seconds": report.seconds, "runs": [r.seconds for r in reports], "rows": report.rows,
                   "tables": report.tables, "phases": report.phases}))
-""" % RUNS  # noqa: UP031 (the script is a template of its own)
+""".replace("__RUNS__", str(RUNS))  # a template of its own: no % or {} to escape
 
 _COMPARE = """
 import json, sys, time, workshop
@@ -172,48 +172,88 @@ def _child(script: str, db_name: str, label: str) -> dict:
 @benchmark("anonymize", "anonymized copy of the bench dataset; engine vs ORM loop and bulk_update on 100k customers")
 def bench_anonymize() -> list[Result]:
     full = _child(_FULL, FULL_DB, "1M customers and their orders, items, reviews")
-    compare = _child(_COMPARE % (COMPARE_ROWS, RUNS), COMPARE_DB, f"engine vs naive loop vs bulk_update on {COMPARE_ROWS:,} customers")
+    compare = _child(
+        _COMPARE % (COMPARE_ROWS, RUNS),
+        COMPARE_DB,
+        f"engine vs naive loop vs bulk_update on {COMPARE_ROWS:,} customers",
+    )
     target = _child(_TARGET, FULL_DB, "privacy target k=5: lattice search and suppression on 1M customers")
-    scrub = _child(_SCRUBBER % (COMPARE_DB, COMPARE_DB + "_scrub", RUNS), "postgres",
-                   "the engine and django-scrubber scrub_data, same fields, on a copy of the 100k database")
+    scrub = _child(
+        _SCRUBBER % (COMPARE_DB, COMPARE_DB + "_scrub", RUNS),
+        "postgres",
+        "the engine and django-scrubber scrub_data, same fields, on a copy of the 100k database",
+    )
     customers = full["tables"].get("shop_customer", 0)
     phases = ", ".join(f"{k} {v:.1f}" for k, v in full["phases"].items())
     return [
-        Result("anonymize.bench_seconds", full["seconds"], "s",
-               note=f"median of {', '.join(f'{s:.1f}' for s in full['runs'])} s: {full['rows']:,} rows "
-                    f"({customers:,} customers) into a new schema replacing the previous copy, indexes and "
-                    f"constraints included; {os.cpu_count()} cores; goal <= 20 s. Phases (s): {phases}"),
+        Result(
+            "anonymize.bench_seconds",
+            full["seconds"],
+            "s",
+            note=f"median of {', '.join(f'{s:.1f}' for s in full['runs'])} s: {full['rows']:,} rows "
+            f"({customers:,} customers) into a new schema replacing the previous copy, indexes and "
+            f"constraints included; {os.cpu_count()} cores; goal <= 20 s. Phases (s): {phases}",
+        ),
         Result("anonymize.rows_per_second", full["rows"] / full["seconds"], "rows/s"),
-        Result("anonymize.vs_naive_ratio", compare["engine"], "s", baseline=compare["naive"],
-               ratio=compare["naive"] / compare["engine"],
-               note=f"{COMPARE_ROWS:,} customers: engine {compare['engine']:.2f} s vs obj.save() loop "
-                    f"{compare['naive']:.1f} s; goal >= 50x"),
-        Result("anonymize.vs_bulk_update_ratio", compare["engine"], "s", baseline=compare["bulk"],
-               ratio=compare["bulk"] / compare["engine"],
-               note=f"bulk_update(batch_size=1000) {compare['bulk']:.1f} s"),
-        Result("anonymize.target_search_seconds", target["full"] + target["suppress"], "s",
-               note=f"k=5 over birth date, ZIP, gender, city, state on {target['rows']:,} customers: the whole "
-                    f"lattice searched {target['full']:.1f} s ({target['full_evaluated']} of {target['full_nodes']} nodes "
-                    f"counted, the rest pruned by monotonicity; chose {target['full_chosen']}) + suppression in the "
-                    f"copy {target['suppress']:.1f} s. build_to_target searches only above the shop rules' own "
-                    f"levels: {target['search']:.1f} s ({target['evaluated']} of {target['nodes']} nodes), chose "
-                    f"{target['chosen']}; goal <= 10 s"),
-        Result("anonymize.suppressed_share", target["suppressed"] / target["rows"], "share",
-               note=f"{target['suppressed']:,} of {target['rows']:,} customers withheld; goal <= 2%; information loss "
-                    f"{target['loss']:.2f}"),
-        Result("anonymize.utility_max_error", max(u["max relative error"] for u in target["utility"]), "share",
-               note="max relative error per aggregate (copy vs source): " + "; ".join(
-                   f"{u['aggregate']} {u['max relative error']:.1%} (mean {u['mean relative error']:.1%})"
-                   for u in target["utility"])),
-        Result("anonymize.vs_django_scrubber_ratio", scrub["engine"], "s", baseline=min(scrub["first"], scrub["seconds"]),
-               ratio=min(scrub["first"], scrub["seconds"]) / scrub["engine"],
-               note=f"one run, same {scrub['rows']:,} customers, same 6 fields (Faker first/last name and street "
-                    f"address; emails, phones, national ids: Hash in django-scrubber 8 = unsalted MD5, keyed "
-                    f"pseudonyms in the engine): scrub_data in place {scrub['first']:.1f} s on its first run (Faker "
-                    f"table generated), {scrub['seconds']:.1f} s on a second (table kept) vs the engine writing a new "
-                    f"customer table with its indexes: median {scrub['engine']:.2f} s of "
-                    f"{', '.join(f'{r:.2f}' for r in scrub['engine_runs'])} (first, cold run {scrub['engine_cold']:.2f} s: "
-                    f"cold vs cold {scrub['first'] / scrub['engine_cold']:.1f}x); the engine copying every table "
-                    f"({scrub['whole_rows']:,} rows) {scrub['engine_whole']:.1f} s. Ratio: django-scrubber's faster run / "
-                    f"the engine's median; goal >= 20x"),
+        Result(
+            "anonymize.vs_naive_ratio",
+            compare["engine"],
+            "s",
+            baseline=compare["naive"],
+            ratio=compare["naive"] / compare["engine"],
+            note=f"{COMPARE_ROWS:,} customers: engine {compare['engine']:.2f} s vs obj.save() loop "
+            f"{compare['naive']:.1f} s; goal >= 50x",
+        ),
+        Result(
+            "anonymize.vs_bulk_update_ratio",
+            compare["engine"],
+            "s",
+            baseline=compare["bulk"],
+            ratio=compare["bulk"] / compare["engine"],
+            note=f"bulk_update(batch_size=1000) {compare['bulk']:.1f} s",
+        ),
+        Result(
+            "anonymize.target_search_seconds",
+            target["full"] + target["suppress"],
+            "s",
+            note=f"k=5 over birth date, ZIP, gender, city, state on {target['rows']:,} customers: the whole "
+            f"lattice searched {target['full']:.1f} s ({target['full_evaluated']} of {target['full_nodes']} nodes "
+            f"counted, the rest pruned by monotonicity; chose {target['full_chosen']}) + suppression in the "
+            f"copy {target['suppress']:.1f} s. build_to_target searches only above the shop rules' own "
+            f"levels: {target['search']:.1f} s ({target['evaluated']} of {target['nodes']} nodes), chose "
+            f"{target['chosen']}; goal <= 10 s",
+        ),
+        Result(
+            "anonymize.suppressed_share",
+            target["suppressed"] / target["rows"],
+            "share",
+            note=f"{target['suppressed']:,} of {target['rows']:,} customers withheld; goal <= 2%; information loss "
+            f"{target['loss']:.2f}",
+        ),
+        Result(
+            "anonymize.utility_max_error",
+            max(u["max relative error"] for u in target["utility"]),
+            "share",
+            note="max relative error per aggregate (copy vs source): "
+            + "; ".join(
+                f"{u['aggregate']} {u['max relative error']:.1%} (mean {u['mean relative error']:.1%})"
+                for u in target["utility"]
+            ),
+        ),
+        Result(
+            "anonymize.vs_django_scrubber_ratio",
+            scrub["engine"],
+            "s",
+            baseline=min(scrub["first"], scrub["seconds"]),
+            ratio=min(scrub["first"], scrub["seconds"]) / scrub["engine"],
+            note=f"one run, same {scrub['rows']:,} customers, same 6 fields (Faker first/last name and street "
+            f"address; emails, phones, national ids: Hash in django-scrubber 8 = unsalted MD5, keyed "
+            f"pseudonyms in the engine): scrub_data in place {scrub['first']:.1f} s on its first run (Faker "
+            f"table generated), {scrub['seconds']:.1f} s on a second (table kept) vs the engine writing a new "
+            f"customer table with its indexes: median {scrub['engine']:.2f} s of "
+            f"{', '.join(f'{r:.2f}' for r in scrub['engine_runs'])} (first, cold run {scrub['engine_cold']:.2f} s: "
+            f"cold vs cold {scrub['first'] / scrub['engine_cold']:.1f}x); the engine copying every table "
+            f"({scrub['whole_rows']:,} rows) {scrub['engine_whole']:.1f} s. Ratio: django-scrubber's faster run / "
+            f"the engine's median; goal >= 20x",
+        ),
     ]

@@ -38,9 +38,14 @@ class Constraint:
     def foreign_key_sql(self, schema: str) -> sql.Composable:
         """FOREIGN KEY (...) REFERENCES schema.table (...) ..., composed from catalog columns."""
         return sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}){} ON UPDATE {} ON DELETE {}{}").format(
-            sql.SQL(", ").join(map(sql.Identifier, self.columns)), sql.Identifier(schema, self.ref_table),
-            sql.SQL(", ").join(map(sql.Identifier, self.ref_columns)), sql.SQL(" MATCH FULL" if self.match_full else ""),
-            sql.SQL(self.on_update), sql.SQL(self.on_delete), self.timing())
+            sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+            sql.Identifier(schema, self.ref_table),
+            sql.SQL(", ").join(map(sql.Identifier, self.ref_columns)),
+            sql.SQL(" MATCH FULL" if self.match_full else ""),
+            sql.SQL(self.on_update),
+            sql.SQL(self.on_delete),
+            self.timing(),
+        )
 
 
 @dataclass
@@ -63,9 +68,14 @@ def read(cursor, schema: str, *, lock: bool = False) -> dict[str, Table]:
     if lock:
         from workshop.anonymize import db
 
-        names = [r[0] for r in cursor.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind = 'r'", [schema])]
+        names = [
+            r[0]
+            for r in cursor.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'r'",
+                [schema],
+            )
+        ]
         db.lock_tables(cursor.connection, schema, names)
     tables: dict[str, Table] = {}
     rows = cursor.execute(
@@ -73,7 +83,9 @@ def read(cursor, schema: str, *, lock: bool = False) -> dict[str, Table]:
                   quote_ident(n.nspname) || '.' || quote_ident(c.relname)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-           WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY c.relname, a.attnum""", [schema]).fetchall()
+           WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY c.relname, a.attnum""",
+        [schema],
+    ).fetchall()
     for table, column, type_, identity, generated, qualified in rows:
         t = tables.setdefault(table, Table(table, [], {}, [], qualified))
         t.types[column] = type_
@@ -85,8 +97,23 @@ def read(cursor, schema: str, *, lock: bool = False) -> dict[str, Table]:
     # the one thing only available as text. The search_path holds the source alone so
     # that a CHECK calling a function of that schema prints it unqualified.
     cursor.execute("SELECT set_config('search_path', quote_ident(%s), true)", [schema])
-    for (table, name, kind, columns, deferrable, deferred, check, index, index_def, ref_table, ref_schema, ref_columns,
-         on_update, on_delete, match) in cursor.execute(
+    for (
+        table,
+        name,
+        kind,
+        columns,
+        deferrable,
+        deferred,
+        check,
+        index,
+        index_def,
+        ref_table,
+        ref_schema,
+        ref_columns,
+        on_update,
+        on_delete,
+        match,
+    ) in cursor.execute(
         """SELECT c.relname, k.conname, k.contype,
                   ARRAY(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
                         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
@@ -102,16 +129,32 @@ def read(cursor, schema: str, *, lock: bool = False) -> dict[str, Table]:
            JOIN pg_namespace n ON n.oid = c.relnamespace
            LEFT JOIN pg_class i ON i.oid = k.conindid
            LEFT JOIN pg_class r ON r.oid = k.confrelid LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
-           WHERE n.nspname = %s AND k.contype IN ('p', 'u', 'c', 'f') ORDER BY c.relname, k.conname""", [schema]):
+           WHERE n.nspname = %s AND k.contype IN ('p', 'u', 'c', 'f') ORDER BY c.relname, k.conname""",
+        [schema],
+    ):
         if table not in tables:
             continue
         if kind in ("p", "u") and index_def is None:
             _changed(schema)
         t = tables[table]
-        t.constraints.append(Constraint(
-            name, kind, list(columns), deferrable, deferred, check, index, index_def,
-            ref_table if kind == "f" else None, ref_schema if kind == "f" else None, list(ref_columns or []),
-            _FK_ACTIONS.get(on_update, "NO ACTION"), _FK_ACTIONS.get(on_delete, "NO ACTION"), match == "f"))
+        t.constraints.append(
+            Constraint(
+                name,
+                kind,
+                list(columns),
+                deferrable,
+                deferred,
+                check,
+                index,
+                index_def,
+                ref_table if kind == "f" else None,
+                ref_schema if kind == "f" else None,
+                list(ref_columns or []),
+                _FK_ACTIONS.get(on_update, "NO ACTION"),
+                _FK_ACTIONS.get(on_delete, "NO ACTION"),
+                match == "f",
+            )
+        )
         if kind == "p" and len(columns) == 1 and t.types[columns[0]] in INTEGER_TYPES:
             t.pk = columns[0]
     # Every index not owned by a primary key, unique or exclusion constraint: also the plain
@@ -122,7 +165,9 @@ def read(cursor, schema: str, *, lock: bool = False) -> dict[str, Table]:
            JOIN pg_namespace n ON n.oid = t.relnamespace
            WHERE n.nspname = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint k
                  WHERE k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x') AND k.conrelid = x.indrelid)
-           ORDER BY 1, 2""", [schema]):
+           ORDER BY 1, 2""",
+        [schema],
+    ):
         if definition is None:  # dropped during this read (see `lock`): say so, do not replay NULL
             _changed(schema)
         if table in tables:
@@ -134,8 +179,10 @@ def read(cursor, schema: str, *, lock: bool = False) -> dict[str, Table]:
 def _changed(schema: str) -> None:
     from workshop.errors import WorkshopError
 
-    raise WorkshopError(f"The indexes of schema {schema!r} changed while they were read (a data load or a migration "
-                        "ran meanwhile)", "run it again")
+    raise WorkshopError(
+        f"The indexes of schema {schema!r} changed while they were read (a data load or a migration ran meanwhile)",
+        "run it again",
+    )
 
 
 def foreign_keys(tables: dict[str, Table], schema: str) -> dict[str, list[Constraint]]:

@@ -34,8 +34,16 @@ class Plan:
     fixes: dict  # table name -> (function(conn) that fixes its collisions, templates whose originals it reads)
 
 
-def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes, snapshot: str | None = None,
-         *, renumbered: bool = False) -> Plan:
+def plan(
+    source: str,
+    schema: str,
+    tables: dict,
+    resolved: dict,
+    hmac_key: bytes,
+    snapshot: str | None = None,
+    *,
+    renumbered: bool = False,
+) -> Plan:
     """The collision work of a build (tables with pseudonyms only); `snapshot`: the
     build's exported snapshot, which every read of the source imports; `renumbered`: the
     copy's primary keys are renumbered (renumber.py), so its ids map back to the source's."""
@@ -45,7 +53,10 @@ def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes
         for column, strategy in t.rules:
             if isinstance(strategy, Pseudonymize):
                 by_template.setdefault(strategy.template, []).append(
-                    sql.SQL("SELECT {}::text FROM {}").format(sql.Identifier(column.name), sql.Identifier(source, t.table)))
+                    sql.SQL("SELECT {}::text FROM {}").format(
+                        sql.Identifier(column.name), sql.Identifier(source, t.table)
+                    )
+                )
                 patterns[strategy.template] = strategy.like_pattern()
     names = {template: f"_originals_{n}" for n, template in enumerate(by_template)}
     fixes = {}
@@ -55,8 +66,10 @@ def plan(source: str, schema: str, tables: dict, resolved: dict, hmac_key: bytes
             fixer = _Fixer(source, schema, tables[name], t.pk, pairs, names, hmac_key, snapshot, renumbered)
             fixes[name] = (fixer, sorted({s.template for _, s in pairs}))
     used = {template for _, templates in fixes.values() for template in templates}
-    originals = {template: (names[template], _filler(schema, names[template], by_template[template], patterns[template]))
-                 for template in used}
+    originals = {
+        template: (names[template], _filler(schema, names[template], by_template[template], patterns[template]))
+        for template in used
+    }
     return Plan(originals, fixes)
 
 
@@ -66,10 +79,14 @@ def _filler(schema: str, name: str, selects: list[sql.Composable], pattern: str)
     def fill(conn) -> int:
         target = sql.Identifier(schema, name)
         conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (o text)").format(target))
-        rows = conn.execute(sql.SQL("INSERT INTO {} SELECT o FROM ({}) AS x(o) WHERE o LIKE {}").format(
-            target, sql.SQL(" UNION ALL ").join(selects), sql.Literal(pattern))).rowcount
+        rows = conn.execute(
+            sql.SQL("INSERT INTO {} SELECT o FROM ({}) AS x(o) WHERE o LIKE {}").format(
+                target, sql.SQL(" UNION ALL ").join(selects), sql.Literal(pattern)
+            )
+        ).rowcount
         conn.execute(sql.SQL("ANALYZE {}").format(target))  # the fix's joins are planned on its size
         return rows
+
     return fill
 
 
@@ -100,18 +117,32 @@ class _Fixer:
         originals = self._originals(strategy)
         with conn.transaction():
             self._hash_joins(conn)
-            hits = [r[0] for r in conn.execute(sql.SQL(
-                "SELECT t.{key} FROM {target} t WHERE t.{col}::text IN ({originals})").format(
-                    key=key, target=self.target, col=col, originals=originals)).fetchall()]
+            hits = [
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("SELECT t.{key} FROM {target} t WHERE t.{col}::text IN ({originals})").format(
+                        key=key, target=self.target, col=col, originals=originals
+                    )
+                ).fetchall()
+            ]
         if not hits:
             return 0
         # The copy's ids are the source's unless renumbered: then back through the inverse permutation.
         source_ids = [renumber.inverse(self.hmac_key, self.table.name, h) for h in hits] if self.renumbered else hits
         staged = f"_workshop_fix_{column.name}"
         with db.in_snapshot(conn, self.snapshot):  # the colliding rows' values as the copy saw them
-            conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT {key}, {col} FROM {source} WHERE {key} = ANY(%(ids)s::{t})").format(
-                sql.Identifier(staged), key=key, col=col, source=sql.Identifier(self.source, self.table.name),
-                t=self.key_array), {"ids": source_ids})
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMPORARY TABLE {} AS SELECT {key}, {col} FROM {source} WHERE {key} = ANY(%(ids)s::{t})"
+                ).format(
+                    sql.Identifier(staged),
+                    key=key,
+                    col=col,
+                    source=sql.Identifier(self.source, self.table.name),
+                    t=self.key_array,
+                ),
+                {"ids": source_ids},
+            )
         fixed = 0
         try:
             for round_ in range(MAX_ROUNDS):
@@ -120,15 +151,20 @@ class _Fixer:
                 salts = range(1 + round_ * CANDIDATES, 1 + (round_ + 1) * CANDIDATES)
                 with conn.transaction():
                     self._hash_joins(conn)
-                    wanted = [renumber.inverse(self.hmac_key, self.table.name, h) for h in hits] if self.renumbered else hits
+                    wanted = (
+                        [renumber.inverse(self.hmac_key, self.table.name, h) for h in hits] if self.renumbered else hits
+                    )
                     moved = self._redraw(conn, column, strategy, originals, wanted, salts, staged)
                 fixed += len(moved)
                 hits = sorted(set(hits) - set(moved))
         finally:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("pg_temp", staged)))
         if hits:
-            raise WorkshopError(f"{len(hits)} pseudonyms of {column.label} still equal original values "
-                                f"after {MAX_ROUNDS * CANDIDATES} salts", "use a template with more hashed characters")
+            raise WorkshopError(
+                f"{len(hits)} pseudonyms of {column.label} still equal original values "
+                f"after {MAX_ROUNDS * CANDIDATES} salts",
+                "use a template with more hashed characters",
+            )
         return fixed
 
     def _redraw(self, conn, column, strategy, originals, ids, salts, staged) -> list:
@@ -139,8 +175,11 @@ class _Fixer:
         expressions = {name: strategy.expression(q, column, salt) for name, salt in zip(names, salts)}
         if self.renumbered:  # the UPDATE finds the row by its id in the copy
             expressions[self.pk] = renumber.expression(q, self.table.name, self.pk, self.table.types[self.pk])
-        select = q.select([self.pk, *names], expressions,
-                          where=sql.SQL("{} = ANY(%(ids)s::{})").format(sql.Identifier("s", self.pk), self.key_array))
+        select = q.select(
+            [self.pk, *names],
+            expressions,
+            where=sql.SQL("{} = ANY(%(ids)s::{})").format(sql.Identifier("s", self.pk), self.key_array),
+        )
         session_keys.install(conn, q.secrets)
         col, key = sql.Identifier(column.name), sql.Identifier(self.pk)
         taken = sql.SQL("NOT EXISTS (SELECT 1 FROM ({}) AS o(o) WHERE o.o = c.v)").format(originals)
@@ -149,7 +188,9 @@ class _Fixer:
         # On a unique column the new value is nobody's current one (checked above) and, when
         # two rows picked the same, neither takes it: both draw again next round.
         once = sql.SQL(" WHERE twins = 1" if column.unique else "")
-        unpivot = sql.SQL(", ").join(sql.SQL("({}, r.{})").format(sql.Literal(n), sql.Identifier(name)) for n, name in enumerate(names))
+        unpivot = sql.SQL(", ").join(
+            sql.SQL("({}, r.{})").format(sql.Literal(n), sql.Identifier(name)) for n, name in enumerate(names)
+        )
         # MATERIALIZED: computed once, then one hash anti-join against the originals (left
         # inline, the planner may probe the originals once per candidate row instead).
         statement = sql.SQL(
@@ -158,7 +199,15 @@ class _Fixer:
             "UPDATE {target} t SET {col} = x.v FROM ("
             "SELECT k, v FROM (SELECT k, v, count(*) OVER (PARTITION BY v) AS twins FROM ("
             "SELECT DISTINCT ON (c.k) c.k, c.v FROM c WHERE {taken} ORDER BY c.k, c.n) AS first) AS y"
-            "{once}) AS x WHERE t.{key} = x.k RETURNING t.{key}").format(
-                once=once, target=self.target, col=col, select=select, unpivot=unpivot, taken=taken, key=key,
-                names=sql.SQL(", ").join(map(sql.Identifier, names)))
+            "{once}) AS x WHERE t.{key} = x.k RETURNING t.{key}"
+        ).format(
+            once=once,
+            target=self.target,
+            col=col,
+            select=select,
+            unpivot=unpivot,
+            taken=taken,
+            key=key,
+            names=sql.SQL(", ").join(map(sql.Identifier, names)),
+        )
         return [r[0] for r in conn.execute(statement, {**q.params, "ids": ids}).fetchall()]

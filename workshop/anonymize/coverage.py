@@ -24,8 +24,10 @@ class Coverage:
         return not self.uncovered and not self.stale
 
     def __str__(self) -> str:
-        head = (f"{self.fields} fields: {self.ruled} rewritten by a rule, {self.declared_safe} declared safe, "
-                f"{self.keys} keys")
+        head = (
+            f"{self.fields} fields: {self.ruled} rewritten by a rule, {self.declared_safe} declared safe, "
+            f"{self.keys} keys"
+        )
         lines = [head]
         if self.uncovered:
             lines.append(f"{len(self.uncovered)} neither covered by a rule nor declared safe:")
@@ -34,8 +36,10 @@ class Coverage:
             lines.append(f"{len(self.stale)} safe declarations name nothing that exists:")
             lines += [f"  {label}" for label in self.stale]
         if not self.ok:
-            lines.append("fix: add a rule for each field (shop_rules.shop_rules) or declare it safe with a reason "
-                         "(shop_rules.SAFE)")
+            lines.append(
+                "fix: add a rule for each field (shop_rules.shop_rules) or declare it safe with a reason "
+                "(shop_rules.SAFE)"
+            )
         return "\n".join(lines)
 
 
@@ -75,4 +79,3 @@ def check(rules: dict, safe: dict, models=None) -> Coverage:
             names = {f.name for f in apps.get_model(label)._meta.concrete_fields}
             stale += [f"{label}.{name}" for name in declared if name not in names]
     return Coverage(counts["fields"], counts["ruled"], counts["safe"], counts["keys"], tuple(uncovered), tuple(stale))
-

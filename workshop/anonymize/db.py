@@ -20,12 +20,12 @@ SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 def check_schema_name(name: object, what: str = "Schema", longest: int = 63) -> str:
     """`name` if it is a plain schema name; else a one-line WorkshopError echoing a short
     part of it (a 100k-character or NUL-laden value is never printed in full)."""
-    if (not isinstance(name, str) or len(name) > longest or not SCHEMA_NAME.fullmatch(name)
-            or name.startswith("pg_")):
+    if not isinstance(name, str) or len(name) > longest or not SCHEMA_NAME.fullmatch(name) or name.startswith("pg_"):
         shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
-        raise WorkshopError(f"{what} schema name {shown} is not usable",
-                            f"use lower-case letters, digits and _ (at most {longest}, not starting with pg_ or a "
-                            "digit), e.g. 'anon'")
+        raise WorkshopError(
+            f"{what} schema name {shown} is not usable",
+            f"use lower-case letters, digits and _ (at most {longest}, not starting with pg_ or a digit), e.g. 'anon'",
+        )
     return name
 
 
@@ -38,7 +38,11 @@ def conninfo() -> dict:
 
     # Django's own parameters (OPTIONS merged in), minus its Python-side adapters.
     params = connection.get_connection_params()
-    info = {k: v for k, v in params.items() if k not in ("cursor_factory", "context", "prepare_threshold", "server_side_binding")}
+    info = {
+        k: v
+        for k, v in params.items()
+        if k not in ("cursor_factory", "context", "prepare_threshold", "server_side_binding")
+    }
     info["application_name"] = "workshop.anonymize"
     return {k: v for k, v in info.items() if v not in (None, "")}
 
@@ -57,8 +61,10 @@ LOCK_WAIT_SECONDS = 120
 
 
 def lock_wait_error(what: str) -> WorkshopError:
-    return WorkshopError(f"{what} stayed locked by another session (a data load or a migration) for more than "
-                         f"{LOCK_WAIT_SECONDS} s", "run the build again once it has finished")
+    return WorkshopError(
+        f"{what} stayed locked by another session (a data load or a migration) for more than {LOCK_WAIT_SECONDS} s",
+        "run the build again once it has finished",
+    )
 
 
 def set_lock_wait(conn: psycopg.Connection) -> None:
@@ -75,8 +81,11 @@ def lock_tables(conn: psycopg.Connection, schema: str, tables) -> None:
     if names:
         set_lock_wait(conn)
         try:
-            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
-                sql.SQL(", ").join(sql.Identifier(schema, name) for name in names)))
+            conn.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+                    sql.SQL(", ").join(sql.Identifier(schema, name) for name in names)
+                )
+            )
         except psycopg.errors.LockNotAvailable:
             raise lock_wait_error(f"A table of schema {schema!r}") from None
 

@@ -32,9 +32,12 @@ def region_counter(epsilon: float):
     dp = _opendp()
 
     def make(scale):
-        return (dp.t.make_count_by_categories(dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance(),
-                                              categories=list(REGIONS), null_category=False)
-                >> dp.m.then_laplace(scale))
+        return dp.t.make_count_by_categories(
+            dp.vector_domain(dp.atom_domain(T=str)),
+            dp.symmetric_distance(),
+            categories=list(REGIONS),
+            null_category=False,
+        ) >> dp.m.then_laplace(scale)
 
     return make(dp.binary_search_param(make, d_in=1, d_out=epsilon))
 
@@ -46,8 +49,12 @@ def regions(schema: str = "public") -> list[str]:
     from workshop.anonymize.measure import _conn
 
     with _conn(None) as c:
-        return [r for (r,) in c.execute(sql.SQL("SELECT left(zip_code, 1) FROM {}").format(
-            sql.Identifier(schema, "shop_customer"))).fetchall()]
+        return [
+            r
+            for (r,) in c.execute(
+                sql.SQL("SELECT left(zip_code, 1) FROM {}").format(sql.Identifier(schema, "shop_customer"))
+            ).fetchall()
+        ]
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,9 @@ def noisy_counts_by_region(epsilon: float = 1.0, data: list[str] | None = None) 
     return NoisyCounts(epsilon, float(counter.map(1)), table)
 
 
-def averaging_attack(epsilon: float = 1.0, repeats=(1, 10, 100, 1000), region: str = "0",
-                     data: list[str] | None = None):
+def averaging_attack(
+    epsilon: float = 1.0, repeats=(1, 10, 100, 1000), region: str = "0", data: list[str] | None = None
+):
     """Ask the same noisy count again and again: the mean of n answers is off by about
     scale * sqrt(2 / n), and n answers cost n * epsilon (sequential composition). Returns a
     DataFrame: answers, mean absolute error of the averaged count, epsilon spent."""
@@ -84,6 +92,11 @@ def averaging_attack(epsilon: float = 1.0, repeats=(1, 10, 100, 1000), region: s
     for n in sorted(repeats):
         while len(answers) < n:
             answers.append(counter(data)[index])
-        rows.append({"answers averaged": n, "error of the average": abs(float(np.mean(answers[:n])) - truth),
-                     "epsilon spent": n * float(counter.map(1))})
+        rows.append(
+            {
+                "answers averaged": n,
+                "error of the average": abs(float(np.mean(answers[:n])) - truth),
+                "epsilon spent": n * float(counter.map(1)),
+            }
+        )
     return pd.DataFrame(rows)

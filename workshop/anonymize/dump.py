@@ -61,9 +61,21 @@ def dump(schema: str = "anon", path: Path | str | None = None) -> Path:
         tmp = target.with_name(target.name + ".partial")
         _private_file(tmp)  # pg_dump writes into it: never readable by others, not even half-written
         with child_env.libpq_env(conninfo_url(db.conninfo())) as (url, env):
-            done = subprocess.run([str(binary), "--format=custom", "--no-owner", "--no-privileges",
-                                   f"--schema={schema}", f"--file={tmp}", "--dbname", url],
-                                  capture_output=True, text=True, env=env)
+            done = subprocess.run(
+                [
+                    str(binary),
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--schema={schema}",
+                    f"--file={tmp}",
+                    "--dbname",
+                    url,
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
         if done.returncode == 0:
             os.chmod(tmp, PRIVATE)
             tmp.replace(target)  # never leave half a dump under the final name
@@ -82,14 +94,23 @@ def _private_file(path: Path) -> None:
 def _copy_to_csv(schema: str, folder: Path) -> Path:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with db.connect() as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 1", [schema])]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 1",
+                [schema],
+            )
+        ]
         for table in tables:
             out_path = folder / f"{table}.csv"
             _private_file(out_path)
-            with open(out_path, "wb") as out, conn.cursor().copy(
-                    sql.SQL("COPY {} TO STDOUT WITH (FORMAT csv, HEADER)").format(sql.Identifier(schema, table))) as copy:
+            with (
+                open(out_path, "wb") as out,
+                conn.cursor().copy(
+                    sql.SQL("COPY {} TO STDOUT WITH (FORMAT csv, HEADER)").format(sql.Identifier(schema, table))
+                ) as copy,
+            ):
                 for block in copy:
                     out.write(block)
     return folder

@@ -64,8 +64,10 @@ class Report:
 
     def _repr_html_(self) -> str:
         phases = ", ".join(f"{k} {v:.2f} s" for k, v in self.phases.items())
-        return (f"<b>{self.rows:,} rows</b> in {len(self.tables)} tables copied into schema <code>{self.target}</code> "
-                f"in <b>{self.seconds:.2f} s</b> ({self.rows_per_second:,.0f} rows/s)<br><small>{phases}</small>")
+        return (
+            f"<b>{self.rows:,} rows</b> in {len(self.tables)} tables copied into schema <code>{self.target}</code> "
+            f"in <b>{self.seconds:.2f} s</b> ({self.rows_per_second:,.0f} rows/s)<br><small>{phases}</small>"
+        )
 
     def __str__(self) -> str:
         return f"{self.rows:,} rows in {len(self.tables)} tables -> {self.target} in {self.seconds:.2f} s ({self.rows_per_second:,.0f} rows/s)"
@@ -73,8 +75,9 @@ class Report:
 
 def _marked(conn, schema: str) -> bool | None:
     """None: no such schema; True: made by this engine (its comment ends with the marker)."""
-    row = conn.execute("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
-                       [schema]).fetchone()
+    row = conn.execute(
+        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s", [schema]
+    ).fetchone()
     if row is None:
         return None
     return bool(row[0]) and row[0].endswith(MARKER)
@@ -83,12 +86,16 @@ def _marked(conn, schema: str) -> bool | None:
 def check_target(conn, target: str, source: str) -> None:
     """Refuse a target the engine would rename or drop without having made it."""
     if target in RESERVED or target == source:
-        raise WorkshopError(f"The target schema {target!r} is {'the source' if target == source else 'reserved'}",
-                            "anonymize into a schema of its own, e.g. 'anon'")
+        raise WorkshopError(
+            f"The target schema {target!r} is {'the source' if target == source else 'reserved'}",
+            "anonymize into a schema of its own, e.g. 'anon'",
+        )
     for schema in (target, target + BUILD_SUFFIX, target + OLD_SUFFIX):
         if _marked(conn, schema) is False:
-            raise WorkshopError(f"Schema {schema!r} exists and was not made by workshop.anonymize",
-                                "anonymize into another schema, e.g. 'anon' (drop that one yourself if it is disposable)")
+            raise WorkshopError(
+                f"Schema {schema!r} exists and was not made by workshop.anonymize",
+                "anonymize into another schema, e.g. 'anon' (drop that one yourself if it is disposable)",
+            )
 
 
 def _drop_marked(conn, schema: str) -> None:
@@ -101,9 +108,18 @@ def _comment(source: str, building: bool = False) -> sql.Composable:
     return sql.Literal(f"anonymized copy of {source}{', being built,' if building else ''} {MARKER}")
 
 
-def build(rules: dict | None = None, *, target: str = "anon", source: str = "public", key: bytes | None = None,
-          workers: int = 2, progress: bool = True, only: list[str] | None = None, chunk_rows: int = 250_000,
-          renumber: bool = False) -> Report:
+def build(
+    rules: dict | None = None,
+    *,
+    target: str = "anon",
+    source: str = "public",
+    key: bytes | None = None,
+    workers: int = 2,
+    progress: bool = True,
+    only: list[str] | None = None,
+    chunk_rows: int = 250_000,
+    renumber: bool = False,
+) -> Report:
     """Write the anonymized copy of schema `source` into schema `target`; returns a Report.
 
     rules: {"app.Model": {"field": Strategy}}, default the shop's (shop_rules.shop_rules()).
@@ -141,8 +157,9 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
         try:
             check_target(conn, target, source)  # under the lock: nothing else renames these meanwhile
             phases["validate"] = time.perf_counter() - started
-            runner = _Runner(conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows,
-                             renumber)
+            runner = _Runner(
+                conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows, renumber
+            )
             counts = runner.run(phases)
             mark = time.perf_counter()
             old = target + OLD_SUFFIX
@@ -150,10 +167,16 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
                 check_target(conn, target, source)
                 _drop_marked(conn, old)  # a crash's leftover
                 if _marked(conn, target):
-                    conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(target), sql.Identifier(old)))
-                conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(build_schema), sql.Identifier(target)))
+                    conn.execute(
+                        sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(target), sql.Identifier(old))
+                    )
+                conn.execute(
+                    sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(build_schema), sql.Identifier(target))
+                )
                 for name in counts:  # autovacuum was kept off the build: it competes for the same cores
-                    conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(sql.Identifier(target, name)))
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(sql.Identifier(target, name))
+                    )
                 conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(target), _comment(source)))
             phases["swap"] = time.perf_counter() - mark
             # Deleting the old copy's files (seconds for a freshly written gigabyte) happens
@@ -165,16 +188,23 @@ def build(rules: dict | None = None, *, target: str = "anon", source: str = "pub
             _drop_quietly(conn, build_schema)
             if isinstance(exc, psycopg.Error):
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise WorkshopError(f"Anonymization into {target!r} failed ({reason})",
-                                    f"the source and the previous {target!r} are untouched; fix the cause and run again") from None
+                raise WorkshopError(
+                    f"Anonymization into {target!r} failed ({reason})",
+                    f"the source and the previous {target!r} are untouched; fix the cause and run again",
+                ) from None
             raise
         finally:
             try:
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [LOCK_NAMESPACE, target])
             except psycopg.Error:
                 pass  # the session's end releases it
-    return Report(target, counts, time.perf_counter() - started, phases,
-                  [(w, k, n, a - started, b - started) for w, k, n, a, b in runner.jobs])
+    return Report(
+        target,
+        counts,
+        time.perf_counter() - started,
+        phases,
+        [(w, k, n, a - started, b - started) for w, k, n, a, b in runner.jobs],
+    )
 
 
 def _hold_off_loads(conn) -> None:
@@ -211,20 +241,30 @@ def _check_shapes(conn, source: str, resolved: dict) -> None:
     for table in resolved.values():
         for column, strategy in table.rules:
             if isinstance(strategy, Pseudonymize) and strategy.permutes(column):
-                bad = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} !~ {}").format(
-                    sql.Identifier(source, table.table), sql.Identifier(column.name),
-                    sql.Literal(strategy.shape_regex()))).fetchone()[0]
+                bad = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {} WHERE {} !~ {}").format(
+                        sql.Identifier(source, table.table),
+                        sql.Identifier(column.name),
+                        sql.Literal(strategy.shape_regex()),
+                    )
+                ).fetchone()[0]
                 if bad:  # the values themselves are personal data: count them, do not show them
                     problems.append(f"{bad:,} values of {column.label} do not have the shape {strategy.template!r}")
     if problems:
-        raise WorkshopError("Invalid anonymization rules: " + "; ".join(problems),
-                            "use a template matching the data, or a hex template; nothing was written")
+        raise WorkshopError(
+            "Invalid anonymization rules: " + "; ".join(problems),
+            "use a template matching the data, or a hex template; nothing was written",
+        )
 
 
 def fake_exclusions(source: str, resolved: dict) -> list[sql.Composable]:
     """SELECTs of every original value of every faked column: pools must avoid them all."""
-    return [sql.SQL("SELECT {}::text FROM {}").format(sql.Identifier(c.name), sql.Identifier(source, t.table))
-            for t in resolved.values() for c, s in t.rules if isinstance(s, Fake)]
+    return [
+        sql.SQL("SELECT {}::text FROM {}").format(sql.Identifier(c.name), sql.Identifier(source, t.table))
+        for t in resolved.values()
+        for c, s in t.rules
+        if isinstance(s, Fake)
+    ]
 
 
 def make_pools(cursor, schema: str | None, source: str, resolved: dict, values: dict | None = None) -> dict:
@@ -236,14 +276,17 @@ def make_pools(cursor, schema: str | None, source: str, resolved: dict, values: 
             if isinstance(strategy, Fake):
                 wanted.setdefault(strategy.pool_id(column), strategy)
     drawn = {pid: pools.draw(*pid) for pid in wanted}
-    originals = pools.originals_among(cursor, {v for values in drawn.values() for v in values},
-                                      fake_exclusions(source, resolved))
+    originals = pools.originals_among(
+        cursor, {v for values in drawn.values() for v in values}, fake_exclusions(source, resolved)
+    )
     made: dict = {}
     for pid, strategy in wanted.items():
         kept = [v for v in drawn[pid] if v not in originals]
         if not kept:
-            raise WorkshopError(f"Every fake {strategy.provider} value is also an original value of a faked column",
-                                "use a bigger pool_size or another locale")
+            raise WorkshopError(
+                f"Every fake {strategy.provider} value is also an original value of a faked column",
+                "use a bigger pool_size or another locale",
+            )
         name = f"_pool_{len(made)}"
         table = sql.Identifier(schema, name) if schema else sql.Identifier(name)
         made[pid] = pools.create(cursor, table, kept)
@@ -252,8 +295,9 @@ def make_pools(cursor, schema: str | None, source: str, resolved: dict, values: 
     return made
 
 
-def table_query(source: str, table: catalog_mod.Table, resolved, hmac_key: bytes, pools_by_id: dict,
-                renumbered: dict | None = None):
+def table_query(
+    source: str, table: catalog_mod.Table, resolved, hmac_key: bytes, pools_by_id: dict, renumbered: dict | None = None
+):
     """The table's Query (parameters, joins, key material) and its column -> SQL expression map.
     renumbered: {column: table whose ids it holds} (renumber.columns)."""
     q = session_keys.KeyedQuery(source, table.name, table.pk, hmac_key, pools_by_id)
@@ -286,12 +330,16 @@ class _Runner:
         with self.conn.transaction():
             _drop_marked(self.conn, self.schema)  # a crashed run's leftovers
             cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
-            cur.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(self.schema), _comment(self.source, True)))
+            cur.execute(
+                sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(self.schema), _comment(self.source, True))
+            )
             for t in self.tables.values():
-                cur.execute(sql.SQL(
-                    "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED "
-                    "INCLUDING STORAGE INCLUDING COMMENTS) WITH (autovacuum_enabled = off)").format(
-                        sql.Identifier(self.schema, t.name), sql.Identifier(self.source, t.name)))
+                cur.execute(
+                    sql.SQL(
+                        "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED "
+                        "INCLUDING STORAGE INCLUDING COMMENTS) WITH (autovacuum_enabled = off)"
+                    ).format(sql.Identifier(self.schema, t.name), sql.Identifier(self.source, t.name))
+                )
             # Every rule's pools, even for tables left out: their originals must be excluded too.
             self.pool_values: dict = {}
             pools_by_id = make_pools(cur, self.schema, self.source, self.resolved, self.pool_values)
@@ -300,9 +348,12 @@ class _Runner:
         mark = time.perf_counter()
         self.fkeys = catalog_mod.foreign_keys(self.tables, self.source)
         self.renumbered = renumber_mod.columns(self.tables, self.fkeys) if self.renumber else {}
-        self.queries = {t.name: table_query(self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id,
-                                            self.renumbered.get(t.name))
-                        for t in self.tables.values()}
+        self.queries = {
+            t.name: table_query(
+                self.source, t, self.resolved.get(t.name), self.hmac_key, pools_by_id, self.renumbered.get(t.name)
+            )
+            for t in self.tables.values()
+        }
         secrets = {name: value for q, _ in self.queries.values() for name, value in q.secrets.items()}
         connections: list = []
         coordinator = None
@@ -319,12 +370,25 @@ class _Runner:
                 self.ranges = {t.name: self._id_range(cur, t) for t in self.tables.values()}
                 for name in self.renumbered:
                     renumber_mod.check_range(name, *self.ranges[name])
-                self.size = {t.name: cur.execute("SELECT pg_relation_size(%s::regclass)", [t.qualified]).fetchone()[0]
-                             for t in self.tables.values()}
-            self.new = {t.name: cur.execute("SELECT quote_ident(%s) || '.' || quote_ident(%s)", [self.schema, t.name]).fetchone()[0]
-                        for t in self.tables.values()}
-            self.collisions = collisions.plan(self.source, self.schema, self.tables, self.resolved, self.hmac_key,
-                                              self.snapshot, renumbered=bool(self.renumbered))
+                self.size = {
+                    t.name: cur.execute("SELECT pg_relation_size(%s::regclass)", [t.qualified]).fetchone()[0]
+                    for t in self.tables.values()
+                }
+            self.new = {
+                t.name: cur.execute(
+                    "SELECT quote_ident(%s) || '.' || quote_ident(%s)", [self.schema, t.name]
+                ).fetchone()[0]
+                for t in self.tables.values()
+            }
+            self.collisions = collisions.plan(
+                self.source,
+                self.schema,
+                self.tables,
+                self.resolved,
+                self.hmac_key,
+                self.snapshot,
+                renumbered=bool(self.renumbered),
+            )
             # A table's index builds unblock the foreign keys pointing at it: they weigh as
             # much as the biggest table whose validation waits for them.
             self.weight = dict(self.size)
@@ -353,13 +417,20 @@ class _Runner:
         from tqdm.auto import tqdm
 
         # Counted in jobs: rows alone would reach 100% with the index builds still to come.
-        with tqdm(total=len(jobs), unit=" jobs", desc=f"Anonymizing into {self.schema}",
-                  disable=not self.progress, leave=False) as bar:
+        with tqdm(
+            total=len(jobs),
+            unit=" jobs",
+            desc=f"Anonymizing into {self.schema}",
+            disable=not self.progress,
+            leave=False,
+        ) as bar:
+
             def on_done(job, rows):
                 if job.kind == "copy":
                     self.counts[job.table] += rows
                 bar.set_postfix_str(f"{job.kind} {job.table}", refresh=False)
                 bar.update(1)
+
             return scheduler.run(jobs, connections, on_done)
 
     @staticmethod
@@ -376,9 +447,11 @@ class _Runner:
 
     def _id_range(self, cur, t) -> tuple:
         # From the primary key's index: no count(*), which would read every table once more.
-        return cur.execute(sql.SQL("SELECT min({pk}), max({pk}) FROM {t}").format(
-            pk=sql.Identifier(t.pk) if t.pk else sql.SQL("NULL::int"),
-            t=sql.Identifier(self.source, t.name))).fetchone()
+        return cur.execute(
+            sql.SQL("SELECT min({pk}), max({pk}) FROM {t}").format(
+                pk=sql.Identifier(t.pk) if t.pk else sql.SQL("NULL::int"), t=sql.Identifier(self.source, t.name)
+            )
+        ).fetchone()
 
     # --- the graph ----------------------------------------------------------------------
 
@@ -396,7 +469,9 @@ class _Runner:
         return (3, -self.weight[name])
 
     def _job(self, name: str, kind: str, table: str, run, after=()) -> scheduler.Job:
-        return scheduler.Job(self._priority(table, kind), name=name, kind=kind, table=table, run=run, after=tuple(after))
+        return scheduler.Job(
+            self._priority(table, kind), name=name, kind=kind, table=table, run=run, after=tuple(after)
+        )
 
     def _graph(self) -> list[scheduler.Job]:
         jobs = [self._job("verify pools", "verify", "", self._verify_pools)]
@@ -409,31 +484,57 @@ class _Runner:
         for t in self.tables.values():
             copies = [self._job(f"copy {t.name} {i}", "copy", t.name, run) for i, run in enumerate(self._copies(t))]
             jobs += copies
-            before_index = [self._job(f"analyze {t.name}", "analyze", t.name, self._analyze(t), [j.name for j in copies])]
+            before_index = [
+                self._job(f"analyze {t.name}", "analyze", t.name, self._analyze(t), [j.name for j in copies])
+            ]
             if t.name in self.collisions.fixes:
                 # The fix's UPDATEs and ANALYZE do not lock each other out: side by side, and
                 # the index builds once both are done (the statistics barely move with the fix).
                 fixer, templates = self.collisions.fixes[t.name]
-                before_index.append(self._job(f"fix {t.name}", "fix", t.name, fixer,
-                                              [j.name for j in copies] + [originals[x] for x in templates]))
+                before_index.append(
+                    self._job(
+                        f"fix {t.name}",
+                        "fix",
+                        t.name,
+                        fixer,
+                        [j.name for j in copies] + [originals[x] for x in templates],
+                    )
+                )
             jobs += before_index
             # ANALYZE and CREATE INDEX lock each other out: the index builds come after.
-            indexes = [self._job(f"index {t.name} {i}", "index", t.name, lambda conn, s=s: conn.execute(s),
-                                 [j.name for j in before_index])
-                       for i, s in enumerate(catalog_mod.retarget_index(d, t.qualified, self.new[t.name])
-                                             for d in self._index_definitions(t))]
+            indexes = [
+                self._job(
+                    f"index {t.name} {i}",
+                    "index",
+                    t.name,
+                    lambda conn, s=s: conn.execute(s),
+                    [j.name for j in before_index],
+                )
+                for i, s in enumerate(
+                    catalog_mod.retarget_index(d, t.qualified, self.new[t.name]) for d in self._index_definitions(t)
+                )
+            ]
             jobs += indexes
             attached[t.name] = f"attach {t.name}"
-            jobs.append(self._job(attached[t.name], "attach", t.name, self._attach(t),
-                                  [j.name for j in indexes or before_index]))
+            jobs.append(
+                self._job(
+                    attached[t.name], "attach", t.name, self._attach(t), [j.name for j in indexes or before_index]
+                )
+            )
         for name, fkeys in self.fkeys.items():
             referenced = {k.ref_table for k in fkeys} - {name}
-            job = self._job(f"fk {name}", "fk", name, self._foreign_keys(name, fkeys),
-                            [attached[name]] + [attached[r] for r in sorted(referenced)])
+            job = self._job(
+                f"fk {name}",
+                "fk",
+                name,
+                self._foreign_keys(name, fkeys),
+                [attached[name]] + [attached[r] for r in sorted(referenced)],
+            )
             # Adding a foreign key to X locks the table X references against that table's
             # own validation: not side by side (the second would only wait).
-            job.can_start = lambda running, referenced=referenced: not any(
-                j.kind == "fk" and j.table in referenced for j in running)
+            job.can_start = lambda running, referenced=referenced: (
+                not any(j.kind == "fk" and j.table in referenced for j in running)
+            )
             jobs.append(job)
         return jobs
 
@@ -441,6 +542,7 @@ class _Runner:
         def run(conn):
             with db.in_snapshot(conn, self.snapshot):
                 return work(conn)
+
         return run
 
     def _verify_pools(self, conn) -> int:
@@ -450,15 +552,19 @@ class _Runner:
         with db.in_snapshot(conn, self.snapshot):
             found = pools.originals_among(conn.cursor(), values, fake_exclusions(self.source, self.resolved))
         if found:
-            raise WorkshopError(f"The source changed while the fake-value pools were drawn ({len(found)} values became "
-                                "someone's real value)", "run the build again")
+            raise WorkshopError(
+                f"The source changed while the fake-value pools were drawn ({len(found)} values became "
+                "someone's real value)",
+                "run the build again",
+            )
         return 0
 
     def _copies(self, t) -> list:
         q, expressions = self.queries[t.name]
         target = sql.Identifier(self.schema, t.name)
         insert = sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE ").format(
-            target, sql.SQL(", ").join(map(sql.Identifier, t.columns)))
+            target, sql.SQL(", ").join(map(sql.Identifier, t.columns))
+        )
         lo, hi = self.ranges[t.name]
         params = q.params
         # Tables with rules are CPU-bound: id ranges on every connection. The others are
@@ -466,9 +572,17 @@ class _Runner:
         # server with wal_level=minimal (the embedded one) skips writing the rows to the WAL.
         if t.pk and lo is not None and not q.single_chunk and t.name in self.resolved:
             step = max(10_000, min(self.chunk_rows, (hi - lo + 1) // (2 * self.workers) + 1))
-            statements = [insert + q.select(t.columns, expressions, sql.SQL("{} BETWEEN {} AND {}").format(
-                sql.Identifier("s", t.pk), sql.Literal(start), sql.Literal(start + step - 1)))
-                for start in range(lo, hi + 1, step)]
+            statements = [
+                insert
+                + q.select(
+                    t.columns,
+                    expressions,
+                    sql.SQL("{} BETWEEN {} AND {}").format(
+                        sql.Identifier("s", t.pk), sql.Literal(start), sql.Literal(start + step - 1)
+                    ),
+                )
+                for start in range(lo, hi + 1, step)
+            ]
             truncate = False
         else:
             statements, truncate = [insert + q.select(t.columns, expressions)], True
@@ -479,12 +593,15 @@ class _Runner:
                     if truncate:
                         conn.execute(sql.SQL("TRUNCATE {}").format(target))
                     return conn.execute(statement, params).rowcount
+
             return run
+
         return [copy(s) for s in statements]
 
     def _analyze(self, t):
         def analyze(conn):
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.schema, t.name)))
+
         return analyze
 
     @staticmethod
@@ -497,17 +614,31 @@ class _Runner:
             with conn.transaction():
                 for k in t.constraints:
                     if k.kind in ("p", "u"):
-                        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
-                            target, sql.Identifier(k.name), sql.SQL("PRIMARY KEY" if k.kind == "p" else "UNIQUE"),
-                            sql.Identifier(k.index), k.timing()))
+                        conn.execute(
+                            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}{}").format(
+                                target,
+                                sql.Identifier(k.name),
+                                sql.SQL("PRIMARY KEY" if k.kind == "p" else "UNIQUE"),
+                                sql.Identifier(k.index),
+                                k.timing(),
+                            )
+                        )
                     elif k.kind == "c":
                         # Catalog output (pg_get_constraintdef), not user input: safe to replay.
-                        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                            target, sql.Identifier(k.name), sql.SQL(k.check)))
+                        conn.execute(
+                            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                                target, sql.Identifier(k.name), sql.SQL(k.check)
+                            )
+                        )
                 for column in t.identity:
-                    conn.execute(sql.SQL(
-                        "SELECT setval(pg_get_serial_sequence({q}, {c}), coalesce(max({col}), 1), max({col}) IS NOT NULL) FROM {t}"
-                    ).format(q=sql.Literal(self.new[t.name]), c=sql.Literal(column), col=sql.Identifier(column), t=target))
+                    conn.execute(
+                        sql.SQL(
+                            "SELECT setval(pg_get_serial_sequence({q}, {c}), coalesce(max({col}), 1), max({col}) IS NOT NULL) FROM {t}"
+                        ).format(
+                            q=sql.Literal(self.new[t.name]), c=sql.Literal(column), col=sql.Identifier(column), t=target
+                        )
+                    )
+
         return attach
 
     def _foreign_keys(self, name: str, fkeys: list):
@@ -516,32 +647,43 @@ class _Runner:
             target = sql.Identifier(self.schema, name)
             with conn.transaction():
                 for k in fkeys:
-                    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
-                        target, sql.Identifier(k.name), k.foreign_key_sql(self.schema)))
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID").format(
+                            target, sql.Identifier(k.name), k.foreign_key_sql(self.schema)
+                        )
+                    )
             for k in fkeys:
                 conn.execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, sql.Identifier(k.name)))
+
         return run
 
 
 PREVIEW_ROWS = 10_000  # a sample to look at, not a copy
 
 
-def preview(model_label: str, field_name: str, strategy, *, limit: int = 8, source: str = "public",
-            key: bytes | None = None):
+def preview(
+    model_label: str, field_name: str, strategy, *, limit: int = 8, source: str = "public", key: bytes | None = None
+):
     """Sample rows before and after one rule, computed by the same SQL as build(), read-only."""
     import pandas as pd
 
     db.check_schema_name(source, "Source")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PREVIEW_ROWS:
         shown = repr(limit) if len(repr(limit)) <= 40 else repr(limit)[:37] + "..."
-        raise WorkshopError(f"Preview limit {shown} is not usable", f"use a whole number of rows from 1 to {PREVIEW_ROWS}")
+        raise WorkshopError(
+            f"Preview limit {shown} is not usable", f"use a whole number of rows from 1 to {PREVIEW_ROWS}"
+        )
     hmac_key = keys.derive(keys.check(key if key is not None else keys.load_key()), "hmac")
     with db.connect(autocommit=False) as conn:
         try:
             with conn.transaction():
                 tables = catalog_mod.read(conn.cursor(), source)
-            resolved = {t.table: t for t in rules_mod.validate({model_label: {field_name: strategy}},
-                                                               {n: t.types for n, t in tables.items()})}
+            resolved = {
+                t.table: t
+                for t in rules_mod.validate(
+                    {model_label: {field_name: strategy}}, {n: t.types for n, t in tables.items()}
+                )
+            }
             rules = next(iter(resolved.values()))
             column = rules.rules[0][0]
             cur = conn.cursor()
@@ -550,15 +692,26 @@ def preview(model_label: str, field_name: str, strategy, *, limit: int = 8, sour
             q, expressions = table_query(source, tables[rules.table], rules, hmac_key, made)
             session_keys.install(conn, q.secrets)  # temporary too
             key_column = rules.pk or column.name
-            rows_before = cur.execute(sql.SQL("SELECT {k}, {c}::text FROM {t} ORDER BY 1 LIMIT {n}").format(
-                k=sql.Identifier(key_column), c=sql.Identifier(column.name),
-                t=sql.Identifier(source, rules.table), n=sql.Literal(limit))).fetchall()
+            rows_before = cur.execute(
+                sql.SQL("SELECT {k}, {c}::text FROM {t} ORDER BY 1 LIMIT {n}").format(
+                    k=sql.Identifier(key_column),
+                    c=sql.Identifier(column.name),
+                    t=sql.Identifier(source, rules.table),
+                    n=sql.Literal(limit),
+                )
+            ).fetchall()
             ids = [r[0] for r in rows_before]
-            select = q.select([key_column, column.name], {column.name: sql.SQL("({})::text").format(expressions[column.name])},
-                              where=sql.SQL("{} = ANY(%(ids)s::{}[])").format(
-                                  sql.Identifier("s", key_column), sql.SQL(tables[rules.table].types[key_column])))
+            select = q.select(
+                [key_column, column.name],
+                {column.name: sql.SQL("({})::text").format(expressions[column.name])},
+                where=sql.SQL("{} = ANY(%(ids)s::{}[])").format(
+                    sql.Identifier("s", key_column), sql.SQL(tables[rules.table].types[key_column])
+                ),
+            )
             rows_after = dict(cur.execute(select, {**q.params, "ids": ids}).fetchall())
         finally:
             conn.rollback()
-    return pd.DataFrame({"before": [b for _, b in rows_before], "after": [rows_after.get(i) for i in ids]},
-                        index=pd.Index(ids, name=rules.pk or column.name))
+    return pd.DataFrame(
+        {"before": [b for _, b in rows_before], "after": [rows_after.get(i) for i in ids]},
+        index=pd.Index(ids, name=rules.pk or column.name),
+    )

@@ -49,14 +49,15 @@ def check_private(path: Path, *, platform: str | None = None) -> None:
     if (platform or os.name) == "nt":
         return
     if path.stat().st_mode & 0o077:
-        raise WorkshopError(f"The anonymization key file {path} is readable by other users",
-                            f"run `chmod 600 {path}`")
+        raise WorkshopError(f"The anonymization key file {path} is readable by other users", f"run `chmod 600 {path}`")
 
 
 def check(key: bytes) -> bytes:
     if len(key) < MIN_LENGTH:
-        raise WorkshopError(f"The anonymization key is {len(key)} bytes long, too short to be secret",
-                            f"use at least {MIN_LENGTH} random bytes, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`")
+        raise WorkshopError(
+            f"The anonymization key is {len(key)} bytes long, too short to be secret",
+            f"use at least {MIN_LENGTH} random bytes, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`",
+        )
     return key
 
 

@@ -69,8 +69,13 @@ class KAnonymity:
         return sum(records for size, records in self.class_sizes.items() if size < k)
 
 
-def k_anonymity(generalization: Generalization = Generalization(), *, schema: str = "public",
-                table: str = "shop_customer", conn=None) -> KAnonymity:
+def k_anonymity(
+    generalization: Generalization = Generalization(),
+    *,
+    schema: str = "public",
+    table: str = "shop_customer",
+    conn=None,
+) -> KAnonymity:
     """Equivalence classes over (birth date, ZIP, gender) as generalized."""
     db.check_schema_name(schema)
     query = sql.SQL(
@@ -80,15 +85,22 @@ def k_anonymity(generalization: Generalization = Generalization(), *, schema: st
         require_table(c, schema, table)
         sizes = {int(size): int(records) for size, records in c.execute(query).fetchall()}
     rows = sum(sizes.values())
-    return KAnonymity(rows=rows, classes=sum(records // size for size, records in sizes.items()),
-                      k=min(sizes) if sizes else 0, unique_records=sizes.get(1, 0), class_sizes=sizes)
+    return KAnonymity(
+        rows=rows,
+        classes=sum(records // size for size, records in sizes.items()),
+        k=min(sizes) if sizes else 0,
+        unique_records=sizes.get(1, 0),
+        class_sizes=sizes,
+    )
 
 
 def require_table(c, schema: str, table: str) -> None:
     """A one-line error naming what to build, instead of PostgreSQL's UndefinedTable."""
     if c.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"']).fetchone()[0] is None:
-        raise WorkshopError(f"There is no table {table} in schema {schema!r}",
-                            "build the anonymized copy first (build(target=...)) or measure schema 'public'")
+        raise WorkshopError(
+            f"There is no table {table} in schema {schema!r}",
+            "build the anonymized copy first (build(target=...)) or measure schema 'public'",
+        )
 
 
 @dataclass(frozen=True)
@@ -111,14 +123,23 @@ def voter_roll_sql(source: str = "public", percent: int = 30) -> sql.Composable:
     ).format(t=sql.Identifier(source, "shop_customer"), seed=sql.Literal(VOTER_SEED), p=sql.Literal(percent))
 
 
-def linkage_attack(released: str, generalization: Generalization = Generalization(), *, source: str = "public",
-                   percent: int = 30, conn=None) -> Linkage:
+def linkage_attack(
+    released: str,
+    generalization: Generalization = Generalization(),
+    *,
+    source: str = "public",
+    percent: int = 30,
+    conn=None,
+) -> Linkage:
     """Join the voter roll to the released customers on the quasi-identifiers, generalized
     the way the release is. A voter with exactly one candidate is re-identified; the id
     (kept in the copy) is the ground truth that says whether the attacker got it right."""
     # Plain equality (the quasi-identifiers are NOT NULL): it lets PostgreSQL hash-join;
     # IS NOT DISTINCT FROM would compare every voter with every record.
-    pairs = [sql.SQL("{} = {}").format(a, b) for a, b in zip(generalization.expressions("v"), generalization.expressions("r"))]
+    pairs = [
+        sql.SQL("{} = {}").format(a, b)
+        for a, b in zip(generalization.expressions("v"), generalization.expressions("r"))
+    ]
     hidden = generalization.birth == "hidden" and not generalization.zip_digits and not generalization.gender
     on = sql.SQL("true") if hidden else sql.SQL(" AND ").join(pairs)
     query = sql.SQL(
@@ -131,7 +152,9 @@ def linkage_attack(released: str, generalization: Generalization = Generalizatio
     return Linkage(voters, linked, correct)
 
 
-def leak_scan(rules: dict | None = None, *, target: str = "anon", source: str = "public", min_length: int = 3, conn=None):
+def leak_scan(
+    rules: dict | None = None, *, target: str = "anon", source: str = "public", min_length: int = 3, conn=None
+):
     """Every original value of every identifying-rule column, looked up in every text
     column of every table of the copy. Returns a DataFrame of hits.
 
@@ -156,29 +179,49 @@ def leak_scan(rules: dict | None = None, *, target: str = "anon", source: str = 
             for t in resolved:
                 for column, strategy in t.rules:
                     if strategy.identifying and column.kind in ("CharField", "TextField", "EmailField"):
-                        c.execute(sql.SQL("INSERT INTO pii_values SELECT DISTINCT {c}, {o} FROM {t} WHERE length({c}) >= {n}").format(
-                            c=sql.Identifier(column.name), o=sql.Literal(column.label),
-                            t=sql.Identifier(source, t.table), n=sql.Literal(min_length)))
+                        c.execute(
+                            sql.SQL(
+                                "INSERT INTO pii_values SELECT DISTINCT {c}, {o} FROM {t} WHERE length({c}) >= {n}"
+                            ).format(
+                                c=sql.Identifier(column.name),
+                                o=sql.Literal(column.label),
+                                t=sql.Identifier(source, t.table),
+                                n=sql.Literal(min_length),
+                            )
+                        )
             c.execute("CREATE INDEX ON pii_values (v)")
             c.execute("ANALYZE pii_values")
             columns = c.execute(
                 "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r' "
                 "AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) "
-                "ORDER BY 1, 2", [target]).fetchall()
+                "ORDER BY 1, 2",
+                [target],
+            ).fetchall()
             if not columns:
-                raise WorkshopError(f"Schema {target!r} has no text columns to scan", "run workshop.anonymize.build() first")
+                raise WorkshopError(
+                    f"Schema {target!r} has no text columns to scan", "run workshop.anonymize.build() first"
+                )
             rewritten = {(t.table, c.name) for t in resolved for c, s in t.rules if s.identifying}
             constant = {c.label for t in resolved for c, s in t.rules if s.name in ("suppress", "static")}
             hits = []
             for table, column in columns:
-                for origin, count, example in c.execute(sql.SQL(
+                for origin, count, example in c.execute(
+                    sql.SQL(
                         "SELECT p.origin, count(*), left(min(x.{c}), 1) || '***' FROM {t} AS x JOIN pii_values p "
                         "ON p.v = x.{c}::text GROUP BY p.origin"
-                ).format(c=sql.Identifier(column), t=sql.Identifier(target, table))):
-                    hits.append({"original column": origin, "found in": f"{table}.{column}", "rows": count,
-                                 "example": example, "rewritten": (table, column) in rewritten,
-                                 "leak": (table, column) in rewritten and origin not in constant})
+                    ).format(c=sql.Identifier(column), t=sql.Identifier(target, table))
+                ):
+                    hits.append(
+                        {
+                            "original column": origin,
+                            "found in": f"{table}.{column}",
+                            "rows": count,
+                            "example": example,
+                            "rewritten": (table, column) in rewritten,
+                            "leak": (table, column) in rewritten and origin not in constant,
+                        }
+                    )
     return pd.DataFrame(hits, columns=["original column", "found in", "rows", "example", "rewritten", "leak"])
 
 
@@ -220,16 +263,20 @@ def free_text_leaks(target: str = "anon", *, source: str = "public", conn=None):
             "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r' AND a.attnum > 0 "
             "AND NOT a.attisdropped AND (a.atttypid = 'text'::regtype OR (a.atttypid = 'varchar'::regtype AND a.atttypmod - 4 >= 100)) "
-            "ORDER BY 1, 2", [target]).fetchall()
+            "ORDER BY 1, 2",
+            [target],
+        ).fetchall()
         customers = sql.Identifier(source, "shop_customer")
         for table, column in columns:
             t, col = sql.Identifier(target, table), sql.Identifier(column)
-            emails, names = c.execute(sql.SQL(
-                "SELECT (SELECT count(*) FROM {t} AS x, regexp_matches(x.{c}, {pe}, 'g') AS m "
-                "        WHERE EXISTS (SELECT 1 FROM {cu} AS p WHERE p.email = m[1])), "
-                "       (SELECT count(*) FROM {t} AS x, regexp_matches(x.{c}, {pn}, 'g') AS m "
-                "        WHERE EXISTS (SELECT 1 FROM {cu} AS p WHERE p.first_name || ' ' || p.last_name = m[1]))"
-            ).format(t=t, c=col, pe=sql.Literal(pattern_email), pn=sql.Literal(pattern_name), cu=customers)).fetchone()
+            emails, names = c.execute(
+                sql.SQL(
+                    "SELECT (SELECT count(*) FROM {t} AS x, regexp_matches(x.{c}, {pe}, 'g') AS m "
+                    "        WHERE EXISTS (SELECT 1 FROM {cu} AS p WHERE p.email = m[1])), "
+                    "       (SELECT count(*) FROM {t} AS x, regexp_matches(x.{c}, {pn}, 'g') AS m "
+                    "        WHERE EXISTS (SELECT 1 FROM {cu} AS p WHERE p.first_name || ' ' || p.last_name = m[1]))"
+                ).format(t=t, c=col, pe=sql.Literal(pattern_email), pn=sql.Literal(pattern_name), cu=customers)
+            ).fetchone()
             for kind, count in (("email", emails), ("full name", names)):
                 if count:
                     hits.append({"found in": f"{table}.{column}", "what": f"a customer's {kind}", "rows": int(count)})

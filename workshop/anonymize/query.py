@@ -79,15 +79,20 @@ class Query:
         self.joins.append(sql.SQL(template).format(alias=alias, **parts))
         return alias
 
-    def select(self, columns: list[str], expressions: dict[str, sql.Composable],
-               where: sql.Composable | None = None) -> sql.Composable:
+    def select(
+        self, columns: list[str], expressions: dict[str, sql.Composable], where: sql.Composable | None = None
+    ) -> sql.Composable:
         targets = [expressions.get(c, self.col(c)) for c in columns]
         where_sql = sql.SQL(" WHERE {}").format(where) if where is not None else sql.SQL("")
         source = sql.SQL("{} AS s").format(sql.Identifier(self.source, self.table))
         for n, layer in enumerate(self.layers):
             lets = sql.SQL(", ").join(sql.SQL("{} AS {}").format(e, sql.Identifier(name)) for name, e in layer)
-            source = sql.SQL("(SELECT s.*, {} FROM {}{} OFFSET 0) AS s").format(lets, source, where_sql if n == 0 else sql.SQL(""))
+            source = sql.SQL("(SELECT s.*, {} FROM {}{} OFFSET 0) AS s").format(
+                lets, source, where_sql if n == 0 else sql.SQL("")
+            )
         return sql.SQL("SELECT {targets} FROM {source} {joins}{where}").format(
-            targets=sql.SQL(", ").join(targets), source=source, joins=sql.SQL(" ").join(self.joins),
+            targets=sql.SQL(", ").join(targets),
+            source=source,
+            joins=sql.SQL(" ").join(self.joins),
             where=where_sql if not self.layers else sql.SQL(""),
         )

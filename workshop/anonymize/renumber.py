@@ -63,5 +63,7 @@ def columns(tables: dict, fkeys: dict) -> dict[str, dict[str, str]]:
 
 def check_range(table: str, lo, hi) -> None:
     if lo is not None and (lo < 0 or hi >= DOMAIN):
-        raise WorkshopError(f"Table {table} has ids outside 0..{DOMAIN - 1}, which renumbering cannot map",
-                            "build without renumber=True")
+        raise WorkshopError(
+            f"Table {table} has ids outside 0..{DOMAIN - 1}, which renumbering cannot map",
+            "build without renumber=True",
+        )

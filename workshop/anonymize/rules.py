@@ -30,13 +30,25 @@ def column_for(model, field_name: str, db_types: dict[str, str] | None = None) -
     if not getattr(field, "concrete", False) or field.column is None:
         raise WorkshopError(f"{model._meta.label}.{field_name} is not a column", "pick a concrete field")
     kind = field.get_internal_type()
-    unique = field.unique or any(field.name in together for together in model._meta.unique_together) or any(
-        field.name in getattr(c, "fields", ()) for c in model._meta.constraints if type(c).__name__ == "UniqueConstraint")
+    unique = (
+        field.unique
+        or any(field.name in together for together in model._meta.unique_together)
+        or any(
+            field.name in getattr(c, "fields", ())
+            for c in model._meta.constraints
+            if type(c).__name__ == "UniqueConstraint"
+        )
+    )
     return Column(
-        label=f"{model._meta.label}.{field.name}", name=field.column, kind=kind,
+        label=f"{model._meta.label}.{field.name}",
+        name=field.column,
+        kind=kind,
         db_type=(db_types or {}).get(field.column) or field.db_type(_connection()),
-        max_length=getattr(field, "max_length", None), unique=unique, null=field.null,
-        positive=kind.startswith("Positive"), decimal_places=getattr(field, "decimal_places", None),
+        max_length=getattr(field, "max_length", None),
+        unique=unique,
+        null=field.null,
+        positive=kind.startswith("Positive"),
+        decimal_places=getattr(field, "decimal_places", None),
     )
 
 
@@ -67,7 +79,9 @@ def strategy_from_name(name: str, **options) -> Strategy:
     try:
         return cls(**options)
     except TypeError as exc:
-        raise WorkshopError(f"Strategy {name!r} does not take these options ({exc})", f"see help({cls.__name__})") from None
+        raise WorkshopError(
+            f"Strategy {name!r} does not take these options ({exc})", f"see help({cls.__name__})"
+        ) from None
 
 
 def validate(rules: dict, catalog: dict[str, dict[str, str]] | None = None) -> list[TableRules]:
@@ -79,7 +93,9 @@ def validate(rules: dict, catalog: dict[str, dict[str, str]] | None = None) -> l
     problems: list[str] = []
     resolved: list[TableRules] = []
     if not isinstance(rules, dict) or not rules:
-        raise WorkshopError("The anonymization rules are empty or not a dict", 'write {"app.Model": {"field": Strategy}}')
+        raise WorkshopError(
+            "The anonymization rules are empty or not a dict", 'write {"app.Model": {"field": Strategy}}'
+        )
     for label, fields in rules.items():
         try:
             model = get_model(label)
@@ -92,7 +108,9 @@ def validate(rules: dict, catalog: dict[str, dict[str, str]] | None = None) -> l
             problems.append(f"{label}: table {table} is not in the source schema (run the migrations)")
             continue
         pk = model._meta.pk
-        pk_column = pk.column if pk.get_internal_type() in INT_TYPES | {"AutoField", "BigAutoField", "SmallAutoField"} else None
+        pk_column = (
+            pk.column if pk.get_internal_type() in INT_TYPES | {"AutoField", "BigAutoField", "SmallAutoField"} else None
+        )
         pairs = []
         for field_name, strategy in (fields or {}).items():
             if not isinstance(strategy, Strategy):
@@ -104,7 +122,9 @@ def validate(rules: dict, catalog: dict[str, dict[str, str]] | None = None) -> l
                 problems.append(exc.problem)
                 continue
             if db_types is not None and column.name not in db_types:
-                problems.append(f"{column.label}: column {column.name} is missing from table {table} (run the migrations)")
+                problems.append(
+                    f"{column.label}: column {column.name} is missing from table {table} (run the migrations)"
+                )
                 continue
             if column.name == pk.column or model._meta.get_field(field_name).is_relation:
                 problems.append(f"{column.label} is a key; anonymize the row it points to instead")
@@ -119,6 +139,7 @@ def validate(rules: dict, catalog: dict[str, dict[str, str]] | None = None) -> l
             pairs.append((column, strategy))
         resolved.append(TableRules(label, table, pk_column, tuple(pairs)))
     if problems:
-        raise WorkshopError("Invalid anonymization rules: " + "; ".join(problems),
-                            "fix these rules; nothing was written")
+        raise WorkshopError(
+            "Invalid anonymization rules: " + "; ".join(problems), "fix these rules; nothing was written"
+        )
     return resolved

@@ -33,8 +33,12 @@ class Job:
     can_start: Callable | None = field(compare=False, default=None)  # (running jobs) -> bool
 
 
-def run(jobs: list[Job], connections: list, on_done: Callable[[Job, int], None] | None = None,
-        cancel: Callable[[object], None] | None = None) -> list[tuple]:
+def run(
+    jobs: list[Job],
+    connections: list,
+    on_done: Callable[[Job, int], None] | None = None,
+    cancel: Callable[[object], None] | None = None,
+) -> list[tuple]:
     """Run the graph of `jobs` on `connections` (one job per connection at a time).
 
     cancel(conn): stop the query running on conn (default: conn.cancel_safe()), called
@@ -95,8 +99,10 @@ class _Pool:
         self.lock = threading.Lock()
         self.busy: set[int] = set()
         self.stopping = False
-        self.threads = [threading.Thread(target=self._work, args=(i,), daemon=True, name=f"anonymize-{i}")
-                        for i in range(len(connections))]
+        self.threads = [
+            threading.Thread(target=self._work, args=(i,), daemon=True, name=f"anonymize-{i}")
+            for i in range(len(connections))
+        ]
         for thread in self.threads:
             thread.start()
 

@@ -48,8 +48,10 @@ class KeyedQuery(Query):
 
     def _pads(self) -> dict:
         p = sqlhash.pads(self.hmac_key)
-        return {"ipad": self.secret_bytes("hmac_ipad", p["hmac_ipad"]),
-                "opad": self.secret_bytes("hmac_opad", p["hmac_opad"])}
+        return {
+            "ipad": self.secret_bytes("hmac_ipad", p["hmac_ipad"]),
+            "opad": self.secret_bytes("hmac_opad", p["hmac_opad"]),
+        }
 
     def hmac(self, message: sql.Composable) -> sql.Composable:
         return sqlhash.hmac_sql(message, **self._pads())
@@ -77,8 +79,11 @@ def install(conn, secrets: dict) -> None:
         with cur.copy(sql.SQL("COPY {} (name, b, a) FROM STDIN").format(TABLE)) as copy:
             for name, value in missing.items():
                 # Arrays as their text literal: psycopg adapting 300,000 ints one by one takes seconds.
-                copy.write_row((name, value, None) if isinstance(value, bytes)
-                               else (name, None, "{" + ",".join(map(str, value)) + "}"))
+                copy.write_row(
+                    (name, value, None)
+                    if isinstance(value, bytes)
+                    else (name, None, "{" + ",".join(map(str, value)) + "}")
+                )
 
 
 def int64_draw(q: Query, source: sql.Composable) -> sql.Composable:

@@ -57,27 +57,42 @@ CATALOG = "the shop's catalogue: no personal data"
 SAFE: dict = {
     "shop.Customer": {"gender": QI, "state": QI},
     "shop.Category": {"name": CATALOG, "slug": CATALOG},
-    "shop.Product": {f: CATALOG for f in ("sku", "title", "description", "brand", "price", "stock", "is_active", "created_at")},
-    "shop.Order": {"status": "order status: no personal data",
-                   "created_at": "transactional quasi-identifier: measured by the Netflix-style attack (attacks.py)"},
+    "shop.Product": {
+        f: CATALOG for f in ("sku", "title", "description", "brand", "price", "stock", "is_active", "created_at")
+    },
+    "shop.Order": {
+        "status": "order status: no personal data",
+        "created_at": "transactional quasi-identifier: measured by the Netflix-style attack (attacks.py)",
+    },
     "shop.OrderItem": {"quantity": "basket facts, measured with the orders", "unit_price": CATALOG},
-    "shop.Review": {"rating": "transactional quasi-identifier with the product: measured by attacks.netflix_attack",
-                    "created_at": "transactional quasi-identifier: measured by attacks.netflix_attack (tighten with Noise)",
-                    "title": "free text: checked by the leak scan for names and emails",
-                    "body": "free text: checked by the leak scan for names and emails"},
+    "shop.Review": {
+        "rating": "transactional quasi-identifier with the product: measured by attacks.netflix_attack",
+        "created_at": "transactional quasi-identifier: measured by attacks.netflix_attack (tighten with Noise)",
+        "title": "free text: checked by the leak scan for names and emails",
+        "body": "free text: checked by the leak scan for names and emails",
+    },
     "shop.Dataset": "bookkeeping of the generated dataset",
-    "auth.User": {"last_login": "staff activity times, not customers", "date_joined": "staff activity times, not customers",
-                  "is_superuser": "a permission flag", "is_staff": "a permission flag", "is_active": "a permission flag"},
+    "auth.User": {
+        "last_login": "staff activity times, not customers",
+        "date_joined": "staff activity times, not customers",
+        "is_superuser": "a permission flag",
+        "is_staff": "a permission flag",
+        "is_active": "a permission flag",
+    },
     "auth.Group": "staff group names",
     "auth.Permission": "Django's permission catalogue",
     "contenttypes.ContentType": "Django's model catalogue",
     # Other chapters' models (a model of an app that is not installed is skipped).
-    "waffle.Flag": "feature-flag configuration", "waffle.Switch": "feature-flag configuration",
-    "waffle.Sample": "feature-flag configuration", "flags.FlagDefinition": "feature-flag configuration",
+    "waffle.Flag": "feature-flag configuration",
+    "waffle.Switch": "feature-flag configuration",
+    "waffle.Sample": "feature-flag configuration",
+    "flags.FlagDefinition": "feature-flag configuration",
     "search.OutboxEvent": "search-index queue derived from products and reviews (same exposure as shop.Review.body)",
-    "search.ProductVector": "search index of the catalogue", "search.Lexeme": "search vocabulary of the catalogue and reviews",
+    "search.ProductVector": "search index of the catalogue",
+    "search.Lexeme": "search vocabulary of the catalogue and reviews",
     "search.ReviewVector": "search index derived from reviews (same exposure as shop.Review.body)",
-    "queries.InvoiceLine": "derived order figures", "queries.OrderTotal": "derived order figures",
+    "queries.InvoiceLine": "derived order figures",
+    "queries.OrderTotal": "derived order figures",
 }
 
 

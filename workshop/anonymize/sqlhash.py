@@ -27,8 +27,9 @@ def pads(key: bytes) -> dict[str, bytes]:
     return {"hmac_ipad": bytes(b ^ 0x36 for b in key), "hmac_opad": bytes(b ^ 0x5C for b in key)}
 
 
-def hmac_sql(message: sql.Composable, *, ipad: sql.Composable | None = None,
-             opad: sql.Composable | None = None) -> sql.Composable:
+def hmac_sql(
+    message: sql.Composable, *, ipad: sql.Composable | None = None, opad: sql.Composable | None = None
+) -> sql.Composable:
     """HMAC-SHA256 of a text expression, as bytea. Without ipad/opad (SQL expressions of
     the pads) it expects the `pads()` parameters bound."""
     ipad = ipad if ipad is not None else sql.Placeholder("hmac_ipad")
@@ -44,7 +45,8 @@ def hmac_python(key: bytes, message: str) -> bytes:
 def hmac_index_sql(message: sql.Composable, modulus: int, **pad_expressions) -> sql.Composable:
     """A keyed, uniform-enough integer in [0, modulus) from the HMAC's first 60 bits."""
     return sql.SQL("mod(('x' || left(encode({}, 'hex'), 15))::bit(60)::bigint, {})").format(
-        hmac_sql(message, **pad_expressions), sql.Literal(modulus))
+        hmac_sql(message, **pad_expressions), sql.Literal(modulus)
+    )
 
 
 def keyed_int64_sql(message: sql.Composable, *, ipad: sql.Composable | None = None) -> sql.Composable:
@@ -55,12 +57,15 @@ def keyed_int64_sql(message: sql.Composable, *, ipad: sql.Composable | None = No
     (against length extension, which needs the full digest) buys nothing when only 64
     bits are used, reduced further: half of HMAC's cost per row, for random draws."""
     ipad = ipad if ipad is not None else sql.Placeholder("hmac_ipad")
-    return sql.SQL("('x' || left(encode(sha256({}::bytea || convert_to({}, 'UTF8')), 'hex'), 16))::bit(64)::bigint").format(
-        ipad, message)
+    return sql.SQL(
+        "('x' || left(encode(sha256({}::bytea || convert_to({}, 'UTF8')), 'hex'), 16))::bit(64)::bigint"
+    ).format(ipad, message)
 
 
 @lru_cache(maxsize=256)
-def feistel_tables(key: bytes, domain: str, left_size: int, right_size: int, rounds: int = ROUNDS) -> tuple[tuple[int, ...], ...]:
+def feistel_tables(
+    key: bytes, domain: str, left_size: int, right_size: int, rounds: int = ROUNDS
+) -> tuple[tuple[int, ...], ...]:
     """Round functions of a Feistel network over Z_left x Z_right, as lookup tables.
 
     Even rounds add F(right) to the left half (a table indexed by the right half), odd
@@ -100,8 +105,13 @@ def feistel_inverse_python(y: int, tables, left_size: int, right_size: int) -> i
     return a * right_size + b
 
 
-def feistel_sql(x: sql.Composable, tables: list[sql.Composable], left_size: int, right_size: int,
-                let: Callable[[sql.Composable, int], sql.Composable] | None = None) -> sql.Composable:
+def feistel_sql(
+    x: sql.Composable,
+    tables: list[sql.Composable],
+    left_size: int,
+    right_size: int,
+    let: Callable[[sql.Composable, int], sql.Composable] | None = None,
+) -> sql.Composable:
     """The same network in SQL; `tables` are SQL expressions of the int4[] round tables.
 
     let(expression, layer): how a value is named so the next rounds read it without
@@ -116,7 +126,9 @@ def feistel_sql(x: sql.Composable, tables: list[sql.Composable], left_size: int,
     for r in range(0, len(tables), 2):
         a_next = sql.SQL("mod({} + ({})[{} + 1], {})").format(a, tables[r], b, sql.Literal(left_size))
         if r + 1 < len(tables):
-            b = name(sql.SQL("mod({} + ({})[{} + 1], {})").format(b, tables[r + 1], a_next, sql.Literal(right_size)),
-                     r // 2 + 1)
+            b = name(
+                sql.SQL("mod({} + ({})[{} + 1], {})").format(b, tables[r + 1], a_next, sql.Literal(right_size)),
+                r // 2 + 1,
+            )
         a = name(a_next, r // 2 + 1)
     return sql.SQL("({} * {} + {})").format(a, sql.Literal(right_size), b)

@@ -22,8 +22,14 @@ from workshop.errors import WorkshopError
 
 TEXT_TYPES = {"CharField", "TextField", "EmailField", "SlugField", "URLField"}
 DATE_TYPES = {"DateField", "DateTimeField"}
-INT_TYPES = {"IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
-             "PositiveSmallIntegerField", "PositiveBigIntegerField"}
+INT_TYPES = {
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "PositiveBigIntegerField",
+}
 NUMBER_TYPES = INT_TYPES | {"DecimalField", "FloatField"}
 
 
@@ -83,8 +89,12 @@ def _text(strategy: str, parameter: str, value: object, longest: int, choices: t
     if choices and value not in choices:
         _refuse(strategy, parameter, value, "use " + " or ".join(map(repr, choices)))
     if not isinstance(value, str) or not 0 < len(value) <= longest or "\0" in value:
-        _refuse(strategy, parameter, value,
-                "use one character" if longest == 1 else f"use text of 1 to {longest} characters, without NUL bytes")
+        _refuse(
+            strategy,
+            parameter,
+            value,
+            "use one character" if longest == 1 else f"use text of 1 to {longest} characters, without NUL bytes",
+        )
 
 
 def _text_only(column: Column, what: str) -> str | None:
@@ -197,7 +207,8 @@ class Mask(Strategy):
             return sql.SQL(r"regexp_replace({}, '^(.)[^@]*(@.*)?$', '\1***\2')").format(v)
         # Mask the head, keep the tail; lengths and punctuation do not change.
         return sql.SQL("regexp_replace(left({v}, -{k}), '[0-9]', '*', 'g') || right({v}, {k})").format(
-            v=v, k=sql.Literal(self.keep))
+            v=v, k=sql.Literal(self.keep)
+        )
 
     def describe(self) -> str:
         return f"mask {self.kind}"
@@ -245,8 +256,9 @@ class Fake(Strategy):
         if self.by == "value":
             index = q.hmac_index(q.col(column.name), pool.size)
         else:
-            index = sql.SQL("mod({}, {})").format(keyed_draw(q, f"fake|{column.name}|{self.seed}", column.name),
-                                                  sql.Literal(pool.size))
+            index = sql.SQL("mod({}, {})").format(
+                keyed_draw(q, f"fake|{column.name}|{self.seed}", column.name), sql.Literal(pool.size)
+            )
         alias = q.join("LEFT JOIN {pool} AS {alias} ON {alias}.i = {index}", pool=pool.table, index=index)
         value = sql.SQL("{}.v").format(alias)
         if not column.null:
@@ -287,7 +299,7 @@ class Pseudonymize(Strategy):
         parts, pos = [], 0
         for m in _TOKEN.finditer(self.template):
             if m.start() > pos:
-                parts.append(("lit", self.template[pos:m.start()]))
+                parts.append(("lit", self.template[pos : m.start()]))
             parts.append((m.group(1), int(m.group(2))))
             pos = m.end()
         if pos < len(self.template):
@@ -314,7 +326,9 @@ class Pseudonymize(Strategy):
             return f"pseudonymize template {short(self.template)} mixes hex and digits slots; use one kind"
         if width > (18 if kinds == {"digits"} else 64):
             return f"pseudonymize template {short(self.template)} asks for {width} hashed characters, at most 18 digits or 64 hex"
-        problem = _text_only(column, "pseudonymize") or _fits(column, self.output_length, f"template {short(self.template)}")
+        problem = _text_only(column, "pseudonymize") or _fits(
+            column, self.output_length, f"template {short(self.template)}"
+        )
         if problem:
             return problem
         if column.unique and kinds == {"digits"} and not (2 <= width <= 10):
@@ -325,6 +339,7 @@ class Pseudonymize(Strategy):
 
     def like_pattern(self) -> str:
         """A LIKE pattern every output of this template matches: `_` per slot character."""
+
         def escape(text: str) -> str:
             return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -355,7 +370,7 @@ class Pseudonymize(Strategy):
         if salt:
             v = sql.SQL("({} || {})").format(v, sql.Literal(f"\x1f{salt}"))
         if kinds == {"digits"}:
-            number = q.hmac_index(v, 10 ** width)
+            number = q.hmac_index(v, 10**width)
             return sql.SQL("to_char({}, {})").format(number, sql.Literal(self._digits_pattern()))
         hexed = sql.SQL("encode({}, 'hex')").format(q.hmac(v))
         if len(self.slots()) > 1:
@@ -371,7 +386,7 @@ class Pseudonymize(Strategy):
 
     def _permutation(self, q: Query, column: Column, width: int, salt: int = 0) -> sql.Composable:
         left_digits = width // 2
-        left, right = 10 ** left_digits, 10 ** (width - left_digits)
+        left, right = 10**left_digits, 10 ** (width - left_digits)
         domain = f"fpe|{self.template}" + (f"|{salt}" if salt else "")
         tables = sqlhash.feistel_tables(q.hmac_key, domain, left, right)
         refs = [session_keys.array(q, f"{domain}|{r}", table) for r, table in enumerate(tables)]
@@ -379,7 +394,9 @@ class Pseudonymize(Strategy):
         digits, pos = [], 1
         for kind, value in self.parts():
             if kind != "lit":
-                digits.append(sql.SQL("substr({}, {}, {})").format(q.col(column.name), sql.Literal(pos), sql.Literal(value)))
+                digits.append(
+                    sql.SQL("substr({}, {}, {})").format(q.col(column.name), sql.Literal(pos), sql.Literal(value))
+                )
             pos += len(value) if kind == "lit" else value
         x = q.let(sql.SQL("({})::bigint").format(sql.SQL(" || ").join(digits)), 0)
         # One let per Feistel round: each round reads the previous ones more than once.
@@ -438,8 +455,9 @@ class KeepPrefix(Strategy):
 
     def expression(self, q: Query, column: Column) -> sql.Composable:
         v = q.col(column.name)
-        return sql.SQL("rpad(left({v}, {k}), length({v}), {f})").format(v=v, k=sql.Literal(self.keep),
-                                                                          f=sql.Literal(self.fill))
+        return sql.SQL("rpad(left({v}, {k}), length({v}), {f})").format(
+            v=v, k=sql.Literal(self.keep), f=sql.Literal(self.fill)
+        )
 
     def describe(self) -> str:
         return f"keep {self.keep} first characters"
@@ -457,9 +475,18 @@ class Noise(Strategy):
 
     def __post_init__(self) -> None:
         amount = self.amount
-        if (isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not math.isfinite(amount)
-                or not 0 < amount <= 1e9):
-            _refuse("noise", "amount", amount, "use a positive finite bound, at most 1e9 (days for dates, units for numbers)")
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, numbers.Real)
+            or not math.isfinite(amount)
+            or not 0 < amount <= 1e9
+        ):
+            _refuse(
+                "noise",
+                "amount",
+                amount,
+                "use a positive finite bound, at most 1e9 (days for dates, units for numbers)",
+            )
         _whole("noise", "seed", self.seed, *SEED_RANGE)
 
     def check(self, column: Column) -> str | None:
@@ -473,7 +500,8 @@ class Noise(Strategy):
         v = q.col(column.name)
         # A uniform draw in [0, 1) per row and column, from the key and the seed: reproducible.
         u = sql.SQL("(mod({}, 1000000)::float8 / 1000000)").format(
-            keyed_draw(q, f"noise|{column.name}|{self.seed}", column.name))
+            keyed_draw(q, f"noise|{column.name}|{self.seed}", column.name)
+        )
         if column.kind in DATE_TYPES or column.kind in INT_TYPES:
             span = int(self.amount)
             offset = sql.SQL("(floor({} * {})::int - {})").format(u, sql.Literal(2 * span + 1), sql.Literal(span))
@@ -514,14 +542,22 @@ class Shuffle(Strategy):
         q.single_chunk = True
         src = sql.Identifier(q.source, q.table)
         pk, col = sql.Identifier(q.pk), sql.Identifier(column.name)
-        order = session_keys.int64_draw(q, sql.SQL("({}::text || {})").format(pk, sql.Literal(f"|shuffle|{column.name}|{self.seed}")))
+        order = session_keys.int64_draw(
+            q, sql.SQL("({}::text || {})").format(pk, sql.Literal(f"|shuffle|{column.name}|{self.seed}"))
+        )
         alias = q.join(
             "LEFT JOIN (SELECT a.pk, b.v FROM "
             "(SELECT {pk} AS pk, row_number() OVER (ORDER BY {pk}) AS n FROM {src}) a JOIN "
             "(SELECT {col} AS v, row_number() OVER (ORDER BY {order}, {pk}) AS n FROM {src}) b "
             "USING (n)) AS {alias} ON {alias}.pk = s.{pk}",
-            pk=pk, col=col, src=src, order=order)
+            pk=pk,
+            col=col,
+            src=src,
+            order=order,
+        )
         return sql.SQL("{}.v").format(alias)
 
 
-STRATEGIES = {cls.name: cls for cls in (Suppress, Static, Mask, Fake, Pseudonymize, GeneralizeDate, KeepPrefix, Noise, Shuffle)}
+STRATEGIES = {
+    cls.name: cls for cls in (Suppress, Static, Mask, Fake, Pseudonymize, GeneralizeDate, KeepPrefix, Noise, Shuffle)
+}

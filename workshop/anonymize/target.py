@@ -57,11 +57,15 @@ class Target:
         if not isinstance(self.l, int) or self.l < 1:
             raise WorkshopError(f"l={self.l!r}", "use a whole number of 1 or more, e.g. Target(k=5, l=2)")
         if self.l > 1 and self.sensitive not in SENSITIVE:
-            raise WorkshopError(f"l-diversity needs a sensitive attribute, not {self.sensitive!r}",
-                                f"use sensitive={next(iter(SENSITIVE))!r}")
+            raise WorkshopError(
+                f"l-diversity needs a sensitive attribute, not {self.sensitive!r}",
+                f"use sensitive={next(iter(SENSITIVE))!r}",
+            )
         unknown = [q for q in self.quasi_identifiers if q not in LEVELS]
         if unknown or not self.quasi_identifiers:
-            raise WorkshopError(f"Unknown quasi-identifier(s) {unknown or '(none)'}", f"choose from: {', '.join(LEVELS)}")
+            raise WorkshopError(
+                f"Unknown quasi-identifier(s) {unknown or '(none)'}", f"choose from: {', '.join(LEVELS)}"
+            )
         if not 0 <= self.max_suppressed < 1:
             raise WorkshopError(f"max_suppressed={self.max_suppressed!r}", "use a share between 0 and 1, e.g. 0.02")
 
@@ -150,21 +154,31 @@ def load_codes(target: Target, *, schema: str = "public", conn=None):
     if target.l > 1:
         columns.append(sql.SQL("coalesce(x.category_id, 0)::int8"))
         join = sql.SQL("LEFT JOIN ({}) AS x ON x.customer_id = c.id").format(
-            sql.SQL(SENSITIVE[target.sensitive]).format(s=sql.Identifier(schema)))
+            sql.SQL(SENSITIVE[target.sensitive]).format(s=sql.Identifier(schema))
+        )
     query = sql.SQL("SELECT {aggs} FROM {t} AS c {join}").format(
         aggs=sql.SQL(", ").join(sql.SQL("string_agg(int8send({}), ''::bytea)").format(col) for col in columns),
-        t=table, join=join)
+        t=table,
+        join=join,
+    )
     with _conn(conn) as c:
         with c.cursor(binary=True) as cur:
             blobs = cur.execute(query).fetchone()
-        texts = {qi: c.execute(sql.SQL("SELECT DISTINCT {v}, hashtextextended({v}, 0) FROM {t}").format(
-            v=sql.Identifier(qi), t=table)).fetchall() for qi in qis if qi == "zip_code"}
+        texts = {
+            qi: c.execute(
+                sql.SQL("SELECT DISTINCT {v}, hashtextextended({v}, 0) FROM {t}").format(v=sql.Identifier(qi), t=table)
+            ).fetchall()
+            for qi in qis
+            if qi == "zip_code"
+        }
     arrays = [np.frombuffer(blob or b"", dtype=">i8").astype(np.int64) for blob in blobs]
     codes = {}
     for qi, values in zip(qis, arrays[1:]):
         inverse, uniques = pd.factorize(values)
-        codes[qi] = [np.asarray(_level_codes(qi, level, uniques, texts.get(qi)), dtype=np.int32)[inverse]
-                     for level in range(len(LEVELS[qi]))]
+        codes[qi] = [
+            np.asarray(_level_codes(qi, level, uniques, texts.get(qi)), dtype=np.int32)[inverse]
+            for level in range(len(LEVELS[qi]))
+        ]
     return arrays[0], codes, arrays[-1] if target.l > 1 else None
 
 
@@ -188,7 +202,9 @@ def _level_codes(qi: str, level: int, uniques, texts=None):
     if level == 0:
         return np.arange(len(uniques))
     if qi == "birth_date":
-        years = (np.datetime64("1900-01-01") + uniques.astype("timedelta64[D]")).astype("datetime64[Y]").astype(np.int64) + 1970
+        years = (np.datetime64("1900-01-01") + uniques.astype("timedelta64[D]")).astype("datetime64[Y]").astype(
+            np.int64
+        ) + 1970
         return years - years % {1: 1, 2: 5, 3: 10}[level]
     if qi == "zip_code":
         by_hash = {int(h): v or "" for v, h in texts}
@@ -285,14 +301,14 @@ class RollUp:
         source = min(sources, key=lambda n: len(self.tables[n][1]))
         columns, counts = self.tables[source]
         mapped = [col if a == b else self.up[qi][a, b][col] for qi, a, b, col in zip(self.qis, source, node, columns)]
-        return mapped + columns[len(self.qis):], counts
+        return mapped + columns[len(self.qis) :], counts
 
     def table(self, node: tuple[int, ...]):
         """(class of each source row, sizes per class, the source's code columns)."""
         import numpy as np
 
         columns, counts = self._columns(node)
-        keep = [c for c, lv, top in zip(columns, node, self.top) if lv < top] + columns[len(self.qis):]
+        keep = [c for c, lv, top in zip(columns, node, self.top) if lv < top] + columns[len(self.qis) :]
         widths = [int(c.max()) + 1 if len(c) else 1 for c in keep]
         if int(np.prod(widths, dtype=np.float64)) <= self.DENSE:
             key = np.zeros(len(columns[0]), dtype=np.int64)
@@ -321,9 +337,16 @@ class RollUp:
         if self.target.l == 1:
             return int(sizes[sizes < self.target.k].sum())
         # classes are (quasi-identifiers, sensitive) pairs here: group them by the first part
-        rows = self.tables[node][0] if node in self.tables else [c[np.unique(classes, return_index=True)[1]] for c in columns]
-        qi_class = combine([c for c, lv, top in zip(rows, node, self.top) if lv < top]) if any(
-            lv < top for lv, top in zip(node, self.top)) else np.zeros(len(sizes), dtype=np.int64)
+        rows = (
+            self.tables[node][0]
+            if node in self.tables
+            else [c[np.unique(classes, return_index=True)[1]] for c in columns]
+        )
+        qi_class = (
+            combine([c for c, lv, top in zip(rows, node, self.top) if lv < top])
+            if any(lv < top for lv, top in zip(node, self.top))
+            else np.zeros(len(sizes), dtype=np.int64)
+        )
         total = np.bincount(qi_class, weights=sizes).astype(np.int64)
         diversity = np.bincount(qi_class)
         return int(total[(total < self.target.k) | (diversity < self.target.l)].sum())
@@ -350,8 +373,9 @@ def floor_levels(target: Target, rules: dict) -> tuple[int, ...]:
     return tuple(floor)
 
 
-def search(target: Target = Target(), *, schema: str = "public", conn=None,
-           floor: tuple[int, ...] | None = None) -> Search:
+def search(
+    target: Target = Target(), *, schema: str = "public", conn=None, floor: tuple[int, ...] | None = None
+) -> Search:
     """The least lossy full-domain generalization meeting `target` with local suppression,
     among the nodes at or above `floor` (default: the whole lattice)."""
     import numpy as np
@@ -370,7 +394,9 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None,
 
     def tag(node, ok):
         for other in nodes:
-            if other not in status and (all(a >= b for a, b in zip(other, node)) if ok else all(a <= b for a, b in zip(other, node))):
+            if other not in status and (
+                all(a >= b for a, b in zip(other, node)) if ok else all(a <= b for a, b in zip(other, node))
+            ):
                 status[other] = ok
 
     # Binary search on the poset: count an untagged node of middle height, then tag all its
@@ -394,8 +420,10 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None,
 
     meeting = [n for n, ok in status.items() if ok]
     if not meeting:
-        raise WorkshopError(f"No generalization meets k={target.k}, l={target.l} with at most "
-                            f"{target.max_suppressed:.0%} suppressed", "allow more suppression or a smaller k")
+        raise WorkshopError(
+            f"No generalization meets k={target.k}, l={target.l} with at most {target.max_suppressed:.0%} suppressed",
+            "allow more suppression or a smaller k",
+        )
     best_loss = min(information_loss(target, n) for n in meeting)
     candidates = [n for n in meeting if information_loss(target, n) <= best_loss + 1e-12]
     for n in candidates:  # ties: the fewest suppressed records
@@ -407,10 +435,19 @@ def search(target: Target = Target(), *, schema: str = "public", conn=None,
     classes = evaluator.class_ids(chosen)
     kept_sizes = np.bincount(classes[~bad])
     kept_sizes = kept_sizes[kept_sizes > 0]
-    return Search(target=target, chosen=chosen, rows=len(ids), suppressed_ids=sorted(int(i) for i in ids[bad]),
-                  nodes=len(nodes), evaluated=counter.counted, satisfying=len(meeting),
-                  information_loss=information_loss(target, chosen), seconds=time.perf_counter() - started,
-                  classes=len(kept_sizes), k_reached=int(kept_sizes.min()) if len(kept_sizes) else 0)
+    return Search(
+        target=target,
+        chosen=chosen,
+        rows=len(ids),
+        suppressed_ids=sorted(int(i) for i in ids[bad]),
+        nodes=len(nodes),
+        evaluated=counter.counted,
+        satisfying=len(meeting),
+        information_loss=information_loss(target, chosen),
+        seconds=time.perf_counter() - started,
+        classes=len(kept_sizes),
+        k_reached=int(kept_sizes.min()) if len(kept_sizes) else 0,
+    )
 
 
 # --- applying it: rules, build, suppression ---------------------------------------------------
@@ -449,9 +486,13 @@ def suppress(ids: list[int], *, schema: str, conn=None) -> int:
                 for i in ids:
                     copy.write_row((i,))
             c.execute(sql.SQL("ANALYZE {}").format(doomed))
-            deleted = c.execute(sql.SQL("DELETE FROM {t} AS x USING {d} AS d WHERE x.{pk} = d.id").format(
-                t=sql.Identifier(schema, customer._meta.db_table), d=doomed,
-                pk=sql.Identifier(customer._meta.pk.column))).rowcount
+            deleted = c.execute(
+                sql.SQL("DELETE FROM {t} AS x USING {d} AS d WHERE x.{pk} = d.id").format(
+                    t=sql.Identifier(schema, customer._meta.db_table),
+                    d=doomed,
+                    pk=sql.Identifier(customer._meta.pk.column),
+                )
+            ).rowcount
             _delete_dependents(c, customer, doomed, schema)
             return deleted
 
@@ -480,13 +521,17 @@ def _delete_dependents(c, model, doomed, schema: str) -> None:
     for relation in _references(model):
         child = relation.related_model
         delete = sql.SQL("DELETE FROM {t} AS x USING {d} AS d WHERE x.{fk} = d.id").format(
-            t=sql.Identifier(schema, child._meta.db_table), d=doomed, fk=sql.Identifier(relation.field.column))
+            t=sql.Identifier(schema, child._meta.db_table), d=doomed, fk=sql.Identifier(relation.field.column)
+        )
         if not _references(child):
             c.execute(delete)
             continue
         children = _doomed_table(c)
-        c.execute(sql.SQL("WITH gone AS ({delete} RETURNING x.{pk}) INSERT INTO {c} SELECT * FROM gone").format(
-            delete=delete, pk=sql.Identifier(child._meta.pk.column), c=children))
+        c.execute(
+            sql.SQL("WITH gone AS ({delete} RETURNING x.{pk}) INSERT INTO {c} SELECT * FROM gone").format(
+                delete=delete, pk=sql.Identifier(child._meta.pk.column), c=children
+            )
+        )
         c.execute(sql.SQL("ANALYZE {}").format(children))
         _delete_dependents(c, child, children, schema)
 
@@ -513,21 +558,33 @@ class TargetReport:
 
     def _repr_html_(self) -> str:
         s = self.search
-        return (f"<b>k = {s.target.k}</b>{f', l = {s.target.l}' if s.target.l > 1 else ''} reached in "
-                f"<code>{self.target_schema}</code> with <b>{s.describe()}</b><br>"
-                f"{len(s.suppressed_ids):,} of {s.rows:,} customers suppressed ({s.suppressed_share:.2%}, limit "
-                f"{s.target.max_suppressed:.0%}); smallest class {s.k_reached}; information loss {s.information_loss:.2f}; "
-                f"lattice: {s.evaluated} of {s.nodes} nodes counted, {s.seconds:.2f} s; build {self.build_seconds:.2f} s, "
-                f"suppression {self.suppress_seconds:.2f} s<br>" + self.utility.to_html(index=False, float_format="{:.1%}".format))
+        return (
+            f"<b>k = {s.target.k}</b>{f', l = {s.target.l}' if s.target.l > 1 else ''} reached in "
+            f"<code>{self.target_schema}</code> with <b>{s.describe()}</b><br>"
+            f"{len(s.suppressed_ids):,} of {s.rows:,} customers suppressed ({s.suppressed_share:.2%}, limit "
+            f"{s.target.max_suppressed:.0%}); smallest class {s.k_reached}; information loss {s.information_loss:.2f}; "
+            f"lattice: {s.evaluated} of {s.nodes} nodes counted, {s.seconds:.2f} s; build {self.build_seconds:.2f} s, "
+            f"suppression {self.suppress_seconds:.2f} s<br>"
+            + self.utility.to_html(index=False, float_format="{:.1%}".format)
+        )
 
     def __str__(self) -> str:
         s = self.search
-        return (f"k={s.target.k} via {s.describe()}: {len(s.suppressed_ids):,}/{s.rows:,} suppressed, "
-                f"loss {s.information_loss:.2f}, max aggregate error {self.utility_max_error:.1%}")
+        return (
+            f"k={s.target.k} via {s.describe()}: {len(s.suppressed_ids):,}/{s.rows:,} suppressed, "
+            f"loss {s.information_loss:.2f}, max aggregate error {self.utility_max_error:.1%}"
+        )
 
 
-def build_to_target(target: Target = Target(), rules: dict | None = None, *, schema: str = "anon",
-                    source: str = "public", progress: bool = False, **build_options) -> TargetReport:
+def build_to_target(
+    target: Target = Target(),
+    rules: dict | None = None,
+    *,
+    schema: str = "anon",
+    source: str = "public",
+    progress: bool = False,
+    **build_options,
+) -> TargetReport:
     """Search the lattice, build the copy with the base rules plus the chosen generalization,
     withhold the suppressed customers, and measure the utility left."""
     from workshop.anonymize import engine
@@ -549,12 +606,14 @@ AGGREGATES = {
     "revenue by region and age band": (
         "SELECT left(c.zip_code, 1), date_part('year', c.birth_date)::int / 10 * 10, sum(i.quantity * i.unit_price)::float8 "
         "FROM {s}.shop_customer c JOIN {s}.shop_order o ON o.customer_id = c.id JOIN {s}.shop_orderitem i ON i.order_id = o.id "
-        "GROUP BY 1, 2"),
+        "GROUP BY 1, 2"
+    ),
     "customers by state": "SELECT c.state, '', count(*)::float8 FROM {s}.shop_customer c GROUP BY 1",
     "customers by gender": "SELECT c.gender, '', count(*)::float8 FROM {s}.shop_customer c GROUP BY 1",
     "average rating by category": (
         "SELECT p.category_id::text, '', avg(r.rating)::float8 FROM {s}.shop_review r JOIN {s}.shop_product p ON p.id = r.product_id "
-        "GROUP BY 1"),
+        "GROUP BY 1"
+    ),
 }
 
 
@@ -569,14 +628,21 @@ def measure_utility(copy: str, source: str = "public", conn=None):
     rows = []
     with _conn(conn) as c:
         for name, template in AGGREGATES.items():
+
             def cells(schema, template=template):
                 query = sql.SQL(template).format(s=sql.Identifier(schema))
                 return {(str(a), str(b)): v for a, b, v in c.execute(query).fetchall()}
+
             truth, released = cells(source), cells(copy)
             errors = [abs(released.get(cell, 0.0) - value) / abs(value) for cell, value in truth.items() if value]
-            rows.append({"aggregate": name, "cells": len(truth),
-                         "mean relative error": sum(errors) / len(errors) if errors else 0.0,
-                         "max relative error": max(errors, default=0.0)})
+            rows.append(
+                {
+                    "aggregate": name,
+                    "cells": len(truth),
+                    "mean relative error": sum(errors) / len(errors) if errors else 0.0,
+                    "max relative error": max(errors, default=0.0),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -589,6 +655,9 @@ def recount(target: Target, schema: str, chosen: tuple[int, ...] | None = None, 
 
     cols = sql.SQL(", ").join(sql.Identifier(q) for q in target.quasi_identifiers)
     with _conn(conn) as c:
-        row = c.execute(sql.SQL("SELECT min(n) FROM (SELECT count(*) AS n FROM {} GROUP BY {}) g").format(
-            sql.Identifier(schema, "shop_customer"), cols)).fetchone()
+        row = c.execute(
+            sql.SQL("SELECT min(n) FROM (SELECT count(*) AS n FROM {} GROUP BY {}) g").format(
+                sql.Identifier(schema, "shop_customer"), cols
+            )
+        ).fetchone()
     return int(row[0] or 0)

@@ -7,8 +7,14 @@ builds and foreign-key validations fill the gaps until the last job ends.
 
 from __future__ import annotations
 
-COLORS = {"copy": "#4C72B0", "fix": "#C44E52", "analyze": "#8172B2", "index": "#55A868",
-          "attach": "#937860", "fk": "#DD8452"}
+COLORS = {
+    "copy": "#4C72B0",
+    "fix": "#C44E52",
+    "analyze": "#8172B2",
+    "index": "#55A868",
+    "attach": "#937860",
+    "fk": "#DD8452",
+}
 
 
 def plot_timeline(report, ax=None):
@@ -19,17 +25,39 @@ def plot_timeline(report, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 1.2 + 0.5 * max(1, len({w for w, *_ in report.jobs}))))
     for worker, kind, table, start, end in report.jobs:
-        ax.barh(worker, end - start, left=start, height=0.6, color=COLORS.get(kind, "grey"), edgecolor="white", linewidth=0.5)
+        ax.barh(
+            worker,
+            end - start,
+            left=start,
+            height=0.6,
+            color=COLORS.get(kind, "grey"),
+            edgecolor="white",
+            linewidth=0.5,
+        )
         if end - start > 0.06 * report.seconds:  # label the long ones only
-            ax.text(start + (end - start) / 2, worker, table.removeprefix("shop_"), ha="center", va="center",
-                    fontsize=7, color="white")
+            ax.text(
+                start + (end - start) / 2,
+                worker,
+                table.removeprefix("shop_"),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white",
+            )
     ax.set_xlim(0, report.seconds)
     ax.set_yticks(sorted({w for w, *_ in report.jobs}))
     ax.set_yticklabels([f"connection {w + 1}" for w in sorted({w for w, *_ in report.jobs})])
     ax.invert_yaxis()
-    ax.set_xlabel("seconds since build() started (before the first bar: rule validation and fake pools; after the last: the swap)")
-    ax.legend(handles=[Patch(color=c, label=k) for k, c in COLORS.items()], ncol=6, fontsize=7,
-              loc="upper center", bbox_to_anchor=(0.5, -0.45), frameon=False)
+    ax.set_xlabel(
+        "seconds since build() started (before the first bar: rule validation and fake pools; after the last: the swap)"
+    )
+    ax.legend(
+        handles=[Patch(color=c, label=k) for k, c in COLORS.items()],
+        ncol=6,
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.45),
+        frameon=False,
+    )
     ax.set_title(f"{report.rows:,} rows in {report.seconds:.2f} s", fontsize=10)
     return ax
-

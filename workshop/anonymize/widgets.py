@@ -23,8 +23,11 @@ def default_strategy(name: str, column: S.Column):
 
     if name == "static":
         if column.kind in S.DATE_TYPES:
-            return S.Static(datetime.date(2000, 1, 1) if column.kind == "DateField" else
-                            datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
+            return S.Static(
+                datetime.date(2000, 1, 1)
+                if column.kind == "DateField"
+                else datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+            )
         return S.Static(0) if column.kind in S.NUMBER_TYPES else S.Static("redacted"[: column.max_length or 8])
     if name == "mask":
         return S.Mask("email" if "email" in column.name else "digits")
@@ -94,8 +97,13 @@ def generalization_explorer(schema: str = "public") -> widgets.VBox:
 
     k_anonymity(schema=schema)  # a bad or missing schema is one line here, not a traceback in every callback
 
-    birth = widgets.SelectionSlider(options=BIRTH_LEVELS, value="date", description="Birth date",
-                                    continuous_update=False, layout=widgets.Layout(width="420px"))
+    birth = widgets.SelectionSlider(
+        options=BIRTH_LEVELS,
+        value="date",
+        description="Birth date",
+        continuous_update=False,
+        layout=widgets.Layout(width="420px"),
+    )
     zip_digits = widgets.IntSlider(value=5, min=0, max=5, description="ZIP digits", continuous_update=False)
     gender = widgets.Checkbox(value=True, description="gender")
     out = widgets.Output()
@@ -104,8 +112,10 @@ def generalization_explorer(schema: str = "public") -> widgets.VBox:
     def show(_change=None) -> None:
         g = Generalization(birth.value, zip_digits.value, gender.value)
         result = k_anonymity(g, schema=schema)
-        print(f"{g.describe()}: k = {result.k}, {result.unique_share:.1%} of {result.rows:,} records are unique, "
-              f"{result.records_with_k_below(5) / result.rows:.1%} sit in a class smaller than 5")
+        print(
+            f"{g.describe()}: k = {result.k}, {result.unique_share:.1%} of {result.rows:,} records are unique, "
+            f"{result.records_with_k_below(5) / result.rows:.1%} sit in a class smaller than 5"
+        )
         sizes = sorted(result.class_sizes.items())
         fig, ax = plt.subplots(figsize=(7, 2.4))
         buckets = {"1": 0, "2-4": 0, "5-9": 0, "10-49": 0, "50+": 0}

@@ -51,8 +51,17 @@ def bench_setup() -> list[Result]:
     warm = sorted(warm_runs)[1]
     rows_per_second = loaded["rows"] / loaded["load_seconds"]
     return [
-        Result("setup.cold_seconds", cold, "s", note=f"fresh state folder: initdb, migrate, load {size} ({loaded['rows']:,} rows)"),
+        Result(
+            "setup.cold_seconds",
+            cold,
+            "s",
+            note=f"fresh state folder: initdb, migrate, load {size} ({loaded['rows']:,} rows)",
+        ),
         Result("setup.warm_seconds", warm, "s", note="median of 3 new processes (imports included); goal < 2 s"),
-        Result("data.load_rows_per_second", rows_per_second, "rows/s",
-               note=f"COPY of the {size} dataset in one transaction; goal >= 100k rows/s"),
+        Result(
+            "data.load_rows_per_second",
+            rows_per_second,
+            "rows/s",
+            note=f"COPY of the {size} dataset in one transaction; goal >= 100k rows/s",
+        ),
     ]

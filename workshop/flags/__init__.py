@@ -19,8 +19,15 @@ import importlib
 # Names load on first use (PEP 562): `workshop bench` and the CLI import this package
 # without a configured Django; used before workshop.setup() they say which cell to run.
 _EXPORTS = {
-    "define": "definitions", "delete": "definitions", "is_on": "client", "get_client": "client", "override": "client",
-    "FlagClient": "client", "UnknownFlagError": "client", "FlagContext": "rules", "bucket": "rules",
+    "define": "definitions",
+    "delete": "definitions",
+    "is_on": "client",
+    "get_client": "client",
+    "override": "client",
+    "FlagClient": "client",
+    "UnknownFlagError": "client",
+    "FlagContext": "rules",
+    "bucket": "rules",
     "Definition": "rules",
 }
 __all__ = list(_EXPORTS)

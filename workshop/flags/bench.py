@@ -35,7 +35,12 @@ def _child() -> dict:
     env = {**os.environ, config.ENV_DB_NAME: BENCH_DB}
     env.pop(config.ENV_SIZE, None)
     print(f"flags bench: checks and propagation (database {BENCH_DB})", file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-c", _CHILD, *map(str, (CHECKS, ROUNDS, WORKERS, FLIPS))], env=env, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, *map(str, (CHECKS, ROUNDS, WORKERS, FLIPS))],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError("the flags benchmark failed; see the output above")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -49,26 +54,66 @@ def bench_flags() -> list[Result]:
     waffle = us["waffle_flag"]
     cores = os.cpu_count()
     return [
-        Result("flags.env_toggle_us", us["env_toggle"], "us", note="os.environ lookup: on/off for everybody, per deploy"),
-        Result("flags.waffle_switch_us", us["waffle_switch"], "us",
-               note=f"waffle.switch_is_active, warm LocMem cache; {c['waffle_switch']['queries']:.2f} queries/check"),
-        Result("flags.waffle_flag_us", waffle, "us",
-               note=f"waffle.flag_is_active, 50% flag, a fresh request per check (random roll); "
-                    f"{c['waffle_flag']['queries']:.2f} queries/check"),
-        Result("flags.waffle_group_flag_us", us["waffle_group_flag"], "us", baseline=None,
-               note=f"waffle flag targeting one group: {c['waffle_group_flag']['queries']:.2f} queries/check "
-                    f"(user.groups is read on every check)"),
-        Result("flags.recommended_us", us["recommended"], "us", baseline=waffle, ratio=waffle / us["recommended"],
-               note=f"workshop client: a fresh request snapshot per check (kill switch, users, groups, blake2b "
-                    f"bucket); a repeated check in the same request {us['recommended_repeat']:.2f} us; "
-                    f"goal <= 2 us; {cores} cores"),
-        Result("flags.recommended_queries_per_check", c["recommended"]["queries"], "queries",
-               baseline=c["waffle_group_flag"]["queries"], note="goal 0 (definitions in memory)"),
-        Result("flags.openfeature_us", us["openfeature"], "us", baseline=us["openfeature_floor"],
-               note=f"OpenFeature get_boolean_value through WorkshopProvider; the SDK alone with a provider that "
-                    f"returns a constant: {us['openfeature_floor']:.1f} us (baseline); goal <= 20 us"),
-        Result("flags.propagation_p50_ms", p["p50"] * 1000, "ms",
-               note=f"{FLIPS} committed flips; each until all {WORKERS} worker processes saw it (LISTEN/NOTIFY)"),
-        Result("flags.propagation_p95_ms", p["p95"] * 1000, "ms", note="goal <= 100 ms; max "
-               f"{max(p['all']) * 1000:.1f} ms; clock starts before the committing UPDATE is sent"),
+        Result(
+            "flags.env_toggle_us", us["env_toggle"], "us", note="os.environ lookup: on/off for everybody, per deploy"
+        ),
+        Result(
+            "flags.waffle_switch_us",
+            us["waffle_switch"],
+            "us",
+            note=f"waffle.switch_is_active, warm LocMem cache; {c['waffle_switch']['queries']:.2f} queries/check",
+        ),
+        Result(
+            "flags.waffle_flag_us",
+            waffle,
+            "us",
+            note=f"waffle.flag_is_active, 50% flag, a fresh request per check (random roll); "
+            f"{c['waffle_flag']['queries']:.2f} queries/check",
+        ),
+        Result(
+            "flags.waffle_group_flag_us",
+            us["waffle_group_flag"],
+            "us",
+            baseline=None,
+            note=f"waffle flag targeting one group: {c['waffle_group_flag']['queries']:.2f} queries/check "
+            f"(user.groups is read on every check)",
+        ),
+        Result(
+            "flags.recommended_us",
+            us["recommended"],
+            "us",
+            baseline=waffle,
+            ratio=waffle / us["recommended"],
+            note=f"workshop client: a fresh request snapshot per check (kill switch, users, groups, blake2b "
+            f"bucket); a repeated check in the same request {us['recommended_repeat']:.2f} us; "
+            f"goal <= 2 us; {cores} cores",
+        ),
+        Result(
+            "flags.recommended_queries_per_check",
+            c["recommended"]["queries"],
+            "queries",
+            baseline=c["waffle_group_flag"]["queries"],
+            note="goal 0 (definitions in memory)",
+        ),
+        Result(
+            "flags.openfeature_us",
+            us["openfeature"],
+            "us",
+            baseline=us["openfeature_floor"],
+            note=f"OpenFeature get_boolean_value through WorkshopProvider; the SDK alone with a provider that "
+            f"returns a constant: {us['openfeature_floor']:.1f} us (baseline); goal <= 20 us",
+        ),
+        Result(
+            "flags.propagation_p50_ms",
+            p["p50"] * 1000,
+            "ms",
+            note=f"{FLIPS} committed flips; each until all {WORKERS} worker processes saw it (LISTEN/NOTIFY)",
+        ),
+        Result(
+            "flags.propagation_p95_ms",
+            p["p95"] * 1000,
+            "ms",
+            note="goal <= 100 ms; max "
+            f"{max(p['all']) * 1000:.1f} ms; clock starts before the committing UPDATE is sent",
+        ),
     ]

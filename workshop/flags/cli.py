@@ -11,9 +11,13 @@ import argparse
 def register(subparsers) -> None:
     flags = subparsers.add_parser("flags", help="feature flags: find stale flags (flag debt)")
     sub = flags.add_subparsers(dest="flags_command", required=True, metavar="ACTION")
-    stale = sub.add_parser("stale", help="flags unused in the code, missing from the database, or fully rolled out for long")
+    stale = sub.add_parser(
+        "stale", help="flags unused in the code, missing from the database, or fully rolled out for long"
+    )
     stale.add_argument("path", nargs="?", default=".", help="folder or .py file to scan (default: .)")
-    stale.add_argument("--days", type=int, default=30, help="fully rolled out for longer than this is stale (default 30)")
+    stale.add_argument(
+        "--days", type=int, default=30, help="fully rolled out for longer than this is stale (default 30)"
+    )
     stale.set_defaults(func=cmd_stale)
     check = sub.add_parser("is-on", help="evaluate one flag for one user, outside any request")
     check.add_argument("key", help="the flag's name")
@@ -51,8 +55,10 @@ def cmd_is_on(args: argparse.Namespace) -> int:
     strict = FlagClient(client.store, on_unknown="error")  # a typo on the command line is an error
     context = context_for_user(user)
     answer = strict.is_on(args.key, context=context)
-    print(f"{args.key}: {'on' if answer else 'off'} for {user or 'an anonymous visitor'} "
-          f"({rules.reason(client.store.get(args.key), context)})")
+    print(
+        f"{args.key}: {'on' if answer else 'off'} for {user or 'an anonymous visitor'} "
+        f"({rules.reason(client.store.get(args.key), context)})"
+    )
     return 0
 
 

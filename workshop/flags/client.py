@@ -29,7 +29,7 @@ class UnknownFlagError(WorkshopError):
 
 
 def default_on_unknown() -> str:
-    """"error" under a test runner (and with DEBUG), "default" (warn + declared default) in
+    """ "error" under a test runner (and with DEBUG), "default" (warn + declared default) in
     production. The Django setting FLAGS_ON_UNKNOWN or WORKSHOP_FLAGS_ON_UNKNOWN decides
     when set."""
     from django.conf import settings
@@ -44,8 +44,10 @@ def default_on_unknown() -> str:
 
 def check_on_unknown(value: str) -> str:
     if value not in ON_UNKNOWN:
-        raise WorkshopError(f"Unknown-flag policy {value!r} is not one of {', '.join(ON_UNKNOWN)}",
-                            f"set {ENV_ON_UNKNOWN} (or settings.FLAGS_ON_UNKNOWN) to 'error' or 'default'")
+        raise WorkshopError(
+            f"Unknown-flag policy {value!r} is not one of {', '.join(ON_UNKNOWN)}",
+            f"set {ENV_ON_UNKNOWN} (or settings.FLAGS_ON_UNKNOWN) to 'error' or 'default'",
+        )
     return value
 
 
@@ -68,8 +70,10 @@ class FlagClient:
         policy = self.on_unknown or default_on_unknown()
         if policy == "error":
             known = ", ".join(sorted(self.store.definitions)[:8]) or "none yet"
-            raise UnknownFlagError(f"Flag {key!r} is not defined", f"define it first (flags.define({key!r}, ...)) or "
-                                   f"fix the name; defined: {known}")
+            raise UnknownFlagError(
+                f"Flag {key!r} is not defined",
+                f"define it first (flags.define({key!r}, ...)) or fix the name; defined: {known}",
+            )
         self.unknown_seen[key] = self.unknown_seen.get(key, 0) + 1
         if self.unknown_seen[key] == 1:  # once per process and flag: a warning, not a flood
             log.warning("flag %r is not defined: answering its declared default %r", key, bool(default))
@@ -146,8 +150,11 @@ def conninfo() -> dict:
     from django.db import connection
 
     params = connection.get_connection_params()
-    info = {k: v for k, v in params.items()
-            if k not in ("cursor_factory", "context", "prepare_threshold", "server_side_binding")}
+    info = {
+        k: v
+        for k, v in params.items()
+        if k not in ("cursor_factory", "context", "prepare_threshold", "server_side_binding")
+    }
     info["application_name"] = "workshop.flags"
     return {k: v for k, v in info.items() if v not in (None, "")}
 

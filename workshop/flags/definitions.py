@@ -11,8 +11,16 @@ from workshop.flags import validation
 _UNSET = object()
 
 
-def define(key: str, *, enabled=_UNSET, everyone=_UNSET, percentage=_UNSET, users: Iterable | None = None,
-           groups: Iterable | None = None, description: str | None = None):
+def define(
+    key: str,
+    *,
+    enabled=_UNSET,
+    everyone=_UNSET,
+    percentage=_UNSET,
+    users: Iterable | None = None,
+    groups: Iterable | None = None,
+    description: str | None = None,
+):
     """Create the flag or change the given fields (idempotent: run it twice, same flag).
 
     users / groups: User and Group objects, ids, or group names; None leaves them as they are."""
@@ -23,9 +31,16 @@ def define(key: str, *, enabled=_UNSET, everyone=_UNSET, percentage=_UNSET, user
     from workshop.flags.models import FlagDefinition
 
     validation.check_key(key)
-    fields = {name: value for name, value in (("enabled", enabled), ("everyone", everyone),
-                                                ("percentage", percentage), ("description", description))
-              if value is not _UNSET and value is not None}
+    fields = {
+        name: value
+        for name, value in (
+            ("enabled", enabled),
+            ("everyone", everyone),
+            ("percentage", percentage),
+            ("description", description),
+        )
+        if value is not _UNSET and value is not None
+    }
     if "percentage" in fields:
         fields["percentage"] = round(validation.check_percentage(fields["percentage"]), 2)
     with transaction.atomic():
@@ -44,8 +59,10 @@ def define(key: str, *, enabled=_UNSET, everyone=_UNSET, percentage=_UNSET, user
             if missing:
                 from workshop.errors import WorkshopError
 
-                raise WorkshopError(f"No group named {', '.join(missing)}",
-                                    f"pick from {', '.join(Group.objects.order_by('name').values_list('name', flat=True))}")
+                raise WorkshopError(
+                    f"No group named {', '.join(missing)}",
+                    f"pick from {', '.join(Group.objects.order_by('name').values_list('name', flat=True))}",
+                )
             flag.groups.set([by_name.get(g, g) for g in ids])
     return flag
 

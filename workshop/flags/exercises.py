@@ -33,25 +33,37 @@ def check_in_rollout(in_rollout: Callable[[str, int, float], bool] | None, users
     except Exception as error:  # the attendee's code: show what went wrong, as a hint
         return _verdict(False, f"in_rollout raised {type(error).__name__}: {error}")
     if again != on[20]:
-        return _verdict(False, "the same user got different answers for the same flag: use a hash of the flag key "
-                               "and the user id (hashlib), not random")
+        return _verdict(
+            False,
+            "the same user got different answers for the same flag: use a hash of the flag key "
+            "and the user id (hashlib), not random",
+        )
     for p, members in on.items():
         share = len(members) / users * 100
         if abs(share - p) > 1.5:
-            return _verdict(False, f"at {p}% your function turns on {share:.1f}% of users: compare the hash's bucket "
-                                   f"(0..9999) with percentage * 100")
+            return _verdict(
+                False,
+                f"at {p}% your function turns on {share:.1f}% of users: compare the hash's bucket "
+                f"(0..9999) with percentage * 100",
+            )
     if not on[5] <= on[20] <= on[50]:
-        return _verdict(False, "raising the percentage turned some users off: a user must be on when its bucket is "
-                               "below the threshold, so a higher threshold keeps everyone who was on")
+        return _verdict(
+            False,
+            "raising the percentage turned some users off: a user must be on when its bucket is "
+            "below the threshold, so a higher threshold keeps everyone who was on",
+        )
     if len(other & on[20]) > 0.5 * len(on[20]):
-        return _verdict(False, "flag 'dark_mode' at 20% reaches the same users as 'new_checkout': put the flag key "
-                               "into the hash, so each flag draws its own users")
+        return _verdict(
+            False,
+            "flag 'dark_mode' at 20% reaches the same users as 'new_checkout': put the flag key "
+            "into the hash, so each flag draws its own users",
+        )
     return _verdict(True, "sticky, monotonic, the right share, and each flag has its own users")
 
 
 # --- exercise 2: flag debt -------------------------------------------------------------------
 
-STALE_CODE = '''
+STALE_CODE = """
 from workshop import flags
 
 def product_page(request):
@@ -59,7 +71,7 @@ def product_page(request):
         ...
     if request.flags.is_on("ex_free_shipping_banner"):
         ...
-'''
+"""
 STALE_FLAGS = {"ex_free_shipping_banner": 120, "ex_holiday_theme": None}  # key -> days fully on (None: not)
 
 
@@ -83,15 +95,19 @@ def stale_exercise() -> Path:
 def check_stale(answer: set[str] | None) -> bool:
     """answer: the exercise flags (ex_*) that should be removed (from the database and the code)."""
     if answer is None:
-        return _verdict(False, "set answer_2 to the set of ex_* flag names to remove; "
-                               "stale.check(folder) tells you what is stale")
+        return _verdict(
+            False, "set answer_2 to the set of ex_* flag names to remove; stale.check(folder) tells you what is stale"
+        )
     expected = {"ex_free_shipping_banner", "ex_holiday_theme"}
     answer = {a for a in answer if a.startswith("ex_")}
     if "ex_holiday_theme" not in answer:
         return _verdict(False, "one flag is defined but used nowhere in the code: nothing can turn it on, remove it")
     if "ex_free_shipping_banner" not in answer:
-        return _verdict(False, "one flag has been on for everyone for months: its `else` branch is dead code; "
-                               "remove the flag and keep the `if` body")
+        return _verdict(
+            False,
+            "one flag has been on for everyone for months: its `else` branch is dead code; "
+            "remove the flag and keep the `if` body",
+        )
     if answer != expected:
         return _verdict(False, f"{sorted(answer - expected)} are not stale")
     return _verdict(True, "one unused flag and one fully rolled out for 120 days: both are flag debt")
@@ -112,9 +128,9 @@ def check_phases(answer: list[str] | None) -> bool:
     if answer[0] != "expand":
         return _verdict(False, "nothing can be written to columns that do not exist yet: expand first")
     if answer.index("backfill") < answer.index("dual write"):
-        return _verdict(False, "a backfill before dual writes misses every row written between the two: "
-                               "turn dual writes on first")
+        return _verdict(
+            False, "a backfill before dual writes misses every row written between the two: turn dual writes on first"
+        )
     if answer.index("read new") < answer.index("backfill"):
         return _verdict(False, "reading the new columns before the backfill shows empty names for old rows")
     return _verdict(True, "every step can be rolled back by a flag until the contract")
-

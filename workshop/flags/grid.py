@@ -29,8 +29,9 @@ def waffle_answers(key: str, percentage: float, users: int = SIDE * SIDE) -> np.
     from waffle.models import Flag
 
     flag = Flag(name=key, percent=Decimal(str(percentage)))  # unsaved: only its percentage rule runs
-    return np.array([bool(flag._is_active_for_percent(SimpleNamespace(COOKIES={}), read_only=False))
-                     for _ in range(users)])
+    return np.array(
+        [bool(flag._is_active_for_percent(SimpleNamespace(COOKIES={}), read_only=False)) for _ in range(users)]
+    )
 
 
 def states(now: np.ndarray, before: np.ndarray | None) -> np.ndarray:
@@ -42,5 +43,7 @@ def states(now: np.ndarray, before: np.ndarray | None) -> np.ndarray:
 def summary(now: np.ndarray, before: np.ndarray | None) -> str:
     if before is None:
         return f"{now.mean():.1%} on"
-    return (f"{now.mean():.1%} on; since the last position {int((now & ~before).sum()):,} turned on, "
-            f"{int((~now & before).sum()):,} turned off")
+    return (
+        f"{now.mean():.1%} on; since the last position {int((now & ~before).sum()):,} turned on, "
+        f"{int((~now & before).sum()):,} turned off"
+    )

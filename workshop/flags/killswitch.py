@@ -40,8 +40,9 @@ class KillSwitchRun:
         for samples in self.samples:
             last_on = max((s[0] for s in samples if s[column]), default=None)
             after = [s[0] for s in samples if s[0] > (last_on or float("-inf")) and s[0] >= self.flipped_at]
-            result.append(after[0] - self.flipped_at if after and last_on is not None else
-                          (0.0 if last_on is None else None))
+            result.append(
+                after[0] - self.flipped_at if after and last_on is not None else (0.0 if last_on is None else None)
+            )
         return result
 
     @property
@@ -53,16 +54,23 @@ class KillSwitchRun:
         return sum(len(samples) for samples in self.samples)
 
 
-def run(conninfo: dict, key: str, user_ids: list[int], before: float = 0.4, after: float = 1.1,
-        ttl: float = 1.0) -> KillSwitchRun:
+def run(
+    conninfo: dict, key: str, user_ids: list[int], before: float = 0.4, after: float = 1.1, ttl: float = 1.0
+) -> KillSwitchRun:
     """Turn `key` fully on, start one looping process per user id, flip the kill switch
     `before` seconds into the loop, stop `after` seconds later."""
     commit_flip(conninfo, key, enabled=True, everyone=True)
     env = {**os.environ, "WORKSHOP_DATABASE_URL": database_url()}
-    children = [subprocess.Popen([sys.executable, "-m", "workshop.flags.requestloop", "--user", str(uid),
-                                  "--key", key, "--ttl", str(ttl)],
-                                 env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                for uid in user_ids]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "workshop.flags.requestloop", "--user", str(uid), "--key", key, "--ttl", str(ttl)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for uid in user_ids
+    ]
     try:
         for child in children:
             line = child.stdout.readline()
@@ -102,16 +110,28 @@ def plot(result: KillSwitchRun, bin_ms: float = 50.0):
             counts, _ = np.histogram(t, edges)
             errors, _ = np.histogram(t, edges, weights=bad)
             rate = np.divide(errors, counts, out=np.zeros_like(errors), where=counts > 0)
-            ax.step(edges[:-1], rate * 100, style, where="post", color=colors[i % len(colors)],
-                    label=f"process {i + 1}: {label}")
+            ax.step(
+                edges[:-1],
+                rate * 100,
+                style,
+                where="post",
+                color=colors[i % len(colors)],
+                label=f"process {i + 1}: {label}",
+            )
     ax.axvline(0, color="black", linewidth=1)
     ax.annotate("kill switch committed", (0, 102), fontsize=8)
     for column, color, label in ((2, "green", "every process obeyed"), (3, "grey", "every TTL cache expired")):
         obeyed = [x for x in result.obeyed_after(column) if x is not None]
         if obeyed:
             ax.axvline(max(obeyed) * 1000, color=color, linestyle="--", linewidth=1)
-            ax.annotate(f"{label}: {max(obeyed) * 1000:.0f} ms", (max(obeyed) * 1000, 90 if column == 2 else 75),
-                        fontsize=8, color=color, xytext=(4, 0), textcoords="offset points")
+            ax.annotate(
+                f"{label}: {max(obeyed) * 1000:.0f} ms",
+                (max(obeyed) * 1000, 90 if column == 2 else 75),
+                fontsize=8,
+                color=color,
+                xytext=(4, 0),
+                textcoords="offset points",
+            )
     ax.set_xlabel("ms since the flip")
     ax.set_ylabel("% of requests failing")
     ax.set_ylim(-5, 110)

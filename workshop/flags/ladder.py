@@ -38,8 +38,13 @@ def openfeature(request) -> bool:
     return api.get_client("workshop").get_boolean_value(RECOMMENDED, False, context)
 
 
-GATES = {"env": env_toggle, "waffle_switch": waffle_switch, "waffle_flag": waffle_flag,
-         "workshop": workshop_client, "openfeature": openfeature}
+GATES = {
+    "env": env_toggle,
+    "waffle_switch": waffle_switch,
+    "waffle_flag": waffle_flag,
+    "workshop": workshop_client,
+    "openfeature": openfeature,
+}
 
 
 def use_workshop_provider() -> None:

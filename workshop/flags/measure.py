@@ -14,8 +14,12 @@ from workshop.flags import ladder
 GROUP_FLAG = "recommended_for_groups"  # waffle's group-targeted flag
 
 
-def per_check_us(checks: dict[str, tuple[Callable[[object], object], Sequence]], rounds: int = 15,
-                 chunk: int = 100, budget_s: float = 0.05) -> dict[str, float]:
+def per_check_us(
+    checks: dict[str, tuple[Callable[[object], object], Sequence]],
+    rounds: int = 15,
+    chunk: int = 100,
+    budget_s: float = 0.05,
+) -> dict[str, float]:
     """Median microseconds per check, for several checks measured side by side.
 
     Each round times one chunk of `chunk` items of every check in turn (interleaved, so a
@@ -31,8 +35,8 @@ def per_check_us(checks: dict[str, tuple[Callable[[object], object], Sequence]],
         for item in items[:chunk]:
             check(item)
         per_chunk = time.perf_counter() - started
-        parts = [items[i:i + chunk] for i in range(0, len(items), chunk)]
-        plans[name] = (check, parts[:max(1, min(len(parts), int(budget_s * len(parts) / per_chunk)))])
+        parts = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+        plans[name] = (check, parts[: max(1, min(len(parts), int(budget_s * len(parts) / per_chunk)))])
     times: dict[str, list[float]] = {name: [] for name in plans}
     gc.collect()
     gc.disable()
@@ -92,8 +96,9 @@ def _constant_provider():
         def resolve_boolean_details(self, flag_key, default_value, evaluation_context=None):
             return FlagResolutionDetails(True)
 
-        resolve_string_details = resolve_integer_details = resolve_float_details = resolve_object_details = \
+        resolve_string_details = resolve_integer_details = resolve_float_details = resolve_object_details = (
             resolve_boolean_details
+        )
 
     return ConstantProvider
 

@@ -25,8 +25,9 @@ class FlagDefinition(models.Model):
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True, help_text="Kill switch: off turns the flag off for everyone.")
     everyone = models.BooleanField(default=False, help_text="On for every user (a full rollout).")
-    percentage = models.DecimalField(max_digits=5, decimal_places=2, default=0,
-                                     help_text="Share of other users who get it (0-100), sticky per user.")
+    percentage = models.DecimalField(
+        max_digits=5, decimal_places=2, default=0, help_text="Share of other users who get it (0-100), sticky per user."
+    )
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     groups = models.ManyToManyField("auth.Group", blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -37,8 +38,9 @@ class FlagDefinition(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(percentage__gte=0, percentage__lte=100),
-                                   name="flag_percentage_0_to_100"),
+            models.CheckConstraint(
+                condition=models.Q(percentage__gte=0, percentage__lte=100), name="flag_percentage_0_to_100"
+            ),
         ]
 
     def __str__(self) -> str:

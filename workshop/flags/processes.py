@@ -28,10 +28,12 @@ def commit_flip(conninfo: dict, key: str, **fields) -> float:
     bad = set(fields) - set(FLIPPABLE)
     if bad:
         raise ValueError(f"commit_flip changes only {FLIPPABLE}, not {sorted(bad)}")
-    assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
-                                     for name in fields)
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in fields
+    )
     statement = sql.SQL("UPDATE {} SET {}, updated_at = now() WHERE key = {}").format(
-        sql.Identifier(schema.TABLE), assignments, sql.Placeholder("key"))
+        sql.Identifier(schema.TABLE), assignments, sql.Placeholder("key")
+    )
     with psycopg.connect(**conninfo, autocommit=True) as conn:
         started = time.time()
         updated = conn.execute(statement, {**fields, "key": key}).rowcount
@@ -110,7 +112,9 @@ class Workers:
                 try:
                     line = watcher.lines.get(timeout=timeout)
                 except queue.Empty:
-                    raise TimeoutError(f"worker {watcher.process.pid} did not see the flip within {timeout} s") from None
+                    raise TimeoutError(
+                        f"worker {watcher.process.pid} did not see the flip within {timeout} s"
+                    ) from None
                 if line["model"] in pending and wanted(line["state"]):
                     seen[line["model"]].append(line["t"] - started)
                     pending.remove(line["model"])

@@ -38,8 +38,9 @@ class WorkshopProvider(AbstractProvider):
     def get_metadata(self) -> Metadata:
         return Metadata(name="workshop-flags")
 
-    def resolve_boolean_details(self, flag_key: str, default_value: bool,
-                                evaluation_context: EvaluationContext | None = None) -> FlagResolutionDetails[bool]:
+    def resolve_boolean_details(
+        self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[bool]:
         context = _context(evaluation_context)
         snapshot = current_snapshot()
         if snapshot is not None and snapshot.context.targeting_key == context.targeting_key:
@@ -50,8 +51,9 @@ class WorkshopProvider(AbstractProvider):
         if definition is None:
             # The client's policy decides: an error in tests, the default plus a warning in production.
             value = self.client.unknown(flag_key, default_value)
-            return FlagResolutionDetails(value, ErrorCode.FLAG_NOT_FOUND, f"flag {flag_key!r} is not defined",
-                                         Reason.ERROR)
+            return FlagResolutionDetails(
+                value, ErrorCode.FLAG_NOT_FOUND, f"flag {flag_key!r} is not defined", Reason.ERROR
+            )
         value = rules.evaluate(definition, context)
         if not definition.enabled:
             why = Reason.DISABLED
@@ -64,9 +66,12 @@ class WorkshopProvider(AbstractProvider):
         return FlagResolutionDetails(value, reason=why, variant="on" if value else "off")
 
     def _not_boolean(self, flag_key: str, default_value):
-        return FlagResolutionDetails(default_value, ErrorCode.TYPE_MISMATCH,
-                                     f"workshop flags are booleans; {flag_key!r} was asked for another type",
-                                     Reason.ERROR)
+        return FlagResolutionDetails(
+            default_value,
+            ErrorCode.TYPE_MISMATCH,
+            f"workshop flags are booleans; {flag_key!r} was asked for another type",
+            Reason.ERROR,
+        )
 
     def resolve_string_details(self, flag_key, default_value, evaluation_context=None):
         return self._not_boolean(flag_key, default_value)

@@ -59,8 +59,13 @@ class FlagContext:
 
     __slots__ = ("targeting_key", "targeting_bytes", "user_id", "_group_ids", "_load_groups")
 
-    def __init__(self, targeting_key: str | None, user_id: int | None = None,
-                 group_ids: Iterable[int] | None = None, load_groups: Callable[[], Iterable[int]] | None = None):
+    def __init__(
+        self,
+        targeting_key: str | None,
+        user_id: int | None = None,
+        group_ids: Iterable[int] | None = None,
+        load_groups: Callable[[], Iterable[int]] | None = None,
+    ):
         self.targeting_key = targeting_key
         self.targeting_bytes = targeting_key.encode() if targeting_key is not None else None
         self.user_id = user_id

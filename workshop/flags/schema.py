@@ -21,5 +21,7 @@ FROM {TABLE} f
 def load_definitions(conn) -> dict[str, Definition]:
     """Every flag, read in one statement (one snapshot: never half of a change)."""
     rows = conn.execute(LOAD_SQL).fetchall()
-    return {key: Definition(key, enabled, everyone, percentage, frozenset(users), frozenset(groups), since)
-            for key, enabled, everyone, percentage, since, users, groups in rows}
+    return {
+        key: Definition(key, enabled, everyone, percentage, frozenset(users), frozenset(groups), since)
+        for key, enabled, everyone, percentage, since, users, groups in rows
+    }

@@ -21,8 +21,16 @@ from workshop.errors import WorkshopError
 
 # call name -> position of the flag-name argument
 FLAG_CALLS = {
-    "is_on": 0, "is_off": 0, "get_boolean_value": 0, "get_boolean_details": 0, "override_flag": 0,
-    "override_switch": 0, "switch_is_active": 0, "waffle_flag": 0, "waffle_switch": 0, "flag_is_active": 1,
+    "is_on": 0,
+    "is_off": 0,
+    "get_boolean_value": 0,
+    "get_boolean_details": 0,
+    "override_flag": 0,
+    "override_switch": 0,
+    "switch_is_active": 0,
+    "waffle_flag": 0,
+    "waffle_switch": 0,
+    "flag_is_active": 1,
 }
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "migrations", ".workshop", "build", "dist"}
 
@@ -42,8 +50,9 @@ def references_in_source(source: str, path: str = "<string>") -> list[Reference]
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as error:
-        raise WorkshopError(f"{path}:{error.lineno}: not valid Python ({error.msg})",
-                            "fix the file or leave it out of the scan") from None
+        raise WorkshopError(
+            f"{path}:{error.lineno}: not valid Python ({error.msg})", "fix the file or leave it out of the scan"
+        ) from None
     constants = _string_constants(tree)
     found = []
     for node in ast.walk(tree):
@@ -53,7 +62,11 @@ def references_in_source(source: str, path: str = "<string>") -> list[Reference]
         position = FLAG_CALLS.get(name)
         if position is None:
             continue
-        argument = node.args[position] if len(node.args) > position else _keyword(node, ("key", "flag_key", "flag_name", "name"))
+        argument = (
+            node.args[position]
+            if len(node.args) > position
+            else _keyword(node, ("key", "flag_key", "flag_name", "name"))
+        )
         if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
             found.append(Reference(argument.value, path, node.lineno))
         elif isinstance(argument, ast.Name) and argument.id in constants:
@@ -63,9 +76,13 @@ def references_in_source(source: str, path: str = "<string>") -> list[Reference]
 
 def _string_constants(tree: ast.Module) -> dict[str, str]:
     """Module-level `NAME = "text"`: flag names are often kept in such constants."""
-    return {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-            for target in node.targets if isinstance(target, ast.Name)}
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def _keyword(node: ast.Call, names: tuple[str, ...]):
@@ -106,18 +123,26 @@ class StaleReport:
 
     def lines(self) -> list[str]:
         out = [f"unused (defined, never referenced): {key}" for key in self.unused]
-        out += [f"missing (referenced, not defined): {key} at {', '.join(map(str, refs[:3]))}"
-                for key, refs in self.missing.items()]
-        out += [f"fully rolled out for {n} days (> {self.days}): {key}: remove the flag and its dead branch"
-                for key, n in self.fully_rolled_out.items()]
+        out += [
+            f"missing (referenced, not defined): {key} at {', '.join(map(str, refs[:3]))}"
+            for key, refs in self.missing.items()
+        ]
+        out += [
+            f"fully rolled out for {n} days (> {self.days}): {key}: remove the flag and its dead branch"
+            for key, n in self.fully_rolled_out.items()
+        ]
         return out or ["no stale flags"]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
 
 
-def find_stale(references: Mapping[str, list[Reference]], defined: Mapping[str, datetime.datetime | None],
-               days: int = 30, now: datetime.datetime | None = None) -> StaleReport:
+def find_stale(
+    references: Mapping[str, list[Reference]],
+    defined: Mapping[str, datetime.datetime | None],
+    days: int = 30,
+    now: datetime.datetime | None = None,
+) -> StaleReport:
     """defined: flag key -> when it became on for everyone (None if it is not)."""
     if days < 0:
         raise WorkshopError(f"--days {days} is negative", "give a number of days, 0 or more")

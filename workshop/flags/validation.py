@@ -14,9 +14,11 @@ MAX_KEY_LENGTH = 100
 def check_key(key: object) -> str:
     """The key itself, or a one-line WorkshopError saying what a valid key looks like."""
     if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key) or len(key) > MAX_KEY_LENGTH:
-        raise WorkshopError(f"Flag name {key!r} is not a Python identifier",
-                            f"use letters, digits and underscores, not starting with a digit, at most "
-                            f"{MAX_KEY_LENGTH} characters (e.g. 'recommended_for_you')")
+        raise WorkshopError(
+            f"Flag name {key!r} is not a Python identifier",
+            f"use letters, digits and underscores, not starting with a digit, at most "
+            f"{MAX_KEY_LENGTH} characters (e.g. 'recommended_for_you')",
+        )
     return key
 
 
@@ -27,6 +29,8 @@ def check_percentage(percentage: object) -> float:
     except (TypeError, ValueError):
         value = math.nan
     if isinstance(percentage, bool) or not 0 <= value <= 100:
-        raise WorkshopError(f"Percentage {percentage!r} is outside 0-100",
-                            "give the share of users who get the flag, from 0 to 100 (e.g. 25 or 0.5)")
+        raise WorkshopError(
+            f"Percentage {percentage!r} is outside 0-100",
+            "give the share of users who get the flag, from 0 to 100 (e.g. 25 or 0.5)",
+        )
     return value

@@ -26,7 +26,12 @@ def product_page(request, product_id: int) -> HttpResponse:
     visitor = request.user.get_username() if request.user.is_authenticated else "anonymous"
     body = format_html(
         "<article><h1>{}</h1><p>{} · ${}</p><p class='visitor'>visitor: {}</p>{}</article>",
-        product.title, product.category.name, product.price, visitor, block)
+        product.title,
+        product.category.name,
+        product.price,
+        visitor,
+        block,
+    )
     response = HttpResponse(body)
     response["X-Flag-Gate"] = gate_name
     response["X-Recommended"] = "on" if show_block else "off"
@@ -41,7 +46,11 @@ def recommended_block(product, broken: bool = False) -> str:
 
     if broken:  # the new block's bug, for the kill-switch demo
         raise RuntimeError("recommendation service timed out")
-    picks = (Product.objects.filter(category_id=product.category_id, is_active=True).exclude(pk=product.pk)
-             .annotate(stars=Avg("reviews__rating")).order_by("-stars", "id")[:4])
+    picks = (
+        Product.objects.filter(category_id=product.category_id, is_active=True)
+        .exclude(pk=product.pk)
+        .annotate(stars=Avg("reviews__rating"))
+        .order_by("-stars", "id")[:4]
+    )
     items = format_html_join("", "<li>{}</li>", ((p.title,) for p in picks))
     return format_html("<section id='recommended'><h2>Recommended for you</h2><ul>{}</ul></section>", items)

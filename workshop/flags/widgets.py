@@ -29,23 +29,35 @@ def apply_to_every_rung(enabled: bool, everyone: bool, percentage: float) -> Non
     all_on = enabled and (everyone or percentage >= 100)
     os.environ[ladder.ENV_TOGGLE] = "1" if all_on else "0"
     Switch.objects.update_or_create(name=ladder.RECOMMENDED, defaults={"active": all_on})
-    Flag.objects.update_or_create(name=ladder.RECOMMENDED, defaults={
-        "everyone": (True if everyone else None) if enabled else False, "percent": percentage, "superusers": False})
+    Flag.objects.update_or_create(
+        name=ladder.RECOMMENDED,
+        defaults={
+            "everyone": (True if everyone else None) if enabled else False,
+            "percent": percentage,
+            "superusers": False,
+        },
+    )
     define(ladder.RECOMMENDED, enabled=enabled, everyone=everyone, percentage=percentage)
     # define() committed; wait until this process's store heard the NOTIFY
     get_client().store.wait_for(lambda d: _matches(d.get(ladder.RECOMMENDED), enabled, everyone, percentage))
 
 
 def _matches(definition, enabled, everyone, percentage) -> bool:
-    return (definition is not None and definition.enabled == enabled and definition.everyone == everyone
-            and abs(definition.percentage - percentage) < 0.005)
+    return (
+        definition is not None
+        and definition.enabled == enabled
+        and definition.everyone == everyone
+        and abs(definition.percentage - percentage) < 0.005
+    )
 
 
 def visitors() -> list[tuple[str, int | None]]:
     from django.contrib.auth.models import User
 
-    staff = [(f"{u.username} ({', '.join(g.name for g in u.groups.all()) or 'no group'})", u.pk)
-             for u in User.objects.order_by("id").prefetch_related("groups")]
+    staff = [
+        (f"{u.username} ({', '.join(g.name for g in u.groups.all()) or 'no group'})", u.pk)
+        for u in User.objects.order_by("id").prefetch_related("groups")
+    ]
     return staff + [("anonymous visitor", None)]
 
 
@@ -69,8 +81,9 @@ def live_view() -> widgets.VBox:
     visitor = widgets.Dropdown(options=visitors(), description="Visitor", layout=widgets.Layout(width="380px"))
     enabled = widgets.Checkbox(value=True, description="enabled (kill switch)")
     everyone = widgets.Checkbox(value=False, description="everyone")
-    percentage = widgets.FloatSlider(value=50, min=0, max=100, step=1, description="Percentage",
-                                     continuous_update=False, readout_format=".0f")
+    percentage = widgets.FloatSlider(
+        value=50, min=0, max=100, step=1, description="Percentage", continuous_update=False, readout_format=".0f"
+    )
     out = widgets.Output()
 
     @visible_errors(out)
@@ -83,11 +96,14 @@ def live_view() -> widgets.VBox:
         definition = get_client().store.get(ladder.RECOMMENDED)
         why = rules.reason(definition, context_for_user(user))
         page = response.content.decode()
-        display(HTML(
-            f"<pre>GET /products/1/?gate={gate.value}   as {html.escape(str(user or 'anonymous'))}\n"
-            f"-> {response.status_code}  X-Recommended: {response.get('X-Recommended')}   "
-            f"(workshop flag at {percentage.value:.0f}%: {html.escape(why)})</pre>"
-            f"<div style='border:1px solid #ccc;padding:6px;max-width:640px'>{page}</div>"))
+        display(
+            HTML(
+                f"<pre>GET /products/1/?gate={gate.value}   as {html.escape(str(user or 'anonymous'))}\n"
+                f"-> {response.status_code}  X-Recommended: {response.get('X-Recommended')}   "
+                f"(workshop flag at {percentage.value:.0f}%: {html.escape(why)})</pre>"
+                f"<div style='border:1px solid #ccc;padding:6px;max-width:640px'>{page}</div>"
+            )
+        )
 
     for control in (gate, visitor, enabled, everyone, percentage):
         control.observe(show, names="value")
@@ -102,19 +118,28 @@ def bucketing_grid(key: str = ladder.RECOMMENDED) -> widgets.VBox:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    slider = widgets.FloatSlider(value=10, min=0, max=100, step=5, description="Rollout %",
-                                 continuous_update=False, readout_format=".0f")
+    slider = widgets.FloatSlider(
+        value=10, min=0, max=100, step=5, description="Rollout %", continuous_update=False, readout_format=".0f"
+    )
     out = widgets.Output()
     previous: dict[str, object] = {"workshop": None, "waffle": None}
     colors = ListedColormap(["#e8e8e8", "#4c72b0", "#55a868", "#c44e52"])
 
     @visible_errors(out)
     def show(_change=None) -> None:
-        answers = {"workshop": grid.workshop_answers(key, slider.value), "waffle": grid.waffle_answers(key, slider.value)}
+        answers = {
+            "workshop": grid.workshop_answers(key, slider.value),
+            "waffle": grid.waffle_answers(key, slider.value),
+        }
         fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
         for ax, (name, now) in zip(axes, answers.items()):
-            ax.imshow(grid.states(now, previous[name]).reshape(grid.SIDE, grid.SIDE), cmap=colors, vmin=0, vmax=3,
-                      interpolation="nearest")
+            ax.imshow(
+                grid.states(now, previous[name]).reshape(grid.SIDE, grid.SIDE),
+                cmap=colors,
+                vmin=0,
+                vmax=3,
+                interpolation="nearest",
+            )
             title = "workshop: blake2b(flag, user)" if name == "workshop" else "waffle: random roll, no cookie"
             ax.set_title(f"{title}\n{grid.summary(now, previous[name])}", fontsize=9)
             ax.set_xticks([])
@@ -150,8 +175,10 @@ def kill_switch(user_ids: list[int] | None = None) -> widgets.VBox:
         ttl = result.obeyed_after(3)
         killswitch.plot(result)
         plt.show()
-        print(f"{result.requests} requests, {result.errors} failed. Every process obeyed "
-              f"{_ms(notify)} after the commit (LISTEN/NOTIFY); with a {result.ttl:g} s TTL cache: {_ms(ttl)}.")
+        print(
+            f"{result.requests} requests, {result.errors} failed. Every process obeyed "
+            f"{_ms(notify)} after the commit (LISTEN/NOTIFY); with a {result.ttl:g} s TTL cache: {_ms(ttl)}."
+        )
         from workshop.flags.definitions import define
 
         define(ladder.RECOMMENDED, enabled=True)  # back on, for the next sections

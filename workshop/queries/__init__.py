@@ -18,9 +18,14 @@ import importlib
 # Loaded on first use (PEP 562): `workshop bench` imports workshop.queries.bench without a
 # configured Django; a notebook cell run before workshop.setup() gets "run the set-up cell".
 _EXPORTS = {
-    "ask": "questions", "QUESTIONS": "questions", "Params": "params",
-    "verify": "compare", "verify_all": "compare",
-    "record_queries": "inspector", "assert_max_queries": "inspector", "register_magic": "inspector",
+    "ask": "questions",
+    "QUESTIONS": "questions",
+    "Params": "params",
+    "verify": "compare",
+    "verify_all": "compare",
+    "record_queries": "inspector",
+    "assert_max_queries": "inspector",
+    "register_magic": "inspector",
     "explain": "explain",
 }
 __all__ = list(_EXPORTS)

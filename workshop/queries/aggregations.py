@@ -36,8 +36,12 @@ def _month(moment: dt.datetime) -> dt.date:
 
 
 def revenue_by_month_db(limit: int) -> dict:
-    rows = (OrderItem.objects.filter(order_id__lte=limit, order__status__in=COUNTED)
-            .annotate(month=TruncMonth("order__created_at")).values("month").annotate(revenue=Sum(LINE_AMOUNT)))
+    rows = (
+        OrderItem.objects.filter(order_id__lte=limit, order__status__in=COUNTED)
+        .annotate(month=TruncMonth("order__created_at"))
+        .values("month")
+        .annotate(revenue=Sum(LINE_AMOUNT))
+    )
     return {row["month"].date(): row["revenue"] for row in rows}
 
 
@@ -52,7 +56,8 @@ def revenue_by_month_models(limit: int) -> dict:
 def revenue_by_month_values(limit: int) -> dict:
     totals: dict = defaultdict(Decimal)
     rows = OrderItem.objects.filter(order_id__lte=limit, order__status__in=COUNTED).values_list(
-        "quantity", "unit_price", "order__created_at")
+        "quantity", "unit_price", "order__created_at"
+    )
     for quantity, price, created in rows.iterator(chunk_size=CHUNK):
         totals[_month(created)] += quantity * price
     return dict(totals)
@@ -62,8 +67,12 @@ def revenue_by_month_values(limit: int) -> dict:
 
 
 def lost_orders_by_month_db(limit: int) -> dict:
-    rows = (Order.objects.filter(id__lte=limit).annotate(month=TruncMonth("created_at")).values("month")
-            .annotate(orders=Count("id"), lost=Count("id", filter=Q(status__in=("cancelled", "refunded")))))
+    rows = (
+        Order.objects.filter(id__lte=limit)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month")
+        .annotate(orders=Count("id"), lost=Count("id", filter=Q(status__in=("cancelled", "refunded"))))
+    )
     return {row["month"].date(): (row["orders"], row["lost"]) for row in rows}
 
 
@@ -81,7 +90,9 @@ def lost_orders_by_month_models(limit: int) -> dict:
 def lost_orders_by_month_values(limit: int) -> dict:
     orders: Counter = Counter()
     lost: Counter = Counter()
-    for status, created in Order.objects.filter(id__lte=limit).values_list("status", "created_at").iterator(chunk_size=CHUNK):
+    for status, created in (
+        Order.objects.filter(id__lte=limit).values_list("status", "created_at").iterator(chunk_size=CHUNK)
+    ):
         month = _month(created)
         orders[month] += 1
         if status in ("cancelled", "refunded"):
@@ -99,8 +110,12 @@ def _top(spend: dict) -> dict:
 
 
 def top_spenders_db(limit: int) -> dict:
-    rows = (OrderItem.objects.filter(order_id__lte=limit, order__status__in=COUNTED).values("order__customer_id")
-            .annotate(spend=Sum(LINE_AMOUNT)).order_by("-spend", "order__customer_id")[:TOP])
+    rows = (
+        OrderItem.objects.filter(order_id__lte=limit, order__status__in=COUNTED)
+        .values("order__customer_id")
+        .annotate(spend=Sum(LINE_AMOUNT))
+        .order_by("-spend", "order__customer_id")[:TOP]
+    )
     return {row["order__customer_id"]: row["spend"] for row in rows}
 
 
@@ -115,7 +130,8 @@ def top_spenders_models(limit: int) -> dict:
 def top_spenders_values(limit: int) -> dict:
     spend: dict = defaultdict(Decimal)
     rows = OrderItem.objects.filter(order_id__lte=limit, order__status__in=COUNTED).values_list(
-        "order__customer_id", "quantity", "unit_price")
+        "order__customer_id", "quantity", "unit_price"
+    )
     for customer, quantity, price in rows.iterator(chunk_size=CHUNK):
         spend[customer] += quantity * price
     return _top(spend)
@@ -125,8 +141,12 @@ def top_spenders_values(limit: int) -> dict:
 
 
 def signups_db(limit: int) -> dict:
-    rows = (Customer.objects.filter(id__lte=limit).annotate(year=ExtractYear("created_at"))
-            .values("year", "gender").annotate(n=Count("id")))
+    rows = (
+        Customer.objects.filter(id__lte=limit)
+        .annotate(year=ExtractYear("created_at"))
+        .values("year", "gender")
+        .annotate(n=Count("id"))
+    )
     return {(row["year"], row["gender"]): row["n"] for row in rows}
 
 
@@ -139,7 +159,9 @@ def signups_models(limit: int) -> dict:
 
 def signups_values(limit: int) -> dict:
     counts: Counter = Counter()
-    for created, gender in Customer.objects.filter(id__lte=limit).values_list("created_at", "gender").iterator(chunk_size=CHUNK):
+    for created, gender in (
+        Customer.objects.filter(id__lte=limit).values_list("created_at", "gender").iterator(chunk_size=CHUNK)
+    ):
         counts[(created.year, gender)] += 1
     return dict(counts)
 
@@ -156,10 +178,27 @@ class Aggregation:
 
 
 AGGREGATIONS = (
-    Aggregation("revenue_by_month", "order items", OrderItem, "order_id", revenue_by_month_db, revenue_by_month_models, revenue_by_month_values),
-    Aggregation("lost_orders_by_month", "orders", Order, "id", lost_orders_by_month_db, lost_orders_by_month_models,
-                lost_orders_by_month_values),
-    Aggregation("top_spenders", "order items", OrderItem, "order_id", top_spenders_db, top_spenders_models, top_spenders_values),
+    Aggregation(
+        "revenue_by_month",
+        "order items",
+        OrderItem,
+        "order_id",
+        revenue_by_month_db,
+        revenue_by_month_models,
+        revenue_by_month_values,
+    ),
+    Aggregation(
+        "lost_orders_by_month",
+        "orders",
+        Order,
+        "id",
+        lost_orders_by_month_db,
+        lost_orders_by_month_models,
+        lost_orders_by_month_values,
+    ),
+    Aggregation(
+        "top_spenders", "order items", OrderItem, "order_id", top_spenders_db, top_spenders_models, top_spenders_values
+    ),
     Aggregation("signups_by_year_gender", "customers", Customer, "id", signups_db, signups_models, signups_values),
 )
 
@@ -171,5 +210,5 @@ def bound_for(aggregation: Aggregation, rows: int) -> tuple[int, int]:
         limit = rows
     else:  # the order id of the rows-th item (items are numbered order by order)
         ids = model.objects.order_by("id").values_list(aggregation.bound, flat=True)
-        limit = ids[rows - 1] if ids[rows - 1:rows].exists() else (ids.last() or 0)
+        limit = ids[rows - 1] if ids[rows - 1 : rows].exists() else (ids.last() or 0)
     return limit, model.objects.filter(**{f"{aggregation.bound}__lte": limit}).count()

@@ -38,8 +38,9 @@ def _child(rows: int = ROWS, db_runs: int = DB_RUNS, page: int = PAGE, db_name: 
     env = {**os.environ, config.ENV_DB_NAME: db_name}
     env.pop(config.ENV_SIZE, None)
     print(f"queries bench: database {db_name}, {rows:,}-row slices", file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-c", _CHILD % (rows, db_runs, page)], env=env,
-                          stdout=subprocess.PIPE, stderr=None, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD % (rows, db_runs, page)], env=env, stdout=subprocess.PIPE, stderr=None, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError("the queries benchmark failed; see the output above")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -49,27 +50,63 @@ def results(measured: dict) -> list[Result]:
     out: list[Result] = []
     aggregations = measured["aggregations"]
     for a in aggregations:
-        out.append(Result(f"queries.{a['name']}.vs_models", a["db"], "s", baseline=a["models"], ratio=a["models"] / a["db"],
-                          note=f"{a['rows']:,} {a['unit']}: database {a['db']:.3f} s (median of {a['db_runs']}, interleaved with the values_list runs), "
-                               f"model-instance loop {a['models']:.1f} s (one run), values_list loop {a['values']:.1f} s (median of 3)"))
-        out.append(Result(f"queries.{a['name']}.vs_values_list", a["db"], "s", baseline=a["values"],
-                          ratio=a["values"] / a["db"]))
+        out.append(
+            Result(
+                f"queries.{a['name']}.vs_models",
+                a["db"],
+                "s",
+                baseline=a["models"],
+                ratio=a["models"] / a["db"],
+                note=f"{a['rows']:,} {a['unit']}: database {a['db']:.3f} s (median of {a['db_runs']}, interleaved with the values_list runs), "
+                f"model-instance loop {a['models']:.1f} s (one run), values_list loop {a['values']:.1f} s (median of 3)",
+            )
+        )
+        out.append(
+            Result(
+                f"queries.{a['name']}.vs_values_list", a["db"], "s", baseline=a["values"], ratio=a["values"] / a["db"]
+            )
+        )
     load = measured.get("load", ["?", "?"])
     worst_models = min(aggregations, key=lambda a: a["models"] / a["db"])
     worst_values = min(aggregations, key=lambda a: a["values"] / a["db"])
-    out.append(Result("queries.db_vs_python_ratio", worst_models["models"] / worst_models["db"], "x",
-                      note=f"smallest over {len(aggregations)} aggregations ({worst_models['name']}); goal >= 20x; "
-                           f"{os.cpu_count()} cores, load average {load[0]} at the start, {load[1]} at the end"))
-    out.append(Result("queries.db_vs_values_list_ratio", worst_values["values"] / worst_values["db"], "x",
-                      note=f"smallest ({worst_values['name']}); goal >= 5x"))
+    out.append(
+        Result(
+            "queries.db_vs_python_ratio",
+            worst_models["models"] / worst_models["db"],
+            "x",
+            note=f"smallest over {len(aggregations)} aggregations ({worst_models['name']}); goal >= 20x; "
+            f"{os.cpu_count()} cores, load average {load[0]} at the start, {load[1]} at the end",
+        )
+    )
+    out.append(
+        Result(
+            "queries.db_vs_values_list_ratio",
+            worst_values["values"] / worst_values["db"],
+            "x",
+            note=f"smallest ({worst_values['name']}); goal >= 5x",
+        )
+    )
     page = measured["page"]
-    out.append(Result("queries.nplus1_queries", page["naive_queries"], "queries",
-                      note=f"{page['size']}-order page: {page['naive_queries']} queries in {page['naive']:.3f} s "
-                           f"(N+1 suspects flagged: {page['suspects']})"))
-    out.append(Result("queries.prefetch_queries", page["fixed_queries"], "queries", baseline=page["naive_queries"],
-                      ratio=page["naive"] / page["fixed"],
-                      note=f"select_related + prefetch_related: {page['fixed_queries']} queries in {page['fixed']:.3f} s "
-                           f"(ratio = time); goal <= 3 queries"))
+    out.append(
+        Result(
+            "queries.nplus1_queries",
+            page["naive_queries"],
+            "queries",
+            note=f"{page['size']}-order page: {page['naive_queries']} queries in {page['naive']:.3f} s "
+            f"(N+1 suspects flagged: {page['suspects']})",
+        )
+    )
+    out.append(
+        Result(
+            "queries.prefetch_queries",
+            page["fixed_queries"],
+            "queries",
+            baseline=page["naive_queries"],
+            ratio=page["naive"] / page["fixed"],
+            note=f"select_related + prefetch_related: {page['fixed_queries']} queries in {page['fixed']:.3f} s "
+            f"(ratio = time); goal <= 3 queries",
+        )
+    )
     return out
 
 

@@ -32,11 +32,25 @@ def measure_aggregation(aggregation, rows: int, rounds: int) -> dict:
     db, in_db = _median(db_runs)
     values_seconds, in_values = _median(values_runs)
     if not in_db == in_models == in_values:
-        raise RuntimeError(f"{aggregation.name}: the three computations disagree; the timings would compare different work")
-    print(f"  {aggregation.name}: db {db:.3f} s {[round(r[0], 3) for r in db_runs]}, models {models_seconds:.1f} s, "
-          f"values_list {values_seconds:.1f} s {[round(r[0], 1) for r in values_runs]}", file=sys.stderr, flush=True)
-    return {"name": aggregation.name, "rows": covered, "unit": aggregation.rows, "db": db, "db_runs": rounds,
-            "models": models_seconds, "values": values_seconds, "groups": len(in_db)}
+        raise RuntimeError(
+            f"{aggregation.name}: the three computations disagree; the timings would compare different work"
+        )
+    print(
+        f"  {aggregation.name}: db {db:.3f} s {[round(r[0], 3) for r in db_runs]}, models {models_seconds:.1f} s, "
+        f"values_list {values_seconds:.1f} s {[round(r[0], 1) for r in values_runs]}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "name": aggregation.name,
+        "rows": covered,
+        "unit": aggregation.rows,
+        "db": db,
+        "db_runs": rounds,
+        "models": models_seconds,
+        "values": values_seconds,
+        "groups": len(in_db),
+    }
 
 
 def _median(runs: list[tuple[float, dict]]) -> tuple[float, dict]:
@@ -56,13 +70,21 @@ def measure_page(size: int, runs: int = 3) -> dict:
     fixed_rows, fixed = run(order_page_fixed)
     if naive_rows != fixed_rows:
         raise RuntimeError("the fixed page shows other rows than the naive one")
-    return {"size": size, "naive_queries": naive[-1].count, "fixed_queries": fixed[-1].count,
-            "naive": statistics.median(log.seconds for log in naive), "fixed": statistics.median(log.seconds for log in fixed),
-            "suspects": len(naive[-1].suspects())}
+    return {
+        "size": size,
+        "naive_queries": naive[-1].count,
+        "fixed_queries": fixed[-1].count,
+        "naive": statistics.median(log.seconds for log in naive),
+        "fixed": statistics.median(log.seconds for log in fixed),
+        "suspects": len(naive[-1].suspects()),
+    }
 
 
 def run(rows: int, db_runs: int, page: int) -> dict:
     load_before = os.getloadavg()[0]
     aggregations = [measure_aggregation(a, rows, db_runs) for a in AGGREGATIONS]
-    return {"aggregations": aggregations, "page": measure_page(page),
-            "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+    return {
+        "aggregations": aggregations,
+        "page": measure_page(page),
+        "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+    }

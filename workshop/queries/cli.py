@@ -7,7 +7,9 @@ import argparse
 
 
 def register(subparsers) -> None:
-    queries = subparsers.add_parser("queries", help="query expressions: ask the shop's questions, check them against pandas")
+    queries = subparsers.add_parser(
+        "queries", help="query expressions: ask the shop's questions, check them against pandas"
+    )
     sub = queries.add_subparsers(dest="queries_command", required=True, metavar="ACTION")
     sub.add_parser("list", help="the questions and the expressions each one shows").set_defaults(func=cmd_list)
     ask = sub.add_parser("ask", help="run one question: its SQL and its first rows")

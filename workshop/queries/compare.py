@@ -64,8 +64,9 @@ def same_answer(database: pd.DataFrame, expected: pd.DataFrame) -> tuple[bool, s
         return False, f"the queryset has no column {', '.join(missing)}"
     left, right = (_canonical(f[list(expected.columns)]) for f in (database, expected))
     try:
-        pd.testing.assert_frame_equal(left, right, check_dtype=False, check_exact=False,
-                                      atol=MONEY_TOLERANCE, rtol=1e-9)
+        pd.testing.assert_frame_equal(
+            left, right, check_dtype=False, check_exact=False, atol=MONEY_TOLERANCE, rtol=1e-9
+        )
     except AssertionError as error:
         return False, " ".join(str(error).split())[:300]
     return True, ""
@@ -101,6 +102,15 @@ def verify_all(params: Params | None = None, **values) -> pd.DataFrame:
     params = params or Params.parse(**values)
     raw = frames.load()
     verdicts = [verify(name, params, raw) for name in QUESTIONS]
-    return pd.DataFrame([{"question": v.question, "rows": v.rows, "agrees with pandas": v.agree,
-                          "features": ", ".join(QUESTIONS[v.question].features), "difference": v.reason}
-                         for v in verdicts])
+    return pd.DataFrame(
+        [
+            {
+                "question": v.question,
+                "rows": v.rows,
+                "agrees with pandas": v.agree,
+                "features": ", ".join(QUESTIONS[v.question].features),
+                "difference": v.reason,
+            }
+            for v in verdicts
+        ]
+    )

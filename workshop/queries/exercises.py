@@ -77,31 +77,64 @@ def _orders_per_weekday(raw: frames.Raw) -> pd.DataFrame:
     return weekday.value_counts().rename_axis("weekday").rename("orders").reset_index()
 
 
-EXERCISES = {e.number: e for e in (
-    Exercise(1, "Revenue (quantity x unit price) per category slug, counting paid, shipped and delivered orders. "
-                "Columns: category, revenue.", ("category", "revenue"),
-             "start from OrderItem, filter order__status__in=[...], then values(category=F('product__category__slug'))"
-             ".annotate(revenue=Sum(F('quantity') * F('unit_price')))", _revenue_per_category, ("items", "orders", "products", "categories")),
-    Exercise(2, "Every customer with the number of their cancelled orders, 0 for those without. Columns: id, cancelled.",
-             ("id", "cancelled"),
-             "a .filter() would drop customers without cancellations: put the condition inside the aggregate, "
-             "Count('orders', filter=Q(orders__status='cancelled'))", _cancelled_per_customer, ("customers", "orders")),
-    Exercise(3, "Customers who never placed an order. Column: id.", ("id",),
-             "Customer.objects.filter(~Exists(Order.objects.filter(customer=OuterRef('pk'))))",
-             _customers_without_orders, ("customers", "orders")),
-    Exercise(4, "Number each customer's orders in time: 1 for their first order, 2 for the second... (ties by id). "
-                "Columns: id, nth.", ("id", "nth"),
-             "a window: Window(RowNumber(), partition_by=F('customer'), order_by=[F('created_at'), F('id')])",
-             _nth_order, ("orders",)),
-    Exercise(5, "Every product with its average review rating, 0.0 when it has no review. Columns: id, rating.",
-             ("id", "rating"),
-             "Avg('reviews__rating') is NULL without reviews: wrap it in Coalesce(..., 0.0) with a FloatField output",
-             _average_rating, ("products", "reviews")),
-    Exercise(6, "Number of orders (all statuses) per weekday, as ExtractWeekDay numbers it (1 = Sunday). "
-                "Columns: weekday, orders.", ("weekday", "orders"),
-             "Order.objects.annotate(weekday=ExtractWeekDay('created_at')).values('weekday').annotate(orders=Count('id'))",
-             _orders_per_weekday, ("orders",)),
-)}
+EXERCISES = {
+    e.number: e
+    for e in (
+        Exercise(
+            1,
+            "Revenue (quantity x unit price) per category slug, counting paid, shipped and delivered orders. "
+            "Columns: category, revenue.",
+            ("category", "revenue"),
+            "start from OrderItem, filter order__status__in=[...], then values(category=F('product__category__slug'))"
+            ".annotate(revenue=Sum(F('quantity') * F('unit_price')))",
+            _revenue_per_category,
+            ("items", "orders", "products", "categories"),
+        ),
+        Exercise(
+            2,
+            "Every customer with the number of their cancelled orders, 0 for those without. Columns: id, cancelled.",
+            ("id", "cancelled"),
+            "a .filter() would drop customers without cancellations: put the condition inside the aggregate, "
+            "Count('orders', filter=Q(orders__status='cancelled'))",
+            _cancelled_per_customer,
+            ("customers", "orders"),
+        ),
+        Exercise(
+            3,
+            "Customers who never placed an order. Column: id.",
+            ("id",),
+            "Customer.objects.filter(~Exists(Order.objects.filter(customer=OuterRef('pk'))))",
+            _customers_without_orders,
+            ("customers", "orders"),
+        ),
+        Exercise(
+            4,
+            "Number each customer's orders in time: 1 for their first order, 2 for the second... (ties by id). "
+            "Columns: id, nth.",
+            ("id", "nth"),
+            "a window: Window(RowNumber(), partition_by=F('customer'), order_by=[F('created_at'), F('id')])",
+            _nth_order,
+            ("orders",),
+        ),
+        Exercise(
+            5,
+            "Every product with its average review rating, 0.0 when it has no review. Columns: id, rating.",
+            ("id", "rating"),
+            "Avg('reviews__rating') is NULL without reviews: wrap it in Coalesce(..., 0.0) with a FloatField output",
+            _average_rating,
+            ("products", "reviews"),
+        ),
+        Exercise(
+            6,
+            "Number of orders (all statuses) per weekday, as ExtractWeekDay numbers it (1 = Sunday). "
+            "Columns: weekday, orders.",
+            ("weekday", "orders"),
+            "Order.objects.annotate(weekday=ExtractWeekDay('created_at')).values('weekday').annotate(orders=Count('id'))",
+            _orders_per_weekday,
+            ("orders",),
+        ),
+    )
+}
 
 
 def check(number: int, answer) -> CheckResult:
@@ -122,8 +155,11 @@ def _check(number: int, answer) -> CheckResult:
     if answer is None:
         return CheckResult(False, f"exercise {number} has no answer yet. Hint: {exercise.hint}")
     if not isinstance(answer, QuerySet):
-        return CheckResult(False, f"the answer is a {type(answer).__name__}, not a QuerySet: let the database compute "
-                                  f"it. Hint: {exercise.hint}")
+        return CheckResult(
+            False,
+            f"the answer is a {type(answer).__name__}, not a QuerySet: let the database compute "
+            f"it. Hint: {exercise.hint}",
+        )
     from django.db import transaction
 
     try:  # a savepoint: a failing query must not leave the caller's transaction aborted

@@ -81,9 +81,17 @@ def _walk(node: dict, depth: int, out: list[PlanNode]) -> float:
     index = len(out)
     out.append(None)  # placeholder: the node's own time needs its children's first
     children = sum(_walk(child, depth + 1, out) for child in node.get("Plans", []))
-    out[index] = PlanNode(depth, _label(node), node.get("Plan Rows", 0), node.get("Actual Rows", 0), loops,
-                          total, max(total - children, 0.0), node.get("Shared Hit Blocks", 0),
-                          node.get("Shared Read Blocks", 0))
+    out[index] = PlanNode(
+        depth,
+        _label(node),
+        node.get("Plan Rows", 0),
+        node.get("Actual Rows", 0),
+        loops,
+        total,
+        max(total - children, 0.0),
+        node.get("Shared Hit Blocks", 0),
+        node.get("Shared Read Blocks", 0),
+    )
     return total
 
 
@@ -112,8 +120,11 @@ def draw(plan: Plan) -> str:
     rows = []
     for n in plan.nodes:
         width = int(160 * n.own_ms / slowest)
-        warn = f' <span style="color:#c62828" title="planner estimate off">est. {n.estimated_rows:,.0f} ({n.misestimate:.0f}x off)</span>' \
-            if n.misestimate >= 10 else ""
+        warn = (
+            f' <span style="color:#c62828" title="planner estimate off">est. {n.estimated_rows:,.0f} ({n.misestimate:.0f}x off)</span>'
+            if n.misestimate >= 10
+            else ""
+        )
         rows.append(
             "<tr>"
             f'<td style="text-align:left;padding-left:{8 + 18 * n.depth}px;font-family:monospace">'
@@ -123,10 +134,15 @@ def draw(plan: Plan) -> str:
             f'<td style="text-align:right">{n.own_ms:.2f}</td>'
             f'<td style="text-align:left"><div style="background:#4c72b0;height:10px;width:{width}px"></div></td>'
             f'<td style="text-align:right">{n.hit:,} / {n.read:,}</td>'
-            "</tr>")
-    head = ("<tr><th style='text-align:left'>plan node</th><th>rows per loop</th><th>loops</th><th>own ms</th><th></th>"
-            "<th>buffers hit / read</th></tr>")
-    caption = (f"<p>EXPLAIN (ANALYZE, BUFFERS): planning {plan.planning_ms:.2f} ms, execution "
-               f"{plan.execution_ms:.2f} ms. A buffer is an 8 kB page; <i>hit</i> came from PostgreSQL's cache, "
-               f"<i>read</i> from the OS or disk.</p>")
+            "</tr>"
+        )
+    head = (
+        "<tr><th style='text-align:left'>plan node</th><th>rows per loop</th><th>loops</th><th>own ms</th><th></th>"
+        "<th>buffers hit / read</th></tr>"
+    )
+    caption = (
+        f"<p>EXPLAIN (ANALYZE, BUFFERS): planning {plan.planning_ms:.2f} ms, execution "
+        f"{plan.execution_ms:.2f} ms. A buffer is an 8 kB page; <i>hit</i> came from PostgreSQL's cache, "
+        f"<i>read</i> from the OS or disk.</p>"
+    )
     return caption + f"<table>{head}{''.join(rows)}</table>"

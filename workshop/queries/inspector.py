@@ -64,11 +64,15 @@ class QueryLog:
         columns = ["count", "total ms", "origin", "code", "shape", "N+1?"]
         if not self.queries:
             return pd.DataFrame(columns=columns)
-        frame = pd.DataFrame([{"shape": q.shape, "origin": q.origin, "code": q.code, "ms": q.seconds * 1000}
-                              for q in self.queries])
-        grouped = (frame.groupby(["shape", "origin", "code"], sort=False)
-                   .agg(count=("ms", "size"), total_ms=("ms", "sum")).reset_index()
-                   .rename(columns={"total_ms": "total ms"}))
+        frame = pd.DataFrame(
+            [{"shape": q.shape, "origin": q.origin, "code": q.code, "ms": q.seconds * 1000} for q in self.queries]
+        )
+        grouped = (
+            frame.groupby(["shape", "origin", "code"], sort=False)
+            .agg(count=("ms", "size"), total_ms=("ms", "sum"))
+            .reset_index()
+            .rename(columns={"total_ms": "total ms"})
+        )
         grouped["N+1?"] = grouped["count"] >= N_PLUS_ONE_THRESHOLD
         return grouped.sort_values(["count", "total ms"], ascending=False)[columns].reset_index(drop=True)
 
@@ -78,8 +82,10 @@ class QueryLog:
         return groups[groups["N+1?"]].reset_index(drop=True)
 
     def summary(self) -> str:
-        line = (f"{self.count} queries, {self.database_seconds * 1000:.1f} ms in the database, "
-                f"{self.seconds * 1000:.1f} ms for the block")
+        line = (
+            f"{self.count} queries, {self.database_seconds * 1000:.1f} ms in the database, "
+            f"{self.seconds * 1000:.1f} ms for the block"
+        )
         for _, row in self.suspects().iterrows():
             line += f"\nN+1 suspect: {row['count']} x the same query from {row['origin']}: {row['code']}"
         return line
@@ -93,15 +99,19 @@ class QueryLog:
     def _repr_html_(self) -> str:
         groups = self.groups()
         groups["shape"] = groups["shape"].str.slice(0, 160)
-        styled = groups.style.apply(
-            lambda row: ["background-color: #ffe0e0" if row["N+1?"] else "" for _ in row], axis=1
-        ).format({"total ms": "{:.1f}"}).hide(axis="index")
+        styled = (
+            groups.style.apply(lambda row: ["background-color: #ffe0e0" if row["N+1?"] else "" for _ in row], axis=1)
+            .format({"total ms": "{:.1f}"})
+            .hide(axis="index")
+        )
         return f"<pre>{html.escape(self.summary())}</pre>" + styled.to_html()
 
     def assert_at_most(self, limit: int) -> None:
         if self.count > limit:
-            raise AssertionError(f"expected at most {limit} queries, got {self.count}:\n{self.summary()}\n"
-                                 + "\n".join(f"  {q.origin}: {q.sql[:200]}" for q in self.queries))
+            raise AssertionError(
+                f"expected at most {limit} queries, got {self.count}:\n{self.summary()}\n"
+                + "\n".join(f"  {q.origin}: {q.sql[:200]}" for q in self.queries)
+            )
 
 
 # --- shapes and origins -------------------------------------------------------------------------
@@ -165,8 +175,9 @@ class _Recorder:
         finally:
             seconds = time.perf_counter() - started
             origin, code = origin_of_call()
-            self.log.queries.append(Query(sql, tuple(params or ()) if not many else (), seconds,
-                                          shape_of(sql), origin, code))
+            self.log.queries.append(
+                Query(sql, tuple(params or ()) if not many else (), seconds, shape_of(sql), origin, code)
+            )
 
 
 @contextmanager
@@ -226,5 +237,3 @@ def register_magic() -> None:
 
 def load_ipython_extension(shell) -> None:  # %load_ext workshop.queries.inspector
     shell.register_magic_function(_queries_magic, magic_kind="cell", magic_name="queries")
-
-

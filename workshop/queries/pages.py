@@ -19,25 +19,32 @@ def order_page_naive(size: int = PAGE_SIZE) -> list[dict]:
     rows = []
     for order in Order.objects.order_by("-created_at", "id")[:size]:
         items = list(order.items.all())  # one query per order
-        rows.append({
-            "order": order.pk,
-            "customer": f"{order.customer.first_name} {order.customer.last_name}",  # one query per order
-            "items": len(items),
-            "products": ", ".join(item.product.title for item in items),  # one query per item
-        })
+        rows.append(
+            {
+                "order": order.pk,
+                "customer": f"{order.customer.first_name} {order.customer.last_name}",  # one query per order
+                "items": len(items),
+                "products": ", ".join(item.product.title for item in items),  # one query per item
+            }
+        )
     return rows
 
 
 def order_page_fixed(size: int = PAGE_SIZE) -> list[dict]:
-    orders = (Order.objects.order_by("-created_at", "id").select_related("customer")
-              .prefetch_related(Prefetch("items", queryset=OrderItem.objects.select_related("product").order_by("id"))))
+    orders = (
+        Order.objects.order_by("-created_at", "id")
+        .select_related("customer")
+        .prefetch_related(Prefetch("items", queryset=OrderItem.objects.select_related("product").order_by("id")))
+    )
     rows = []
     for order in orders[:size]:
         items = list(order.items.all())  # already fetched: no query
-        rows.append({
-            "order": order.pk,
-            "customer": f"{order.customer.first_name} {order.customer.last_name}",
-            "items": len(items),
-            "products": ", ".join(item.product.title for item in items),
-        })
+        rows.append(
+            {
+                "order": order.pk,
+                "customer": f"{order.customer.first_name} {order.customer.last_name}",
+                "items": len(items),
+                "products": ", ".join(item.product.title for item in items),
+            }
+        )
     return rows

@@ -25,11 +25,17 @@ class Params:
 
     @classmethod
     def parse(cls, start=None, end=None, category=None, min_orders=2, top=10) -> Params:
-        params = cls(_date(start, "start"), _date(end, "end"), _category(category),
-                     _positive_int(min_orders, "min_orders"), _positive_int(top, "top"))
+        params = cls(
+            _date(start, "start"),
+            _date(end, "end"),
+            _category(category),
+            _positive_int(min_orders, "min_orders"),
+            _positive_int(top, "top"),
+        )
         if params.start and params.end and params.start > params.end:
-            raise WorkshopError(f"The date range is reversed: start {params.start} is after end {params.end}",
-                                "swap the two dates")
+            raise WorkshopError(
+                f"The date range is reversed: start {params.start} is after end {params.end}", "swap the two dates"
+            )
         return params
 
     @property
@@ -81,8 +87,10 @@ def _category(value) -> str | None:
     from workshop.shop.models import Category
 
     wanted = str(value).strip()
-    found = Category.objects.filter(slug=wanted).values_list("slug", flat=True).first() or \
-        Category.objects.filter(name__iexact=wanted).values_list("slug", flat=True).first()
+    found = (
+        Category.objects.filter(slug=wanted).values_list("slug", flat=True).first()
+        or Category.objects.filter(name__iexact=wanted).values_list("slug", flat=True).first()
+    )
     if found is None:
         known = ", ".join(Category.objects.order_by("slug").values_list("slug", flat=True))
         raise WorkshopError(f"Unknown category {wanted!r}", f"choose one of: {known}")

@@ -44,8 +44,12 @@ def _month(series: pd.Series) -> pd.Series:
 
 def revenue_by_month(raw: Raw, p: Params) -> pd.DataFrame:
     lines = _lines(raw, p).assign(month=lambda f: _month(f.created_at))
-    return (lines.groupby("month").agg(revenue=("amount", "sum"), orders=("order_id", "nunique"))
-            .reset_index().sort_values("month"))
+    return (
+        lines.groupby("month")
+        .agg(revenue=("amount", "sum"), orders=("order_id", "nunique"))
+        .reset_index()
+        .sort_values("month")
+    )
 
 
 def revenue_by_category(raw: Raw, p: Params) -> pd.DataFrame:
@@ -65,8 +69,11 @@ def _orders_with_category(raw: Raw, p: Params, orders: pd.DataFrame) -> pd.DataF
 def order_status_by_month(raw: Raw, p: Params) -> pd.DataFrame:
     orders = _orders_with_category(raw, p, _orders(raw, p, counted=False)).assign(month=lambda f: _month(f.created_at))
     out = orders.groupby("month").agg(
-        orders=("id", "size"), delivered=("status", lambda s: (s == "delivered").sum()),
-        cancelled=("status", lambda s: (s == "cancelled").sum()), refunded=("status", lambda s: (s == "refunded").sum()))
+        orders=("id", "size"),
+        delivered=("status", lambda s: (s == "delivered").sum()),
+        cancelled=("status", lambda s: (s == "cancelled").sum()),
+        refunded=("status", lambda s: (s == "refunded").sum()),
+    )
     out["lost_share"] = (out.cancelled + out.refunded) / out.orders
     return out.reset_index()
 
@@ -81,8 +88,7 @@ def repeat_customers(raw: Raw, p: Params) -> pd.DataFrame:
 
 
 def _product_revenue(raw: Raw, p: Params) -> pd.DataFrame:
-    return (_lines(raw, p).groupby(["category", "product_id", "title"]).amount.sum()
-            .rename("revenue").reset_index())
+    return _lines(raw, p).groupby(["category", "product_id", "title"]).amount.sum().rename("revenue").reset_index()
 
 
 def best_product_per_category(raw: Raw, p: Params) -> pd.DataFrame:
@@ -125,9 +131,10 @@ def orders_above_customer_average(raw: Raw, p: Params) -> pd.DataFrame:
 def cohort_retention(raw: Raw, p: Params) -> pd.DataFrame:
     orders = _orders(raw, p).assign(month=lambda f: _month(f.created_at))
     orders["cohort"] = orders.groupby("customer_id").month.transform("min")
-    orders["months_since"] = ((orders.month.dt.year - orders.cohort.dt.year) * 12
-                              + orders.month.dt.month - orders.cohort.dt.month)
-    return (orders.groupby(["cohort", "months_since"]).customer_id.nunique().rename("customers").reset_index())
+    orders["months_since"] = (
+        (orders.month.dt.year - orders.cohort.dt.year) * 12 + orders.month.dt.month - orders.cohort.dt.month
+    )
+    return orders.groupby(["cohort", "months_since"]).customer_id.nunique().rename("customers").reset_index()
 
 
 def _spend(raw: Raw, p: Params) -> pd.Series:
@@ -139,7 +146,7 @@ def customer_segments(raw: Raw, p: Params) -> pd.DataFrame:
     spend = _spend(raw, p)
     segment = np.select([spend.round(2) == 0, spend < 200, spend < 1000], ["none", "bronze", "silver"], "gold")
     frame = pd.DataFrame({"segment": segment, "spend": spend.to_numpy()})
-    return (frame.groupby("segment").agg(customers=("spend", "size"), revenue=("spend", "sum")).reset_index())
+    return frame.groupby("segment").agg(customers=("spend", "size"), revenue=("spend", "sum")).reset_index()
 
 
 def last_activity(raw: Raw, p: Params) -> pd.DataFrame:
@@ -171,13 +178,20 @@ def price_histogram(raw: Raw, p: Params) -> pd.DataFrame:
     width = (high - low) / buckets
     band = np.floor((products.price - low) / width).astype(int) + 1
     products = products.assign(band=band.clip(0, buckets + 1))
-    return (products.groupby("band").agg(products=("id", "size"), cheapest=("price", "min"), dearest=("price", "max"))
-            .reset_index())
+    return (
+        products.groupby("band")
+        .agg(products=("id", "size"), cheapest=("price", "min"), dearest=("price", "max"))
+        .reset_index()
+    )
 
 
 def median_line_by_category(raw: Raw, p: Params) -> pd.DataFrame:
-    return (_lines(raw, p).groupby("category")
-            .agg(lines=("id", "size"), median_line=("amount", "median"), average_line=("amount", "mean")).reset_index())
+    return (
+        _lines(raw, p)
+        .groupby("category")
+        .agg(lines=("id", "size"), median_line=("amount", "median"), average_line=("amount", "mean"))
+        .reset_index()
+    )
 
 
 def revenue_by_email_domain(raw: Raw, p: Params) -> pd.DataFrame:
@@ -193,6 +207,8 @@ def products_with_bad_reviews(raw: Raw, p: Params) -> pd.DataFrame:
         products = products[products.slug == p.category]
     reviews = raw.reviews
     bad = reviews[(reviews.rating <= 2) & _in_range(reviews, p)].groupby("product_id").size()
-    out = products[["id", "title"]].assign(bad_reviews=products.id.map(bad).fillna(0).astype(int),
-                                           all_reviews=products.id.map(reviews.groupby("product_id").size()).fillna(0).astype(int))
+    out = products[["id", "title"]].assign(
+        bad_reviews=products.id.map(bad).fillna(0).astype(int),
+        all_reviews=products.id.map(reviews.groupby("product_id").size()).fillna(0).astype(int),
+    )
     return out[out.bad_reviews >= 1].sort_values(["bad_reviews", "id"], ascending=[False, True])

@@ -41,13 +41,22 @@ def refresh_order_total(order: Order) -> OrderTotal:
 
 def totals(order_id: int) -> dict:
     """Every copy of the order's total, read fresh from the database."""
-    live = (OrderItem.objects.filter(order=OuterRef("pk")).values("order").annotate(t=Sum(LINE_AMOUNT)).values("t"))
-    row = (Order.objects.filter(pk=order_id)
-           .annotate(expression=Subquery(live, output_field=MONEY), stored=F("stored_total__total")).values().get())
+    live = OrderItem.objects.filter(order=OuterRef("pk")).values("order").annotate(t=Sum(LINE_AMOUNT)).values("t")
+    row = (
+        Order.objects.filter(pk=order_id)
+        .annotate(expression=Subquery(live, output_field=MONEY), stored=F("stored_total__total"))
+        .values()
+        .get()
+    )
     lines = InvoiceLine.objects.filter(item__order_id=order_id).aggregate(
-        by_hand=Sum("total_by_hand"), generated=Sum("total_generated"))
-    return {"stored total (OrderTotal)": row["stored"], "expression (Sum over items)": row["expression"],
-            "lines by hand (save())": lines["by_hand"], "lines generated (GeneratedField)": lines["generated"]}
+        by_hand=Sum("total_by_hand"), generated=Sum("total_generated")
+    )
+    return {
+        "stored total (OrderTotal)": row["stored"],
+        "expression (Sum over items)": row["expression"],
+        "lines by hand (save())": lines["by_hand"],
+        "lines generated (GeneratedField)": lines["generated"],
+    }
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,10 @@ class Step:
 STEPS = (
     Step("saved through the ORM, totals refreshed", "line.save(); refresh_order_total(order)"),
     Step("QuerySet.update() on the items", 'OrderItem.objects.filter(order=order).update(quantity=F("quantity") + 1)'),
-    Step("QuerySet.update() on the invoice lines", 'InvoiceLine.objects.filter(item__order=order).update(discount_percent=20)'),
+    Step(
+        "QuerySet.update() on the invoice lines",
+        "InvoiceLine.objects.filter(item__order=order).update(discount_percent=20)",
+    ),
     Step("raw SQL on the invoice lines", "UPDATE queries_invoiceline SET quantity = quantity * 2 WHERE ..."),
     Step("the team remembers to refresh", "refresh_order_total(order)"),
 )
@@ -71,8 +83,10 @@ def demo(order_id: int | None = None) -> pd.DataFrame:
     with transaction.atomic():
         order = (Order.objects.filter(pk=order_id) if order_id else Order.objects.order_by("id")).first()
         if order is None:
-            raise WorkshopError("No such order" if order_id else "The shop has no orders",
-                                "pick an existing order id, or run workshop.setup() to load the dataset")
+            raise WorkshopError(
+                "No such order" if order_id else "The shop has no orders",
+                "pick an existing order id, or run workshop.setup() to load the dataset",
+            )
         for item in order.items.all():
             InvoiceLine(item=item, quantity=item.quantity, unit_price=item.unit_price, discount_percent=10).save()
         refresh_order_total(order)
@@ -83,8 +97,11 @@ def demo(order_id: int | None = None) -> pd.DataFrame:
         InvoiceLine.objects.filter(item__order=order).update(discount_percent=20)
         rows.append(_row(STEPS[2], order.pk))
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE queries_invoiceline SET quantity = quantity * 2 "
-                           "WHERE item_id IN (SELECT id FROM shop_orderitem WHERE order_id = %s)", [order.pk])
+            cursor.execute(
+                "UPDATE queries_invoiceline SET quantity = quantity * 2 "
+                "WHERE item_id IN (SELECT id FROM shop_orderitem WHERE order_id = %s)",
+                [order.pk],
+            )
         rows.append(_row(STEPS[3], order.pk))
         refresh_order_total(order)
         rows.append(_row(STEPS[4], order.pk))
@@ -95,9 +112,13 @@ def demo(order_id: int | None = None) -> pd.DataFrame:
 def _row(step: Step, order_id: int) -> dict:
     values = totals(order_id)
     lines_right = _line_totals_agree(order_id)
-    return {"step": step.title, "code": step.code, **values,
-            "order total stale?": values["stored total (OrderTotal)"] != values["expression (Sum over items)"],
-            "hand-kept lines stale?": not lines_right}
+    return {
+        "step": step.title,
+        "code": step.code,
+        **values,
+        "order total stale?": values["stored total (OrderTotal)"] != values["expression (Sum over items)"],
+        "hand-kept lines stale?": not lines_right,
+    }
 
 
 def _line_totals_agree(order_id: int) -> bool:
@@ -106,6 +127,7 @@ def _line_totals_agree(order_id: int) -> bool:
 
 def styled(frame: pd.DataFrame):
     """The demo's table with stale cells in red."""
+
     def paint(value):
         return "background-color: #ffd6d6; font-weight: bold" if value is True else ""
 

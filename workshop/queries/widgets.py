@@ -64,12 +64,18 @@ def explore(name: str, start=None, end=None, category=None, min_orders="2", top=
 def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
     from workshop.shop.models import Category
 
-    question = widgets.Dropdown(options=[(q.title, q.name) for q in QUESTIONS.values()], value=initial,
-                                description="Question", layout=widgets.Layout(width="560px"))
+    question = widgets.Dropdown(
+        options=[(q.title, q.name) for q in QUESTIONS.values()],
+        value=initial,
+        description="Question",
+        layout=widgets.Layout(width="560px"),
+    )
     start = widgets.DatePicker(description="From")
     end = widgets.DatePicker(description="To")
-    category = widgets.Dropdown(options=[("all", "")] + list(Category.objects.order_by("name").values_list("name", "slug")),
-                                description="Category")
+    category = widgets.Dropdown(
+        options=[("all", "")] + list(Category.objects.order_by("name").values_list("name", "slug")),
+        description="Category",
+    )
     min_orders = widgets.Text(value="2", description="min orders", layout=widgets.Layout(width="180px"))
     top = widgets.Text(value="10", description="top", layout=widgets.Layout(width="180px"))
     check = widgets.Button(description="Check against pandas", icon="check", layout=widgets.Layout(width="220px"))
@@ -93,8 +99,9 @@ def question_explorer(initial: str = "revenue_by_month") -> widgets.VBox:
         verdict.clear_output()
         q = QUESTIONS[question.value]
         status.value = f"<b>shows:</b> {html.escape(', '.join(q.features))} · <b>uses:</b> {', '.join(q.uses)}"
-        seen = shown["current"] = explore(question.value, start.value, end.value, category.value, min_orders.value,
-                                          top.value)
+        seen = shown["current"] = explore(
+            question.value, start.value, end.value, category.value, min_orders.value, top.value
+        )
         print(seen.message)
         if seen.table is not None and not seen.table.empty:
             display(seen.table)

@@ -15,9 +15,13 @@ API for Django 5.2), api (the queryset), experiment (consistency), widgets, exer
 import importlib
 
 _EXPORTS = {
-    "products": "api", "reviews": "api", "install": "api", "backends": "api", "SearchQuerySet": "api",
-    "QueryError": "query", "parse": "query",
-
+    "products": "api",
+    "reviews": "api",
+    "install": "api",
+    "backends": "api",
+    "SearchQuerySet": "api",
+    "QueryError": "query",
+    "parse": "query",
 }
 __all__ = list(_EXPORTS)
 

@@ -60,8 +60,10 @@ def es_client(refresh: bool = False):
     if found is not None:
         if not found.available:
             _clients.clear()
-            raise WorkshopError("Elasticsearch is not available", (found.problem or "run `workshop es up`") +
-                                "; the postgres backend works without it")
+            raise WorkshopError(
+                "Elasticsearch is not available",
+                (found.problem or "run `workshop es up`") + "; the postgres backend works without it",
+            )
         _clients.clear()
         _clients[found.url] = es_side.client(found.url)
     return next(iter(_clients.values()))
@@ -116,8 +118,10 @@ def install(backend: str = "postgres", relay: bool = True) -> str:
     queued = outbox.install()
     if relay:
         outbox.start(es_url(), prefix(backend))
-    return (f"outbox: triggers in place, relay running ({analyzer.name} analyzer: {analyzer.reason})"
-            f"{f', {queued:,} rows queued' if queued else ''}")
+    return (
+        f"outbox: triggers in place, relay running ({analyzer.name} analyzer: {analyzer.reason})"
+        f"{f', {queued:,} rows queued' if queued else ''}"
+    )
 
 
 def _check_backend(backend: str) -> None:
@@ -177,13 +181,16 @@ class SearchQuerySet(models.QuerySet):
         from workshop.search import pg
 
         if not pg.installed():
-            raise WorkshopError("The postgres search backend is not installed in this database",
-                                'run search.install("postgres") first')
+            raise WorkshopError(
+                "The postgres search backend is not installed in this database", 'run search.install("postgres") first'
+            )
         fixed = pg.corrections(query.words()) if fuzzy else {}
         sq = pg.search_query(query, fixed)
-        qs = (self.filter(search_vector__document=sq)
-              .annotate(score=SearchRank(F("search_vector__document"), sq))
-              .order_by("-score", "pk"))
+        qs = (
+            self.filter(search_vector__document=sq)
+            .annotate(score=SearchRank(F("search_vector__document"), sq))
+            .order_by("-score", "pk")
+        )
         qs._search_state = SearchState("postgres", query, kind, corrections=fixed)
         qs._pg_query = sq
         return qs
@@ -207,8 +214,9 @@ class SearchQuerySet(models.QuerySet):
             from elasticsearch import NotFoundError
 
             if isinstance(exc, NotFoundError):
-                raise WorkshopError(f"The {backend} backend has no index in Elasticsearch yet",
-                                    f'run search.install("{backend}") first') from None
+                raise WorkshopError(
+                    f"The {backend} backend has no index in Elasticsearch yet", f'run search.install("{backend}") first'
+                ) from None
             raise
         ids, scores = found["ids"], found["scores"]
         qs = self.filter(pk__in=ids).annotate(score=ScoreAt(ids, scores, F("pk"))).order_by("-score", "pk")
@@ -220,7 +228,7 @@ class SearchQuerySet(models.QuerySet):
     def facets(self) -> dict[str, int]:
         """{category: number of rows} of this queryset (after any chained filters)."""
         kind = KINDS["product"] if self.model._meta.label == PRODUCT.model_label else KINDS["review"]
-        rows = (self.order_by().values(kind.facet).annotate(n=models.Count("pk")).order_by("-n", kind.facet))
+        rows = self.order_by().values(kind.facet).annotate(n=models.Count("pk")).order_by("-n", kind.facet)
         return {r[kind.facet]: r["n"] for r in rows}
 
     def results(self, limit: int = 10) -> list[dict]:
@@ -232,29 +240,54 @@ class SearchQuerySet(models.QuerySet):
         if state and state.backend == "postgres":
             from django.contrib.postgres.search import SearchHeadline
 
-            qs = qs.annotate(**{f"headline_{f}": SearchHeadline(f, self._pg_query, config="english",
-                                                                start_sel=MARK_START, stop_sel=MARK_STOP,
-                                                                max_fragments=1, max_words=30, min_words=8)
-                                for f in kind.headline_fields})
+            qs = qs.annotate(
+                **{
+                    f"headline_{f}": SearchHeadline(
+                        f,
+                        self._pg_query,
+                        config="english",
+                        start_sel=MARK_START,
+                        stop_sel=MARK_STOP,
+                        max_fragments=1,
+                        max_words=30,
+                        min_words=8,
+                    )
+                    for f in kind.headline_fields
+                }
+            )
         objects = list(qs.select_related(*(["category"] if kind is PRODUCT else ["product__category"]))[:limit])
         if state and state.backend in ES_BACKENDS:
-            state.highlights.update(es_side.highlight(es_client(), prefix(state.backend), kind, state.query,
-                                                      [o.pk for o in objects if o.pk not in state.highlights],
-                                                      state.fuzzy))
+            state.highlights.update(
+                es_side.highlight(
+                    es_client(),
+                    prefix(state.backend),
+                    kind,
+                    state.query,
+                    [o.pk for o in objects if o.pk not in state.highlights],
+                    state.fuzzy,
+                )
+            )
         rows = []
         for obj in objects:
             highlights = {}
             for f in kind.headline_fields:
                 if state and state.backend == "postgres":
                     text = getattr(obj, f"headline_{f}")
-                    marked = (html.escape(text).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>"))
+                    marked = html.escape(text).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
                     if "<mark>" in marked:
                         highlights[f] = marked
                 elif state and state.highlights.get(obj.pk, {}).get(f):
                     highlights[f] = state.highlights[obj.pk][f][0].replace("<em>", "<mark>").replace("</em>", "</mark>")
             category = obj.category.name if kind is PRODUCT else obj.product.category.name
-            rows.append({"id": obj.pk, "title": obj.title, "score": round(float(getattr(obj, "score", 0) or 0), 4),
-                         "category": category, "highlights": highlights})
+            rows.append(
+                {
+                    "id": obj.pk,
+                    "title": obj.title,
+                    "score": round(float(getattr(obj, "score", 0) or 0), 4),
+                    "category": category,
+                    "highlights": highlights,
+                }
+            )
         return rows
 
     def ids(self) -> set[int]:

@@ -33,16 +33,23 @@ GOALS = {  # (metric, backend): (goal, higher is better)
     ("disagreements", "postgres"): (0, False),
     ("disagreements", "zombodb"): (0, False),
 }
-UNITS = {"index_docs_per_second": "docs/s", "query_p50_ms": "ms", "query_p95_ms": "ms",
-         "visible_lag_p50_ms": "ms", "visible_lag_p95_ms": "ms", "disagreements": "docs"}
+UNITS = {
+    "index_docs_per_second": "docs/s",
+    "query_p50_ms": "ms",
+    "query_p95_ms": "ms",
+    "visible_lag_p50_ms": "ms",
+    "visible_lag_p95_ms": "ms",
+    "disagreements": "docs",
+}
 
 
 def _child(documents: int) -> dict:
     env = {**os.environ, config.ENV_DB_NAME: DB_NAME}
     env.pop(config.ENV_SIZE, None)
     print(f"search bench: {documents:,} documents (database {DB_NAME})", file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-c", _CHILD % documents], env=env, stdout=subprocess.PIPE, stderr=None,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD % documents], env=env, stdout=subprocess.PIPE, stderr=None, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError("the search benchmark failed; see the output above")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -63,13 +70,17 @@ def results_from(measured: dict) -> list[Result]:
             if goal:
                 target, higher = goal
                 met = value >= target if higher else value <= target
-                note = (note + "; " if note else "") + f"goal {'>=' if higher else '<='} {target:,}: " + \
-                    ("met" if met else "NOT met")
+                note = (
+                    (note + "; " if note else "")
+                    + f"goal {'>=' if higher else '<='} {target:,}: "
+                    + ("met" if met else "NOT met")
+                )
             out.append(Result(f"search.{backend}.{metric}", float(value), unit, note=note))
     return out
 
 
-@benchmark("search", "search backends side by side on 100k documents: indexing, query and visibility latency, "
-                     "disagreements")
+@benchmark(
+    "search", "search backends side by side on 100k documents: indexing, query and visibility latency, disagreements"
+)
 def bench_search() -> list[Result]:
     return results_from(_child(DOCUMENTS))

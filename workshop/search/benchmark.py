@@ -21,16 +21,56 @@ GENERATED_SKU = "GEN-"
 # Fifty searches a shop's visitors type: products, materials, colours, phrases, alternatives,
 # exclusions, a few typos (the fuzzy flag is on for all, as in the search box).
 QUERIES = [
-    "wireless earbuds", "over-ear headphones", "bluetooth speaker", "record player", "usb microphone",
-    "cast iron skillet", "chef's knife", "dutch oven", "french press", "electric kettle",
-    "standing desk", "office chair", "mechanical keyboard", "wireless mouse", "monitor stand",
-    "two-person tent", "sleeping bag", "camp stove", "headlamp", "water bottle",
-    "garden hose", "pruning shears", "raised garden bed", "watering can", "compost bin",
-    "yoga mat", "adjustable dumbbell", "kettlebell", "foam roller", "jump rope",
-    "travel backpack", "carry-on suitcase", "duffel bag", "weighted blanket", "duvet cover",
-    "desk lamp", "floor lamp OR pendant light", '"string light"', "smart bulb", "board game",
-    "dog bed", "cat tree", "cordless drill", "tape measure", "leather belt -wallet",
-    "wool beanie", "ceramic vase", "headphnes", "skilet cast iron", "lamp linen OR glass",
+    "wireless earbuds",
+    "over-ear headphones",
+    "bluetooth speaker",
+    "record player",
+    "usb microphone",
+    "cast iron skillet",
+    "chef's knife",
+    "dutch oven",
+    "french press",
+    "electric kettle",
+    "standing desk",
+    "office chair",
+    "mechanical keyboard",
+    "wireless mouse",
+    "monitor stand",
+    "two-person tent",
+    "sleeping bag",
+    "camp stove",
+    "headlamp",
+    "water bottle",
+    "garden hose",
+    "pruning shears",
+    "raised garden bed",
+    "watering can",
+    "compost bin",
+    "yoga mat",
+    "adjustable dumbbell",
+    "kettlebell",
+    "foam roller",
+    "jump rope",
+    "travel backpack",
+    "carry-on suitcase",
+    "duffel bag",
+    "weighted blanket",
+    "duvet cover",
+    "desk lamp",
+    "floor lamp OR pendant light",
+    '"string light"',
+    "smart bulb",
+    "board game",
+    "dog bed",
+    "cat tree",
+    "cordless drill",
+    "tape measure",
+    "leather belt -wallet",
+    "wool beanie",
+    "ceramic vase",
+    "headphnes",
+    "skilet cast iron",
+    "lamp linen OR glass",
 ]
 assert len(QUERIES) == 50
 
@@ -47,14 +87,17 @@ def ensure_documents(target: int) -> int:
     have = Product.objects.count() + Review.objects.count()
     if have < target:
         with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("""
+            cur.execute(
+                """
                 WITH src AS (SELECT array_agg(id ORDER BY id) AS ids FROM shop_product WHERE sku NOT LIKE 'GEN-%%')
                 INSERT INTO shop_product (sku, title, description, brand, category_id, price, stock, is_active, created_at)
                 SELECT %s || g, a.title, b.description, a.brand, a.category_id, a.price, a.stock, true, a.created_at
                   FROM generate_series(1, %s) AS g, src
                   JOIN LATERAL (SELECT * FROM shop_product WHERE id = src.ids[1 + (g * 7) %% cardinality(src.ids)]) a ON true
                   JOIN LATERAL (SELECT * FROM shop_product WHERE id = src.ids[1 + (g * 13 + 5) %% cardinality(src.ids)]) b ON true
-            """, [GENERATED_SKU, target - have])
+            """,
+                [GENERATED_SKU, target - have],
+            )
             cur.execute("ANALYZE shop_product")
     return Product.objects.count() + Review.objects.count()
 
@@ -81,8 +124,10 @@ def index_rates(total_docs: int) -> dict[str, dict]:
     started = time.perf_counter()
     pg.install()  # computes every vector (and the GIN entries) in one statement per kind
     seconds = time.perf_counter() - started
-    out["postgres"] = {"index_docs_per_second": total_docs / seconds,
-                       "note": f"{total_docs:,} tsvectors + GIN in {seconds:.1f} s (with the typo vocabulary)"}
+    out["postgres"] = {
+        "index_docs_per_second": total_docs / seconds,
+        "note": f"{total_docs:,} tsvectors + GIN in {seconds:.1f} s (with the typo vocabulary)",
+    }
     log(f"postgres: {out['postgres']['note']}")
 
     es = api.es_client(refresh=True)
@@ -98,9 +143,11 @@ def index_rates(total_docs: int) -> dict[str, dict]:
     drain_seconds = time.perf_counter() - started
     relay.close()
     es.indices.refresh(index=f"{api.prefix('outbox')}-*")
-    out["outbox"] = {"index_docs_per_second": queued / (queue_seconds + drain_seconds),
-                     "note": f"{queued:,} events queued in {queue_seconds:.1f} s by one INSERT...SELECT, relayed in "
-                             f"{drain_seconds:.1f} s (batches of {relay.batch_size:,})"}
+    out["outbox"] = {
+        "index_docs_per_second": queued / (queue_seconds + drain_seconds),
+        "note": f"{queued:,} events queued in {queue_seconds:.1f} s by one INSERT...SELECT, relayed in "
+        f"{drain_seconds:.1f} s (batches of {relay.batch_size:,})",
+    }
     log(f"outbox: {out['outbox']['note']}")
 
     started = time.perf_counter()
@@ -114,9 +161,11 @@ def index_rates(total_docs: int) -> dict[str, dict]:
     for product in sample:  # what the handlers cost in operation: one request per save
         product.save()
     per_save = len(sample) / (time.perf_counter() - started)
-    out["signals"] = {"index_docs_per_second": per_save,
-                      "note": f"{per_save:,.0f} saves/s with the handler's one request each (the initial bulk load "
-                              f"of {bulk_loaded:,} docs ran at {bulk_loaded / bulk_seconds:,.0f}/s, outside the handlers)"}
+    out["signals"] = {
+        "index_docs_per_second": per_save,
+        "note": f"{per_save:,.0f} saves/s with the handler's one request each (the initial bulk load "
+        f"of {bulk_loaded:,} docs ran at {bulk_loaded / bulk_seconds:,.0f}/s, outside the handlers)",
+    }
     log(f"signals: {out['signals']['note']}")
     es.indices.refresh(index=f"{api.prefix('signals')}-*")
     outbox.start(api.es_url(), api.prefix("outbox"))

@@ -56,11 +56,14 @@ def compare_postgres() -> Disagreements:
     with connection.cursor() as cur:
         for kind in KINDS.values():
             table, key, vector = VECTOR_SQL[kind.name]
-            cur.execute(f"SELECT count(*) FILTER (WHERE v.{key} IS NULL), "
-                        f"count(*) FILTER (WHERE v.document IS DISTINCT FROM {vector}) "
-                        f"FROM {kind.table} n {kind.payload_joins} LEFT JOIN {table} v ON v.{key} = n.id")
+            cur.execute(
+                f"SELECT count(*) FILTER (WHERE v.{key} IS NULL), "
+                f"count(*) FILTER (WHERE v.document IS DISTINCT FROM {vector}) "
+                f"FROM {kind.table} n {kind.payload_joins} LEFT JOIN {table} v ON v.{key} = n.id"
+            )
             m, s = cur.fetchone()
-            cur.execute(f"SELECT count(*) FROM {table} v WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {kind.table} n WHERE n.id = v.{key})")
+            cur.execute(
+                f"SELECT count(*) FROM {table} v WHERE NOT EXISTS (SELECT 1 FROM {kind.table} n WHERE n.id = v.{key})"
+            )
             missing, stale, extra = missing + m, stale + s - m, extra + cur.fetchone()[0]
     return Disagreements(missing, extra, stale)

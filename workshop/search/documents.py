@@ -30,22 +30,34 @@ class Kind:
 
 
 PRODUCT = Kind(
-    name="product", table="shop_product", model_label="shop.Product",
+    name="product",
+    table="shop_product",
+    model_label="shop.Product",
     text_fields={"title": 3.0, "brand": 2.0, "category": 2.0, "description": 1.0},
-    keyword_fields=("category_slug",), number_fields={"price": "float", "category_id": "long"},
-    facet="category__name", headline_fields=("title", "description"),
-    payload_sql=("'title', n.title, 'brand', n.brand, 'category', c.name, 'category_slug', c.slug, "
-                 "'category_id', n.category_id, 'description', n.description, 'price', n.price::float8"),
+    keyword_fields=("category_slug",),
+    number_fields={"price": "float", "category_id": "long"},
+    facet="category__name",
+    headline_fields=("title", "description"),
+    payload_sql=(
+        "'title', n.title, 'brand', n.brand, 'category', c.name, 'category_slug', c.slug, "
+        "'category_id', n.category_id, 'description', n.description, 'price', n.price::float8"
+    ),
     payload_joins="JOIN shop_category c ON c.id = n.category_id",
 )
 
 REVIEW = Kind(
-    name="review", table="shop_review", model_label="shop.Review",
+    name="review",
+    table="shop_review",
+    model_label="shop.Review",
     text_fields={"title": 2.0, "body": 1.0, "category": 1.0},
-    keyword_fields=("category_slug",), number_fields={"rating": "integer", "product_id": "long"},
-    facet="product__category__name", headline_fields=("title", "body"),
-    payload_sql=("'title', n.title, 'body', n.body, 'rating', n.rating, 'product_id', n.product_id, "
-                 "'category', c.name, 'category_slug', c.slug"),
+    keyword_fields=("category_slug",),
+    number_fields={"rating": "integer", "product_id": "long"},
+    facet="product__category__name",
+    headline_fields=("title", "body"),
+    payload_sql=(
+        "'title', n.title, 'body', n.body, 'rating', n.rating, 'product_id', n.product_id, "
+        "'category', c.name, 'category_slug', c.slug"
+    ),
     payload_joins="JOIN shop_product p ON p.id = n.product_id JOIN shop_category c ON c.id = p.category_id",
 )
 
@@ -56,11 +68,24 @@ def document(kind: Kind, obj) -> dict:
     """The document for one model instance, in Python (the signal handlers use this)."""
     if kind is PRODUCT:
         category = obj.category
-        return {"title": obj.title, "brand": obj.brand, "category": category.name, "category_slug": category.slug,
-                "category_id": obj.category_id, "description": obj.description, "price": float(obj.price)}
+        return {
+            "title": obj.title,
+            "brand": obj.brand,
+            "category": category.name,
+            "category_slug": category.slug,
+            "category_id": obj.category_id,
+            "description": obj.description,
+            "price": float(obj.price),
+        }
     category = obj.product.category
-    return {"title": obj.title, "body": obj.body, "rating": obj.rating, "product_id": obj.product_id,
-            "category": category.name, "category_slug": category.slug}
+    return {
+        "title": obj.title,
+        "body": obj.body,
+        "rating": obj.rating,
+        "product_id": obj.product_id,
+        "category": category.name,
+        "category_slug": category.slug,
+    }
 
 
 def documents_sql(kind: Kind) -> str:

@@ -82,8 +82,7 @@ def mapping(kind: Kind, analyzer: Analyzer) -> dict:
     properties.update({f: {"type": t} for f, t in kind.number_fields.items()})  # float: no scaled_float here
     properties["version"] = {"type": "long"}  # the outbox event id the document comes from
     properties["category"]["fields"] = {"raw": {"type": "keyword"}}  # facet counts
-    return {"dynamic": "strict", "_meta": {"analyzer": analyzer.name, "why": analyzer.reason},
-            "properties": properties}
+    return {"dynamic": "strict", "_meta": {"analyzer": analyzer.name, "why": analyzer.reason}, "properties": properties}
 
 
 def ensure_indexes(es, prefix: str) -> Analyzer:
@@ -93,9 +92,11 @@ def ensure_indexes(es, prefix: str) -> Analyzer:
         for kind in KINDS.values():
             name = index_name(prefix, kind)
             if not es.indices.exists(index=name):
-                es.indices.create(index=name, mappings=mapping(kind, analyzer),
-                                  settings={"number_of_shards": 1, "number_of_replicas": 0,
-                                            "refresh_interval": REFRESH_INTERVAL})
+                es.indices.create(
+                    index=name,
+                    mappings=mapping(kind, analyzer),
+                    settings={"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": REFRESH_INTERVAL},
+                )
             else:
                 used = es.indices.get_mapping(index=name)[name]["mappings"].get("_meta", {}).get("analyzer")
                 analyzer = Analyzer(used or analyzer.name, f"kept from the existing index {name}")
@@ -117,9 +118,23 @@ def term_clause(kind: Kind, words: tuple[str, ...], fuzzy: bool) -> dict:
     if not fuzzy:
         return exact
     # typo tolerance: an edit distance of 1-2 (AUTO, by word length), ranked below exact matches
-    return {"bool": {"should": [exact, {"multi_match": {"query": text, "fields": fields, "fuzziness": "AUTO",
-                                                        "prefix_length": 1, "boost": 0.5}}],
-                     "minimum_should_match": 1}}
+    return {
+        "bool": {
+            "should": [
+                exact,
+                {
+                    "multi_match": {
+                        "query": text,
+                        "fields": fields,
+                        "fuzziness": "AUTO",
+                        "prefix_length": 1,
+                        "boost": 0.5,
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def build_query(kind: Kind, query: Query, fuzzy: bool = False) -> dict:
@@ -136,11 +151,15 @@ def search(es, prefix: str, kind: Kind, query: Query, *, size: int, fuzzy: bool 
     """{"ids": [...], "scores": [...], "total": n}: the best `size` hits, no highlighting
     (highlight() does that for the rows shown: highlighting fuzzy matches costs ~10x)."""
     with answering(es):
-        found = es.search(index=index_name(prefix, kind), query=build_query(kind, query, fuzzy), size=size,
-                          source=False)  # totals exact up to 10,000 (counting beyond costs)
+        found = es.search(
+            index=index_name(prefix, kind), query=build_query(kind, query, fuzzy), size=size, source=False
+        )  # totals exact up to 10,000 (counting beyond costs)
     hits = found["hits"]["hits"]
-    return {"ids": [int(h["_id"]) for h in hits], "scores": [h["_score"] for h in hits],
-            "total": found["hits"]["total"]["value"]}
+    return {
+        "ids": [int(h["_id"]) for h in hits],
+        "scores": [h["_score"] for h in hits],
+        "total": found["hits"]["total"]["value"],
+    }
 
 
 def highlight(es, prefix: str, kind: Kind, query: Query, ids: list[int], fuzzy: bool = False) -> dict[int, dict]:
@@ -148,11 +167,21 @@ def highlight(es, prefix: str, kind: Kind, query: Query, ids: list[int], fuzzy: 
     if not ids:
         return {}
     with answering(es):
-        found = es.search(index=index_name(prefix, kind), size=len(ids), source=False,
-                          query={"bool": {"must": [build_query(kind, query, fuzzy)],
-                                          "filter": [{"ids": {"values": [str(i) for i in ids]}}]}},
-                          highlight={"fields": {f: {"number_of_fragments": 1, "fragment_size": 160}
-                                                for f in kind.headline_fields}, "encoder": "html"})
+        found = es.search(
+            index=index_name(prefix, kind),
+            size=len(ids),
+            source=False,
+            query={
+                "bool": {
+                    "must": [build_query(kind, query, fuzzy)],
+                    "filter": [{"ids": {"values": [str(i) for i in ids]}}],
+                }
+            },
+            highlight={
+                "fields": {f: {"number_of_fragments": 1, "fragment_size": 160} for f in kind.headline_fields},
+                "encoder": "html",
+            },
+        )
     return {int(h["_id"]): h.get("highlight", {}) for h in found["hits"]["hits"]}
 
 
@@ -162,5 +191,7 @@ def all_documents(es, prefix: str, kind: Kind) -> dict[int, dict]:
 
     with answering(es):
         es.indices.refresh(index=index_name(prefix, kind))
-        return {int(h["_id"]): h["_source"] for h in scan(es, index=index_name(prefix, kind),
-                                                           query={"query": {"match_all": {}}}, size=2000)}
+        return {
+            int(h["_id"]): h["_source"]
+            for h in scan(es, index=index_name(prefix, kind), query={"query": {"match_all": {}}}, size=2000)
+        }

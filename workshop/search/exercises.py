@@ -71,8 +71,15 @@ def check_bulk_action(action_for) -> bool:
 # --- 3. trigram similarity -----------------------------------------------------------------
 
 
-WORD_PAIRS = [("lamp", "lamps"), ("headphones", "headphnes"), ("skillet", "skilet"), ("kettle", "kettlebell"),
-              ("glass", "grass"), ("tent", "tint"), ("a", "b")]
+WORD_PAIRS = [
+    ("lamp", "lamps"),
+    ("headphones", "headphnes"),
+    ("skillet", "skilet"),
+    ("kettle", "kettlebell"),
+    ("glass", "grass"),
+    ("tent", "tint"),
+    ("a", "b"),
+]
 
 
 def check_similarity(similarity) -> bool:
@@ -94,6 +101,8 @@ def check_similarity(similarity) -> bool:
             except Exception as exc:  # noqa: BLE001
                 return _verdict(f"similarity({a!r}, {b!r}) raised {type(exc).__name__}: {exc}")
             if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
-                return _verdict(f"similarity({a!r}, {b!r}) = {got!r}, expected {expected:.4f}: pad the word as "
-                                f"'  ' + word + ' ', take every 3 characters, |A & B| / |A | B|")
+                return _verdict(
+                    f"similarity({a!r}, {b!r}) = {got!r}, expected {expected:.4f}: pad the word as "
+                    f"'  ' + word + ' ', take every 3 characters, |A & B| / |A | B|"
+                )
     return _verdict(None)

@@ -53,9 +53,18 @@ def _products():
     category = Category.objects.order_by("pk").first()
     found = list(Product.objects.filter(sku__startswith=SKU_PREFIX).order_by("pk"))
     for i in range(len(found), PRODUCTS):
-        found.append(Product.objects.create(
-            sku=f"{SKU_PREFIX}{i:03d}", title=f"Experiment product {i}", description="written by the experiment",
-            brand="Experiment", category=category, price=10 + i, stock=5, created_at="2024-01-01T00:00:00Z"))
+        found.append(
+            Product.objects.create(
+                sku=f"{SKU_PREFIX}{i:03d}",
+                title=f"Experiment product {i}",
+                description="written by the experiment",
+                brand="Experiment",
+                category=category,
+                price=10 + i,
+                stock=5,
+                created_at="2024-01-01T00:00:00Z",
+            )
+        )
     return found
 
 
@@ -78,14 +87,17 @@ def _write(product_id: int, title: str, rollback: bool = False, hold: float = 0.
 def _concurrently(product_id: int, titles: tuple[str, str]) -> None:
     """Two transactions updating the same product at the same time (the second waits for
     the first's row lock)."""
+
     def worker(title: str, hold: float) -> None:
         try:
             _write(product_id, title, hold=hold)
         finally:
             connection.close()  # this thread's own connection
 
-    threads = [threading.Thread(target=worker, args=(titles[0], 0.03)),
-               threading.Thread(target=worker, args=(titles[1], 0.0))]
+    threads = [
+        threading.Thread(target=worker, args=(titles[0], 0.03)),
+        threading.Thread(target=worker, args=(titles[1], 0.0)),
+    ]
     threads[0].start()
     time.sleep(0.005)
     threads[1].start()
@@ -135,8 +147,9 @@ def percentile(values: list[float], p: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
-def run(operations: int = 120, seed: int = 42, lag_samples: int = 10, progress: bool = True,
-        outage: bool = True) -> ExperimentResult:
+def run(
+    operations: int = 120, seed: int = 42, lag_samples: int = 10, progress: bool = True, outage: bool = True
+) -> ExperimentResult:
     """Run the workload on every backend usable here; returns the table and the lags."""
     from tqdm.auto import tqdm
 
@@ -198,17 +211,27 @@ def run(operations: int = 120, seed: int = 42, lag_samples: int = 10, progress: 
     # compare first, then probe the lag (the probes write, which the comparison must not see)
     found = {}
     for backend in tqdm(usable, desc="comparing with the database", disable=not progress):
-        found[backend] = (consistency.compare_postgres() if backend == "postgres" else
-                          consistency.compare_elasticsearch(api.es_client(), api.prefix(backend)))
+        found[backend] = (
+            consistency.compare_postgres()
+            if backend == "postgres"
+            else consistency.compare_elasticsearch(api.es_client(), api.prefix(backend))
+        )
     rows, lags = [], {}
     for backend in tqdm(usable, desc="lag probes", disable=not progress):
         lags[backend] = measure_lag(backend, lag_samples, products[0].pk, rng)
         f = found[backend]
-        rows.append({"backend": backend, "disagreements": f.total, "missing": f.missing,
-                     "extra (rolled back / deleted)": f.extra, "stale": f.stale,
-                     "lag p50 ms": _round(percentile(lags[backend], 50)),
-                     "lag p95 ms": _round(percentile(lags[backend], 95)),
-                     "lost by handlers": signals.lost() - lost_before if backend == "signals" else 0})
+        rows.append(
+            {
+                "backend": backend,
+                "disagreements": f.total,
+                "missing": f.missing,
+                "extra (rolled back / deleted)": f.extra,
+                "stale": f.stale,
+                "lag p50 ms": _round(percentile(lags[backend], 50)),
+                "lag p95 ms": _round(percentile(lags[backend], 95)),
+                "lost by handlers": signals.lost() - lost_before if backend == "signals" else 0,
+            }
+        )
     return ExperimentResult(rows, lags, log, counts)
 
 

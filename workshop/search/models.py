@@ -41,8 +41,9 @@ class ProductVector(models.Model):
     """The product's tsvector (title A, brand and category B, description C), kept by a
     trigger in the same transaction as the product: PostgreSQL full-text search."""
 
-    product = models.OneToOneField("shop.Product", on_delete=models.DO_NOTHING, primary_key=True,
-                                   related_name="search_vector", db_constraint=False)
+    product = models.OneToOneField(
+        "shop.Product", on_delete=models.DO_NOTHING, primary_key=True, related_name="search_vector", db_constraint=False
+    )
     document = SearchVectorField()
 
     class Meta:
@@ -52,8 +53,9 @@ class ProductVector(models.Model):
 class ReviewVector(models.Model):
     """The review's tsvector (title A, body B)."""
 
-    review = models.OneToOneField("shop.Review", on_delete=models.DO_NOTHING, primary_key=True,
-                                  related_name="search_vector", db_constraint=False)
+    review = models.OneToOneField(
+        "shop.Review", on_delete=models.DO_NOTHING, primary_key=True, related_name="search_vector", db_constraint=False
+    )
     document = SearchVectorField()
 
     class Meta:

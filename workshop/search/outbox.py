@@ -49,19 +49,23 @@ BEGIN
   PERFORM pg_notify('{CHANNEL}', '');
   RETURN NULL;
 END $$"""
-    return [upsert, delete, truncate,
-            f"DROP TRIGGER IF EXISTS search_outbox_ins ON {t}",
-            f"CREATE TRIGGER search_outbox_ins AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
-            f"DROP TRIGGER IF EXISTS search_outbox_upd ON {t}",
-            f"CREATE TRIGGER search_outbox_upd AFTER UPDATE ON {t} REFERENCING NEW TABLE AS new_rows "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
-            f"DROP TRIGGER IF EXISTS search_outbox_del ON {t}",
-            f"CREATE TRIGGER search_outbox_del AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_delete()",
-            f"DROP TRIGGER IF EXISTS search_outbox_trunc ON {t}",
-            f"CREATE TRIGGER search_outbox_trunc AFTER TRUNCATE ON {t} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_truncate()"]
+    return [
+        upsert,
+        delete,
+        truncate,
+        f"DROP TRIGGER IF EXISTS search_outbox_ins ON {t}",
+        f"CREATE TRIGGER search_outbox_ins AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
+        f"DROP TRIGGER IF EXISTS search_outbox_upd ON {t}",
+        f"CREATE TRIGGER search_outbox_upd AFTER UPDATE ON {t} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
+        f"DROP TRIGGER IF EXISTS search_outbox_del ON {t}",
+        f"CREATE TRIGGER search_outbox_del AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_delete()",
+        f"DROP TRIGGER IF EXISTS search_outbox_trunc ON {t}",
+        f"CREATE TRIGGER search_outbox_trunc AFTER TRUNCATE ON {t} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_truncate()",
+    ]
 
 
 def installed() -> bool:
@@ -90,12 +94,15 @@ def install(backfill: bool = True) -> int:
 
 def queue_all(cur=None) -> int:
     """An index event for every row (a full reindex through the outbox)."""
+
     def run(c) -> int:
         total = 0
         for kind in KINDS.values():
-            c.execute(f"INSERT INTO search_outboxevent (kind, object_id, op, payload, created_at) "
-                      f"SELECT '{kind.name}', n.id, 'index', jsonb_build_object({kind.payload_sql}), now() "
-                      f"FROM {kind.table} n {kind.payload_joins} ORDER BY n.id")
+            c.execute(
+                f"INSERT INTO search_outboxevent (kind, object_id, op, payload, created_at) "
+                f"SELECT '{kind.name}', n.id, 'index', jsonb_build_object({kind.payload_sql}), now() "
+                f"FROM {kind.table} n {kind.payload_joins} ORDER BY n.id"
+            )
             total += c.rowcount
         c.execute(f"NOTIFY {CHANNEL}")
         return total

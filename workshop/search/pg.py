@@ -25,14 +25,20 @@ CONFIG = "english"  # PostgreSQL ships this dictionary (snowball stemmer) even w
 SIMILARITY_THRESHOLD = 0.35
 
 VECTOR_SQL = {
-    "product": ("search_productvector", "product_id",
-                "setweight(to_tsvector('english', coalesce(n.title, '')), 'A') || "
-                "setweight(to_tsvector('english', coalesce(n.brand, '') || ' ' || coalesce(c.name, '')), 'B') || "
-                "setweight(to_tsvector('english', coalesce(n.description, '')), 'C')"),
-    "review": ("search_reviewvector", "review_id",
-               "setweight(to_tsvector('english', coalesce(n.title, '')), 'A') || "
-               "setweight(to_tsvector('english', coalesce(n.body, '')), 'B') || "
-               "setweight(to_tsvector('english', coalesce(c.name, '')), 'C')"),
+    "product": (
+        "search_productvector",
+        "product_id",
+        "setweight(to_tsvector('english', coalesce(n.title, '')), 'A') || "
+        "setweight(to_tsvector('english', coalesce(n.brand, '') || ' ' || coalesce(c.name, '')), 'B') || "
+        "setweight(to_tsvector('english', coalesce(n.description, '')), 'C')",
+    ),
+    "review": (
+        "search_reviewvector",
+        "review_id",
+        "setweight(to_tsvector('english', coalesce(n.title, '')), 'A') || "
+        "setweight(to_tsvector('english', coalesce(n.body, '')), 'B') || "
+        "setweight(to_tsvector('english', coalesce(c.name, '')), 'C')",
+    ),
 }
 
 FUNCTIONS = [
@@ -111,13 +117,15 @@ def install() -> int:
 
 def rebuild(cur=None) -> int:
     """Recompute every vector (what the triggers keep up to date afterwards)."""
+
     def run(c) -> int:
         total = 0
         for kind in KINDS.values():
             table, key, vector = VECTOR_SQL[kind.name]
             c.execute(f"TRUNCATE {table}")
-            c.execute(f"INSERT INTO {table} ({key}, document) SELECT n.id, {vector} FROM {kind.table} n "
-                      f"{kind.payload_joins}")
+            c.execute(
+                f"INSERT INTO {table} ({key}, document) SELECT n.id, {vector} FROM {kind.table} n {kind.payload_joins}"
+            )
             total += c.rowcount
             # a bulk insert leaves its entries in the GIN's pending list (fastupdate): move them into
             # the index now, and give the planner statistics, or the first searches scan the list
@@ -134,8 +142,9 @@ def rebuild(cur=None) -> int:
 def triggers() -> list[tuple[str, str]]:
     """(table, trigger) of every search trigger in this database (the vectors' and the outbox's)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE tgname LIKE 'search\\_%%' "
-                    "ORDER BY 1, 2")
+        cur.execute(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE tgname LIKE 'search\\_%%' ORDER BY 1, 2"
+        )
         return cur.fetchall()
 
 
@@ -151,13 +160,18 @@ def uninstall() -> None:
 
 def refresh_vocabulary() -> int:
     """Rebuild the word list (words of 3+ letters, no digits) with their trigrams."""
-    source = ("SELECT to_tsvector('simple', title || ' ' || brand || ' ' || description) FROM shop_product "
-              "UNION ALL SELECT to_tsvector('simple', title || ' ' || body) FROM shop_review")
+    source = (
+        "SELECT to_tsvector('simple', title || ' ' || brand || ' ' || description) FROM shop_product "
+        "UNION ALL SELECT to_tsvector('simple', title || ' ' || body) FROM shop_review"
+    )
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM search_lexeme")
-        cur.execute("INSERT INTO search_lexeme (word, documents, trigrams) "
-                    "SELECT word, ndoc, search_trigrams(word) FROM ts_stat(%s) "
-                    "WHERE length(word) >= 3 AND word !~ '[0-9_]'", [source])
+        cur.execute(
+            "INSERT INTO search_lexeme (word, documents, trigrams) "
+            "SELECT word, ndoc, search_trigrams(word) FROM ts_stat(%s) "
+            "WHERE length(word) >= 3 AND word !~ '[0-9_]'",
+            [source],
+        )
         return cur.rowcount
 
 
@@ -179,11 +193,13 @@ def corrections(words: list[str], threshold: float = SIMILARITY_THRESHOLD) -> di
         for word in candidates_for:
             if word in known:
                 continue
-            cur.execute("SELECT word, search_similarity(trigrams, search_trigrams(%s)) AS similarity, documents "
-                        "FROM search_lexeme WHERE trigrams && search_trigrams(%s) "
-                        "AND length(word) BETWEEN %s AND %s "
-                        "ORDER BY similarity DESC, documents DESC, word LIMIT 200",
-                        [word, word, len(word) - 2, len(word) + 2])
+            cur.execute(
+                "SELECT word, search_similarity(trigrams, search_trigrams(%s)) AS similarity, documents "
+                "FROM search_lexeme WHERE trigrams && search_trigrams(%s) "
+                "AND length(word) BETWEEN %s AND %s "
+                "ORDER BY similarity DESC, documents DESC, word LIMIT 200",
+                [word, word, len(word) - 2, len(word) + 2],
+            )
             candidates = cur.fetchall()
             if candidates and candidates[0][1] >= threshold:
                 found[word] = candidates[0][0]

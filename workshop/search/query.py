@@ -57,6 +57,7 @@ class Query:
 
     def replace_words(self, corrections: dict[str, str]) -> Query:
         """The same query with some words replaced (typo corrections)."""
+
         def fix(term: Term) -> Term:
             return Term(tuple(corrections.get(w, w) for w in term.words))
 
@@ -68,7 +69,6 @@ class Query:
 
         parts = [" OR ".join(show(t) for t in g) for g in self.groups] + [f"-{show(t)}" for t in self.excluded]
         return " ".join(parts)
-
 
 
 def parse(text: str) -> Query:
@@ -95,7 +95,7 @@ def parse(text: str) -> Query:
             end = text.find('"', pos + 1)
             if end < 0:
                 raise QueryError(f'unbalanced quote: the " at position {pos + 1} is never closed', "close the phrase")
-            words = tuple(w.lower() for w in WORD.findall(text[pos + 1:end]))
+            words = tuple(w.lower() for w in WORD.findall(text[pos + 1 : end]))
             if not words:
                 raise QueryError(f"empty phrase at position {pos + 1}", "put words between the quotes")
             tokens.append(("neg" if negative else "term", Term(words), start))
@@ -105,8 +105,10 @@ def parse(text: str) -> Query:
         chunk = match.group(0)
         pos = match.end()
         if chunk in ("(", ")") or "(" in chunk or ")" in chunk:
-            raise QueryError(f"parentheses are not supported (position {start + 1 + chunk.find('(') if '(' in chunk else start + 1})",
-                             "use word OR word for alternatives")
+            raise QueryError(
+                f"parentheses are not supported (position {start + 1 + chunk.find('(') if '(' in chunk else start + 1})",
+                "use word OR word for alternatives",
+            )
         if chunk == "OR" and not negative:
             tokens.append(("or", None, start))
             continue
@@ -139,8 +141,10 @@ def parse(text: str) -> Query:
     if pending_or is not None:
         raise QueryError(f"OR at position {pending_or + 1} has no word after it", "write word OR word")
     if not groups:
-        raise QueryError("the query has no word to search for" if not excluded else
-                         "the query only excludes words", "add at least one word to find")
+        raise QueryError(
+            "the query has no word to search for" if not excluded else "the query only excludes words",
+            "add at least one word to find",
+        )
     if sum(len(g) for g in groups) + len(excluded) > MAX_TERMS:
         raise QueryError(f"the query has more than {MAX_TERMS} terms", "use fewer words")
     return Query(tuple(tuple(g) for g in groups), tuple(excluded), text)

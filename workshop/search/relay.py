@@ -87,7 +87,9 @@ class Relay:
             with conn.transaction():
                 rows = conn.execute(
                     "SELECT id, kind, object_id, op, payload FROM search_outboxevent "
-                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.batch_size,)).fetchall()
+                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                    (self.batch_size,),
+                ).fetchall()
                 if not rows:
                     return 0
                 _crash_point("before_bulk")
@@ -116,12 +118,18 @@ class Relay:
             if op == "truncate":
                 self._bulk(list(pending.values()))
                 pending.clear()
-                self._client().delete_by_query(index=index, query={"range": {"version": {"lt": event_id}}},
-                                               refresh=True, conflicts="proceed")
+                self._client().delete_by_query(
+                    index=index, query={"range": {"version": {"lt": event_id}}}, refresh=True, conflicts="proceed"
+                )
                 continue
             # the newest event per document wins within a batch (fewer documents to send)
-            action = {"_op_type": "index" if op == "index" else "delete", "_index": index, "_id": str(object_id),
-                      "version": event_id, "version_type": "external"}
+            action = {
+                "_op_type": "index" if op == "index" else "delete",
+                "_index": index,
+                "_id": str(object_id),
+                "version": event_id,
+                "version_type": "external",
+            }
             if op == "index":
                 document = json.loads(payload) if isinstance(payload, str) else payload
                 action["_source"] = {**document, "version": event_id}
@@ -133,8 +141,14 @@ class Relay:
 
         if not actions:
             return
-        _ok, errors = bulk(self._client(), actions, raise_on_error=False, raise_on_exception=True,
-                           chunk_size=len(actions), max_chunk_bytes=50 * 1024 * 1024)
+        _ok, errors = bulk(
+            self._client(),
+            actions,
+            raise_on_error=False,
+            raise_on_exception=True,
+            chunk_size=len(actions),
+            max_chunk_bytes=50 * 1024 * 1024,
+        )
         real = []
         for error in errors:
             info = next(iter(error.values()))
@@ -195,8 +209,11 @@ class Relay:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Relay the search outbox to Elasticsearch")
-    parser.add_argument("--dsn", default=os.environ.get("WORKSHOP_SEARCH_RELAY_DSN"),
-                        help="libpq connection string (default: $WORKSHOP_SEARCH_RELAY_DSN)")
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("WORKSHOP_SEARCH_RELAY_DSN"),
+        help="libpq connection string (default: $WORKSHOP_SEARCH_RELAY_DSN)",
+    )
     parser.add_argument("--es-url", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--batch-size", type=int, default=5000)

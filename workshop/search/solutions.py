@@ -10,8 +10,13 @@ def affordable_lighting():
 
 
 def action_for(event_id, kind, object_id, op, payload, prefix):
-    action = {"_op_type": "index" if op == "index" else "delete", "_index": f"{prefix}-{kind}", "_id": str(object_id),
-              "version": event_id, "version_type": "external"}
+    action = {
+        "_op_type": "index" if op == "index" else "delete",
+        "_index": f"{prefix}-{kind}",
+        "_id": str(object_id),
+        "version": event_id,
+        "version_type": "external",
+    }
     if op == "index":
         action["_source"] = payload
     return action
@@ -19,7 +24,7 @@ def action_for(event_id, kind, object_id, op, payload, prefix):
 
 def trigrams(word: str) -> set[str]:
     padded = f"  {word.lower()} "
-    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
 
 
 def similarity(a: str, b: str) -> float:

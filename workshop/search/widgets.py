@@ -21,13 +21,17 @@ def render_results(rows: list[dict], total: int, backend: str, corrections: dict
     if corrections:
         fixed = ", ".join(f"{html.escape(a)} → <i>{html.escape(b)}</i>" for a, b in corrections.items())
         parts.append(f" · did you mean: {fixed}")
-    parts.append("</div><table class='workshop-search'><thead><tr><th>#</th><th>title</th><th>category</th>"
-                 "<th>score</th><th>where it matched</th></tr></thead><tbody>")
+    parts.append(
+        "</div><table class='workshop-search'><thead><tr><th>#</th><th>title</th><th>category</th>"
+        "<th>score</th><th>where it matched</th></tr></thead><tbody>"
+    )
     for n, row in enumerate(rows, 1):
         title = row["highlights"].get("title") or html.escape(row["title"])
         other = " … ".join(v for k, v in row["highlights"].items() if k != "title")
-        parts.append(f"<tr><td>{n}</td><td>{title}</td><td>{html.escape(row['category'])}</td>"
-                     f"<td>{row['score']:.3g}</td><td style='text-align:left'>{other}</td></tr>")
+        parts.append(
+            f"<tr><td>{n}</td><td>{title}</td><td>{html.escape(row['category'])}</td>"
+            f"<td>{row['score']:.3g}</td><td style='text-align:left'>{other}</td></tr>"
+        )
     parts.append("</tbody></table>")
     return "".join(parts)
 
@@ -36,9 +40,12 @@ def render_facets(facets: dict[str, int]) -> str:
     if not facets:
         return "<i>no facets</i>"
     top = max(facets.values())
-    bars = "".join(f"<div style='font-family:monospace'>{html.escape(name):<22} "
-                   f"<span style='display:inline-block;background:#4c6ef5;height:0.8em;width:{60 * n / top:.0f}px'>"
-                   f"</span> {n}</div>" for name, n in facets.items())
+    bars = "".join(
+        f"<div style='font-family:monospace'>{html.escape(name):<22} "
+        f"<span style='display:inline-block;background:#4c6ef5;height:0.8em;width:{60 * n / top:.0f}px'>"
+        f"</span> {n}</div>"
+        for name, n in facets.items()
+    )
     return f"<div><b>per category</b>{bars}</div>"
 
 
@@ -49,8 +56,12 @@ def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
 
     available = api.backends()
     usable = [b for b, why in available.items() if not why]
-    box = widgets.Text(value=query, description="Search", continuous_update=False,  # on Enter
-                       layout=widgets.Layout(width="420px"))
+    box = widgets.Text(
+        value=query,
+        description="Search",
+        continuous_update=False,  # on Enter
+        layout=widgets.Layout(width="420px"),
+    )
     backend = widgets.Dropdown(options=usable, value="postgres", description="Backend")
     kind = widgets.Dropdown(options=[("products", "product"), ("reviews", "review")], description="Kind")
     fuzzy = widgets.Checkbox(value=True, description="Typo tolerance")
@@ -65,7 +76,8 @@ def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
         facets_out.clear_output()
         try:
             qs = (api.products() if kind.value == "product" else api.reviews()).search(
-                box.value, backend=backend.value, fuzzy=fuzzy.value)
+                box.value, backend=backend.value, fuzzy=fuzzy.value
+            )
         except QueryError as problem:  # typing is work in progress: say what is wrong, calmly
             print(f"not a query yet: {problem}")
             return
@@ -89,5 +101,6 @@ def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
     for control in (box, backend, kind, fuzzy, category):
         control.observe(show, names="value")
     show()
-    return widgets.VBox([widgets.HBox([box, backend]), widgets.HBox([kind, fuzzy, category]), note,
-                         widgets.HBox([out, facets_out])])
+    return widgets.VBox(
+        [widgets.HBox([box, backend]), widgets.HBox([kind, fuzzy, category]), note, widgets.HBox([out, facets_out])]
+    )

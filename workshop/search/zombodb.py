@@ -65,23 +65,53 @@ class ZomboDBIndex(PostgresIndex):
     fields or expressions) and is kept for django-zombodb compatibility."""
 
     suffix = "zombodb"
-    OPTIONS = {"url": str, "shards": int, "replicas": int, "alias": str, "refresh_interval": str,
-               "bulk_concurrency": int, "batch_size": int, "compression_level": int, "options": str}
+    OPTIONS = {
+        "url": str,
+        "shards": int,
+        "replicas": int,
+        "alias": str,
+        "refresh_interval": str,
+        "bulk_concurrency": int,
+        "batch_size": int,
+        "compression_level": int,
+        "options": str,
+    }
 
-    def __init__(self, *, url: str | None = None, shards: int | None = None, replicas: int | None = None,
-                 alias: str | None = None, refresh_interval: str | None = None, bulk_concurrency: int | None = None,
-                 batch_size: int | None = None, compression_level: int | None = None, options: str | None = None,
-                 **kwargs) -> None:
-        self.zdb_options = {"url": url, "shards": shards, "replicas": replicas, "alias": alias,
-                            "refresh_interval": refresh_interval, "bulk_concurrency": bulk_concurrency,
-                            "batch_size": batch_size, "compression_level": compression_level, "options": options}
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        shards: int | None = None,
+        replicas: int | None = None,
+        alias: str | None = None,
+        refresh_interval: str | None = None,
+        bulk_concurrency: int | None = None,
+        batch_size: int | None = None,
+        compression_level: int | None = None,
+        options: str | None = None,
+        **kwargs,
+    ) -> None:
+        self.zdb_options = {
+            "url": url,
+            "shards": shards,
+            "replicas": replicas,
+            "alias": alias,
+            "refresh_interval": refresh_interval,
+            "bulk_concurrency": bulk_concurrency,
+            "batch_size": batch_size,
+            "compression_level": compression_level,
+            "options": options,
+        }
         for name, value in self.zdb_options.items():
             if value is not None and not isinstance(value, self.OPTIONS[name]):
-                raise ZomboDBError(f"ZomboDBIndex option {name}={value!r} must be {self.OPTIONS[name].__name__}",
-                                   "fix the index definition in Meta.indexes")
+                raise ZomboDBError(
+                    f"ZomboDBIndex option {name}={value!r} must be {self.OPTIONS[name].__name__}",
+                    "fix the index definition in Meta.indexes",
+                )
         if url is not None and not re.match(r"^https?://[^\s']+/$", url):
-            raise ZomboDBError(f"ZomboDBIndex url {url!r} is not an http(s) URL ending in '/'",
-                               "write it like http://localhost:9200/")
+            raise ZomboDBError(
+                f"ZomboDBIndex url {url!r} is not an http(s) URL ending in '/'", "write it like http://localhost:9200/"
+            )
         super().__init__(**kwargs)
 
     def deconstruct(self):
@@ -92,14 +122,21 @@ class ZomboDBIndex(PostgresIndex):
     def with_params(self, schema_editor) -> str:
         url = self.zdb_options["url"] or _default_url()
         values = {**self.zdb_options, "url": url}
-        parts = [f"{name}={schema_editor.quote_value(value) if isinstance(value, str) else int(value)}"
-                 for name, value in values.items() if value is not None]
+        parts = [
+            f"{name}={schema_editor.quote_value(value) if isinstance(value, str) else int(value)}"
+            for name, value in values.items()
+            if value is not None
+        ]
         return ", ".join(parts)
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
         table = schema_editor.quote_name(model._meta.db_table)
-        return Statement("CREATE INDEX %(name)s ON %(table)s USING zombodb ((%(table)s.*)) WITH (%(with)s)",
-                         name=schema_editor.quote_name(self.name), table=table, **{"with": self.with_params(schema_editor)})
+        return Statement(
+            "CREATE INDEX %(name)s ON %(table)s USING zombodb ((%(table)s.*)) WITH (%(with)s)",
+            name=schema_editor.quote_name(self.name),
+            table=table,
+            **{"with": self.with_params(schema_editor)},
+        )
 
     def remove_sql(self, model, schema_editor, **kwargs):
         return Statement("DROP INDEX IF EXISTS %(name)s", name=schema_editor.quote_name(self.name))
@@ -183,16 +220,27 @@ class SearchQuerySetMixin:
     def annotate_highlight(self, field: str, attr: str | None = None):
         names = {f.name for f in self.model._meta.concrete_fields}
         if field not in names:
-            raise ZomboDBError(f"{self.model.__name__} has no field {field!r} to highlight",
-                               f"choose one of {', '.join(sorted(names))}")
+            raise ZomboDBError(
+                f"{self.model.__name__} has no field {field!r} to highlight",
+                f"choose one of {', '.join(sorted(names))}",
+            )
         from django.contrib.postgres.fields import ArrayField
 
         output = ArrayField(models.TextField())  # text[]: one entry per fragment
-        return self.annotate(**{attr or f"{field}_highlight": ZdbRowFunction("highlight", self._table(), field,
-                                                                             output_field=output)})
+        return self.annotate(
+            **{attr or f"{field}_highlight": ZdbRowFunction("highlight", self._table(), field, output_field=output)}
+        )
 
-    def _search(self, kind: str, value: str, validate: bool, sort: bool, score_attr: str, limit: int | None,
-                validated_body: dict):
+    def _search(
+        self,
+        kind: str,
+        value: str,
+        validate: bool,
+        sort: bool,
+        score_attr: str,
+        limit: int | None,
+        validated_body: dict,
+    ):
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
             raise ZomboDBError(f"limit must be a positive integer, not {limit!r}", "pass limit=10 for example")
         if validate:
@@ -200,30 +248,52 @@ class SearchQuerySetMixin:
         qs = self.filter(ZdbMatch(self._table(), ZdbQuery(kind, value, limit)))
         return qs.order_by_score(score_attr) if sort else qs
 
-    def query_string_search(self, query: str, validate: bool = False, sort: bool = False,
-                            score_attr: str = "zombodb_score", limit: int | None = None):
+    def query_string_search(
+        self,
+        query: str,
+        validate: bool = False,
+        sort: bool = False,
+        score_attr: str = "zombodb_score",
+        limit: int | None = None,
+    ):
         """Elasticsearch query_string syntax, e.g. 'title:lamp AND price:<50'."""
         if not isinstance(query, str) or not query.strip():
             raise ZomboDBError("the query string is empty or not text", "pass a non-empty string")
-        return self._search("query_string", query, validate, sort, score_attr, limit,
-                            {"query_string": {"query": query}})
+        return self._search(
+            "query_string", query, validate, sort, score_attr, limit, {"query_string": {"query": query}}
+        )
 
-    def dict_search(self, query: dict, validate: bool = False, sort: bool = False,
-                    score_attr: str = "zombodb_score", limit: int | None = None):
+    def dict_search(
+        self,
+        query: dict,
+        validate: bool = False,
+        sort: bool = False,
+        score_attr: str = "zombodb_score",
+        limit: int | None = None,
+    ):
         """Elasticsearch Query DSL as a dict, e.g. {"match": {"title": "lamp"}}."""
         if not isinstance(query, dict) or len(query) != 1:
-            raise ZomboDBError("a query dict has exactly one top-level query type",
-                               'write e.g. {"match": {"title": "lamp"}}')
+            raise ZomboDBError(
+                "a query dict has exactly one top-level query type", 'write e.g. {"match": {"title": "lamp"}}'
+            )
         return self._search("json", json.dumps(query), validate, sort, score_attr, limit, query)
 
-    def dsl_search(self, query, validate: bool = False, sort: bool = False, score_attr: str = "zombodb_score",
-                   limit: int | None = None):
+    def dsl_search(
+        self,
+        query,
+        validate: bool = False,
+        sort: bool = False,
+        score_attr: str = "zombodb_score",
+        limit: int | None = None,
+    ):
         """An elasticsearch.dsl query (Q(...)), not a Search."""
         from elasticsearch.dsl import Search
 
         if isinstance(query, Search) or not hasattr(query, "to_dict"):
-            raise ZomboDBError("dsl_search takes a query (Q(...)), not a Search or anything else",
-                               "pass elasticsearch.dsl.Q('match', title='lamp')")
+            raise ZomboDBError(
+                "dsl_search takes a query (Q(...)), not a Search or anything else",
+                "pass elasticsearch.dsl.Q('match', title='lamp')",
+            )
         return self.dict_search(query.to_dict(), validate=validate, sort=sort, score_attr=score_attr, limit=limit)
 
 
@@ -242,8 +312,10 @@ def validate_query(model, body: dict) -> None:
     """Elasticsearch's _validate/query through zdb.request(); one line when invalid."""
     require()
     with connection.cursor() as cur:
-        cur.execute("SELECT zdb.request(%s::regclass, '_validate/query?explain', 'POST', %s)",
-                    [index_name(model), json.dumps({"query": body})])
+        cur.execute(
+            "SELECT zdb.request(%s::regclass, '_validate/query?explain', 'POST', %s)",
+            [index_name(model), json.dumps({"query": body})],
+        )
         answer = json.loads(cur.fetchone()[0])
     if not answer.get("valid"):
         why = next((e.get("error") for e in answer.get("explanations", []) if e.get("error")), "invalid")
@@ -258,8 +330,10 @@ def unavailable_reason() -> str:
         cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", [EXTENSION])
         if cur.fetchone():
             return ""
-    return ("the connected PostgreSQL has no zombodb extension "
-            "(`docker compose --profile zombodb up -d`, then WORKSHOP_DATABASE_URL to it)")
+    return (
+        "the connected PostgreSQL has no zombodb extension "
+        "(`docker compose --profile zombodb up -d`, then WORKSHOP_DATABASE_URL to it)"
+    )
 
 
 def require() -> None:

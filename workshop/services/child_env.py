@@ -14,12 +14,29 @@ from urllib.parse import unquote, urlsplit
 
 # What a command-line program needs to find its tools, speak the user's language and write
 # temporary files. Nothing that can carry a credential.
-BASE_ALLOWED = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TERM", "TMPDIR",
-                "HOME", "USER", "LOGNAME", "SHELL", "COLUMNS", "LINES", "PAGER")
+BASE_ALLOWED = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TERM",
+    "TMPDIR",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "COLUMNS",
+    "LINES",
+    "PAGER",
+)
 
 
-def allowed_env(extra: Iterable[str] = (), *, set_: Mapping[str, str] | None = None,
-                source: Mapping[str, str] | None = None) -> dict[str, str]:
+def allowed_env(
+    extra: Iterable[str] = (), *, set_: Mapping[str, str] | None = None, source: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """A copy of `source` (default os.environ) restricted to BASE_ALLOWED plus `extra`
     names, then updated with `set_`."""
     source = os.environ if source is None else source
@@ -48,8 +65,9 @@ def libpq_env(url: str, extra: Iterable[str] = ()) -> Iterator[tuple[str, dict[s
     inherited by whatever the child starts) carries it."""
     parts = urlsplit(url)
     password = unquote(parts.password) if parts.password is not None else None
-    env = allowed_env(("PGSSLMODE", "PGSSLROOTCERT", "PGCONNECT_TIMEOUT", "PGAPPNAME", "PSQLRC", "PSQL_HISTORY",
-                       *extra))
+    env = allowed_env(
+        ("PGSSLMODE", "PGSSLROOTCERT", "PGCONNECT_TIMEOUT", "PGAPPNAME", "PSQLRC", "PSQL_HISTORY", *extra)
+    )
     if password is None:
         yield url, env
         return

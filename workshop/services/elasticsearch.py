@@ -61,11 +61,18 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 (raises ValueError on a bad port)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "\0" in url \
-            or any(c.isspace() for c in url):
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "\0" in url
+        or any(c.isspace() for c in url)
+    ):
         shown = repr(url) if len(url) <= 60 else repr(url[:57]) + "..."
-        raise WorkshopError(f"{config.ENV_ELASTICSEARCH_URL}={shown} is not an http(s) URL of a node",
-                            "set it to e.g. http://127.0.0.1:9200, or unset it")
+        raise WorkshopError(
+            f"{config.ENV_ELASTICSEARCH_URL}={shown} is not an http(s) URL of a node",
+            "set it to e.g. http://127.0.0.1:9200, or unset it",
+        )
     return url
 
 
@@ -116,17 +123,33 @@ def find() -> Search:
             if source == "url":
                 shown = url if len(url) <= 60 else url[:57] + "..."
                 reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-                return Search(None, "none", problem=(
-                    f"{config.ENV_ELASTICSEARCH_URL}={shown} does not answer ({reason}); start that node or unset the variable"))
+                return Search(
+                    None,
+                    "none",
+                    problem=(
+                        f"{config.ENV_ELASTICSEARCH_URL}={shown} does not answer ({reason}); start that node or unset the variable"
+                    ),
+                )
             continue
         found = version(url)
         if found and not found.startswith(f"{MAJOR}."):
-            return Search(None, "none", found, problem=(
-                f"Elasticsearch at {url} is version {found}, the workshop needs {MAJOR}.x; use docker-compose.yml's node"))
+            return Search(
+                None,
+                "none",
+                found,
+                problem=(
+                    f"Elasticsearch at {url} is version {found}, the workshop needs {MAJOR}.x; use docker-compose.yml's node"
+                ),
+            )
         return Search(url, source, found)
-    return Search(None, "none", problem=(
-        "no Elasticsearch found; run `workshop es up` (needs Java 17+ and Maven), `docker compose up -d`, "
-        f"or set {config.ENV_ELASTICSEARCH_URL}"))
+    return Search(
+        None,
+        "none",
+        problem=(
+            "no Elasticsearch found; run `workshop es up` (needs Java 17+ and Maven), `docker compose up -d`, "
+            f"or set {config.ENV_ELASTICSEARCH_URL}"
+        ),
+    )
 
 
 def client(search: Search | None = None):

@@ -62,11 +62,15 @@ def install(base: Path) -> Path:
                         path.chmod(mode & 0o755)  # never group/world-writable
         except (zipfile.BadZipFile, EOFError) as exc:
             archive.unlink(missing_ok=True)  # a truncated download: fetch again next time
-            raise WorkshopError(f"The Elasticsearch download {archive} is corrupt ({exc})",
-                                "run the command again to download it afresh") from None
+            raise WorkshopError(
+                f"The Elasticsearch download {archive} is corrupt ({exc})",
+                "run the command again to download it afresh",
+            ) from None
         except OSError as exc:
-            raise WorkshopError(f"Could not unpack Elasticsearch into {base} ({exc})",
-                                "free some disk space or set WORKSHOP_HOME to another folder") from None
+            raise WorkshopError(
+                f"Could not unpack Elasticsearch into {base} ({exc})",
+                "free some disk space or set WORKSHOP_HOME to another folder",
+            ) from None
         (tmp / target.name).chmod(0o755)  # mkdtemp made it 0700: the service user must read it
         (tmp / target.name).rename(target)
     finally:
@@ -106,8 +110,15 @@ def zip_path() -> Path:
 
 
 def maven_command(mvn: str) -> list[str]:
-    return [mvn, "-q", "-B", "dependency:get", f"-Dartifact={MAVEN_COORDS}", "-Dtransitive=false",
-            f"-Dmaven.repo.local={maven_repo()}"]
+    return [
+        mvn,
+        "-q",
+        "-B",
+        "dependency:get",
+        f"-Dartifact={MAVEN_COORDS}",
+        "-Dtransitive=false",
+        f"-Dmaven.repo.local={maven_repo()}",
+    ]
 
 
 def fetch_with_maven() -> None:
@@ -115,20 +126,27 @@ def fetch_with_maven() -> None:
     if not mvn:
         raise WorkshopError(f"Maven (mvn) is needed to download Elasticsearch {ES_VERSION}", _FIX_NO_MAVEN)
     try:
-        result = subprocess.run(maven_command(mvn), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                timeout=1800)
+        result = subprocess.run(
+            maven_command(mvn), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800
+        )
     except subprocess.TimeoutExpired:
-        raise WorkshopError("Downloading Elasticsearch with Maven took over 30 minutes",
-                            f"retry on a faster network, or {OR_ELSEWHERE}") from None
+        raise WorkshopError(
+            "Downloading Elasticsearch with Maven took over 30 minutes", f"retry on a faster network, or {OR_ELSEWHERE}"
+        ) from None
     if result.returncode != 0 or not zip_path().is_file():
         text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # colour codes
-        errors = [re.sub(r"\s*-> \[Help \d+\]$", "", line[7:].strip())
-                  for line in text.splitlines() if line.startswith("[ERROR]")]
+        errors = [
+            re.sub(r"\s*-> \[Help \d+\]$", "", line[7:].strip())
+            for line in text.splitlines()
+            if line.startswith("[ERROR]")
+        ]
         boilerplate = re.compile(r"(To see the full|Re-run Maven|For more information|\[Help)")
         errors = [line for line in errors if line and not boilerplate.match(line)]
         reason = (errors or [f"exit code {result.returncode}, nothing at {zip_path()}"])[0][:300]
-        raise WorkshopError(f"Maven could not download {MAVEN_COORDS} ({reason})",
-                            f"check that Maven can reach Maven Central, or {OR_ELSEWHERE}")
+        raise WorkshopError(
+            f"Maven could not download {MAVEN_COORDS} ({reason})",
+            f"check that Maven can reach Maven Central, or {OR_ELSEWHERE}",
+        )
 
 
 # --- Java -------------------------------------------------------------------------------
@@ -145,8 +163,9 @@ def _java_major(java_home: Path) -> int | None:
         if not os.access(java, os.X_OK):
             return None
         try:
-            out = subprocess.run([str(java), "-XshowSettings:properties", "-version"], capture_output=True,
-                                 text=True, timeout=30).stderr
+            out = subprocess.run(
+                [str(java), "-XshowSettings:properties", "-version"], capture_output=True, text=True, timeout=30
+            ).stderr
         except (OSError, subprocess.SubprocessError):
             return None
         found = re.search(r"java\.specification\.version = (\S+)", out)
@@ -167,8 +186,10 @@ def _java_candidates() -> Iterator[Path]:
     if on_path:
         yield Path(os.path.realpath(on_path)).parent.parent
     # Elasticsearch 8.19 supports 17 and 21 best; after those, the newest first.
-    found = [*Path("/usr/lib/jvm").glob("*"),  # Debian/Ubuntu/Fedora
-             *Path("/Library/Java/JavaVirtualMachines").glob("*/Contents/Home")]  # macOS
+    found = [
+        *Path("/usr/lib/jvm").glob("*"),  # Debian/Ubuntu/Fedora
+        *Path("/Library/Java/JavaVirtualMachines").glob("*/Contents/Home"),
+    ]  # macOS
     yield from sorted(found, key=_jvm_rank)
 
 
@@ -190,8 +211,10 @@ def find_java() -> Path:
         if as_root and not _world_reachable(java_home / "bin" / "java"):
             continue  # e.g. a JDK under /root: the service user could not run it
         return java_home
-    raise WorkshopError(f"No Java {MIN_JAVA} or newer found to run Elasticsearch",
-                        "install one (e.g. `apt-get install openjdk-17-jre-headless`) or set ES_JAVA_HOME to it")
+    raise WorkshopError(
+        f"No Java {MIN_JAVA} or newer found to run Elasticsearch",
+        "install one (e.g. `apt-get install openjdk-17-jre-headless`) or set ES_JAVA_HOME to it",
+    )
 
 
 def _world_reachable(path: Path) -> bool:
@@ -200,5 +223,3 @@ def _world_reachable(path: Path) -> bool:
         return all(os.stat(p).st_mode & 0o001 for p in Path(path).resolve().parents)
     except OSError:
         return False
-
-

@@ -49,10 +49,13 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
 
         # The port first: its error must not wait for (or depend on) a download.
         if not _port_free(port):
-            other = next((p for p in range(port + 10, port + 100, 10) if _port_free(p) and _port_free(p + 100)),
-                         port + 10)
-            raise WorkshopError(f"Port {port} on {HOST} is already used by {_who_listens(port)}",
-                                f"stop it, or choose another port, e.g. {ENV_PORT}={other} (or start(port={other}))")
+            other = next(
+                (p for p in range(port + 10, port + 100, 10) if _port_free(p) and _port_free(p + 100)), port + 10
+            )
+            raise WorkshopError(
+                f"Port {port} on {HOST} is already used by {_who_listens(port)}",
+                f"stop it, or choose another port, e.g. {ENV_PORT}={other} (or start(port={other}))",
+            )
         es_home = es_install.install(base)
         java_home = es_install.find_java()
         transport = port + 100 if _port_free(port + 100) else _free_port()
@@ -75,14 +78,25 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
         cmd = [str(es_home / "bin" / "elasticsearch")] + [f"-E{k}={v}" for k, v in settings.items()]
         if user:
             # setpriv execs (no shell, no PAM session), so the recorded pid is the node itself
-            cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--", *cmd] \
-                if shutil.which("setpriv") else ["runuser", "-u", es_process.SERVICE_USER, "--", *cmd]
+            cmd = (
+                ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--", *cmd]
+                if shutil.which("setpriv")
+                else ["runuser", "-u", es_process.SERVICE_USER, "--", *cmd]
+            )
         env = es_process.child_env(java_home, heap_mb, base)
         log_path = base / "node.log"
         proc = es_process.launch(cmd, es_home, env, log_path)
         url = f"http://{HOST}:{port}"
-        record = {"pid": proc.pid, "create_time": es_process.process_create_time(proc.pid), "url": url, "port": port,
-                  "transport_port": transport, "version": ES_VERSION, "home": str(es_home), "log": str(log_path)}
+        record = {
+            "pid": proc.pid,
+            "create_time": es_process.process_create_time(proc.pid),
+            "url": url,
+            "port": port,
+            "transport_port": transport,
+            "version": ES_VERSION,
+            "home": str(es_home),
+            "log": str(log_path),
+        }
         es_process.write_record(base, record)
         try:
             es_process.wait_healthy(url, record, base, timeout, launched=proc)
@@ -119,8 +133,7 @@ def status(home: Path | None = None) -> dict | None:
     health = es_process.health(record["url"])
     if health is None:
         return None  # alive but not answering (yet): keep the record
-    return {"url": record["url"], "pid": record["pid"], "version": record.get("version", ES_VERSION),
-            "status": health}
+    return {"url": record["url"], "pid": record["pid"], "version": record.get("version", ES_VERSION), "status": health}
 
 
 def recorded_url(home: Path | None = None) -> str | None:
@@ -138,7 +151,9 @@ def _base(home: Path) -> Path:
 
 def _check_port(port) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise WorkshopError(f"{str(port)[:20]!r} is not a port number", f"pass a port from 1 to 65535, e.g. {DEFAULT_PORT}")
+        raise WorkshopError(
+            f"{str(port)[:20]!r} is not a port number", f"pass a port from 1 to 65535, e.g. {DEFAULT_PORT}"
+        )
     return port
 
 

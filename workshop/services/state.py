@@ -85,8 +85,10 @@ def home(path: Path | None = None) -> Path:
             f"fix its permissions or set {config.ENV_HOME} to a folder you own",
         ) from None
     except OSError as exc:  # a path under /proc, a name too long, a read-only or full disk
-        raise WorkshopError(f"Cannot use {folder} as the state folder ({exc.strerror or exc})",
-                            f"set {config.ENV_HOME} to a folder you own, e.g. ~/django-workshop") from None
+        raise WorkshopError(
+            f"Cannot use {folder} as the state folder ({exc.strerror or exc})",
+            f"set {config.ENV_HOME} to a folder you own, e.g. ~/django-workshop",
+        ) from None
     return folder
 
 

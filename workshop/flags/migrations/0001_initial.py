@@ -5,32 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FlagDefinition',
+            name="FlagDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('enabled', models.BooleanField(default=True, help_text='Kill switch: off turns the flag off for everyone.')),
-                ('everyone', models.BooleanField(default=False, help_text='On for every user (a full rollout).')),
-                ('percentage', models.DecimalField(decimal_places=2, default=0, help_text='Share of other users who get it (0-100), sticky per user.', max_digits=5)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('fully_on_since', models.DateTimeField(blank=True, null=True)),
-                ('groups', models.ManyToManyField(blank=True, related_name='+', to='auth.group')),
-                ('users', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "enabled",
+                    models.BooleanField(default=True, help_text="Kill switch: off turns the flag off for everyone."),
+                ),
+                ("everyone", models.BooleanField(default=False, help_text="On for every user (a full rollout).")),
+                (
+                    "percentage",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        help_text="Share of other users who get it (0-100), sticky per user.",
+                        max_digits=5,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("fully_on_since", models.DateTimeField(blank=True, null=True)),
+                ("groups", models.ManyToManyField(blank=True, related_name="+", to="auth.group")),
+                ("users", models.ManyToManyField(blank=True, related_name="+", to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('percentage__gte', 0), ('percentage__lte', 100)), name='flag_percentage_0_to_100')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("percentage__gte", 0), ("percentage__lte", 100)),
+                        name="flag_percentage_0_to_100",
+                    )
+                ],
             },
         ),
     ]

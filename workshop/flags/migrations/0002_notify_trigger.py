@@ -19,10 +19,14 @@ END $$;
 
 TRIGGERS = "".join(
     f"CREATE TRIGGER {table}_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
-    f"FOR EACH STATEMENT EXECUTE FUNCTION flags_notify_change();\n" for table in TABLES)
+    f"FOR EACH STATEMENT EXECUTE FUNCTION flags_notify_change();\n"
+    for table in TABLES
+)
 
-DROP = "".join(f"DROP TRIGGER IF EXISTS {table}_notify ON {table};\n" for table in TABLES) + \
-    "DROP FUNCTION IF EXISTS flags_notify_change();"
+DROP = (
+    "".join(f"DROP TRIGGER IF EXISTS {table}_notify ON {table};\n" for table in TABLES)
+    + "DROP FUNCTION IF EXISTS flags_notify_change();"
+)
 
 
 class Migration(migrations.Migration):

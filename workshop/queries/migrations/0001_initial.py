@@ -9,34 +9,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('shop', '0001_initial'),
+        ("shop", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InvoiceLine',
+            name="InvoiceLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveSmallIntegerField()),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('discount_percent', models.PositiveSmallIntegerField(default=0)),
-                ('total_by_hand', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=12)),
-                ('total_generated', models.GeneratedField(db_persist=True, expression=django.db.models.functions.math.Round(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('quantity'), '*', models.F('unit_price')), '*', django.db.models.expressions.CombinedExpression(models.Value(100), '-', models.F('discount_percent'))), '/', models.Value(100)), 2), output_field=models.DecimalField(decimal_places=2, max_digits=12))),
-                ('item', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='invoice_line', to='shop.orderitem')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("quantity", models.PositiveSmallIntegerField()),
+                ("unit_price", models.DecimalField(decimal_places=2, max_digits=10)),
+                ("discount_percent", models.PositiveSmallIntegerField(default=0)),
+                ("total_by_hand", models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=12)),
+                (
+                    "total_generated",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.db.models.functions.math.Round(
+                            django.db.models.expressions.CombinedExpression(
+                                django.db.models.expressions.CombinedExpression(
+                                    django.db.models.expressions.CombinedExpression(
+                                        models.F("quantity"), "*", models.F("unit_price")
+                                    ),
+                                    "*",
+                                    django.db.models.expressions.CombinedExpression(
+                                        models.Value(100), "-", models.F("discount_percent")
+                                    ),
+                                ),
+                                "/",
+                                models.Value(100),
+                            ),
+                            2,
+                        ),
+                        output_field=models.DecimalField(decimal_places=2, max_digits=12),
+                    ),
+                ),
+                (
+                    "item",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="invoice_line", to="shop.orderitem"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='OrderTotal',
+            name="OrderTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('total', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('item_count', models.PositiveIntegerField()),
-                ('refreshed_at', models.DateTimeField(auto_now=True)),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='stored_total', to='shop.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("total", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("item_count", models.PositiveIntegerField()),
+                ("refreshed_at", models.DateTimeField(auto_now=True)),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="stored_total", to="shop.order"
+                    ),
+                ),
             ],
         ),
     ]

@@ -9,54 +9,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('shop', '0001_initial'),
+        ("shop", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=20)),
-                ('object_id', models.BigIntegerField(null=True)),
-                ('op', models.CharField(choices=[('index', 'Index'), ('delete', 'Delete'), ('truncate', 'Truncate')], max_length=10)),
-                ('payload', models.JSONField(null=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=20)),
+                ("object_id", models.BigIntegerField(null=True)),
+                (
+                    "op",
+                    models.CharField(
+                        choices=[("index", "Index"), ("delete", "Delete"), ("truncate", "Truncate")], max_length=10
+                    ),
+                ),
+                ("payload", models.JSONField(null=True)),
+                ("created_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
         ),
         migrations.CreateModel(
-            name='Lexeme',
+            name="Lexeme",
             fields=[
-                ('word', models.TextField(primary_key=True, serialize=False)),
-                ('documents', models.IntegerField()),
-                ('trigrams', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), size=None)),
+                ("word", models.TextField(primary_key=True, serialize=False)),
+                ("documents", models.IntegerField()),
+                ("trigrams", django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), size=None)),
             ],
             options={
-                'indexes': [django.contrib.postgres.indexes.GinIndex(fields=['trigrams'], name='search_lexeme_trigrams_gin')],
+                "indexes": [
+                    django.contrib.postgres.indexes.GinIndex(fields=["trigrams"], name="search_lexeme_trigrams_gin")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProductVector',
+            name="ProductVector",
             fields=[
-                ('product', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='search_vector', serialize=False, to='shop.product')),
-                ('document', django.contrib.postgres.search.SearchVectorField()),
+                (
+                    "product",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="search_vector",
+                        serialize=False,
+                        to="shop.product",
+                    ),
+                ),
+                ("document", django.contrib.postgres.search.SearchVectorField()),
             ],
             options={
-                'indexes': [django.contrib.postgres.indexes.GinIndex(fields=['document'], name='search_product_document_gin')],
+                "indexes": [
+                    django.contrib.postgres.indexes.GinIndex(fields=["document"], name="search_product_document_gin")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReviewVector',
+            name="ReviewVector",
             fields=[
-                ('review', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='search_vector', serialize=False, to='shop.review')),
-                ('document', django.contrib.postgres.search.SearchVectorField()),
+                (
+                    "review",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="search_vector",
+                        serialize=False,
+                        to="shop.review",
+                    ),
+                ),
+                ("document", django.contrib.postgres.search.SearchVectorField()),
             ],
             options={
-                'indexes': [django.contrib.postgres.indexes.GinIndex(fields=['document'], name='search_review_document_gin')],
+                "indexes": [
+                    django.contrib.postgres.indexes.GinIndex(fields=["document"], name="search_review_document_gin")
+                ],
             },
         ),
     ]

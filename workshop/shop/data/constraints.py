@@ -45,8 +45,11 @@ def drop(cursor, tables: list[str]) -> list[Saved]:
         if item.kind == "index":
             cursor.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(item.name)))
         else:
-            cursor.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                sql.Identifier(item.table), sql.Identifier(item.name)))
+            cursor.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                    sql.Identifier(item.table), sql.Identifier(item.name)
+                )
+            )
     return saved
 
 
@@ -56,5 +59,9 @@ def restore(cursor, saved: list[Saved]) -> None:
         if item.kind == "index":
             cursor.execute(item.definition)  # pg_get_indexdef returns a complete CREATE INDEX
         else:
-            cursor.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                sql.Identifier(item.table), sql.Identifier(item.name)) + sql.SQL(item.definition))
+            cursor.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                    sql.Identifier(item.table), sql.Identifier(item.name)
+                )
+                + sql.SQL(item.definition)
+            )

@@ -9,9 +9,9 @@ depend on how it is consumed.
 from __future__ import annotations
 
 import re
-from string import capwords
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from string import capwords
 
 import numpy as np
 
@@ -90,18 +90,65 @@ class ShopGenerator:
     def tables(self) -> list[Table]:
         return [
             Table("shop_category", ("id", "name", "slug"), self.categories),
-            Table("shop_product", ("id", "sku", "title", "description", "brand", "category_id", "price", "stock",
-                                   "is_active", "created_at"), self.products),
-            Table("shop_customer", ("id", "first_name", "last_name", "email", "phone", "national_id", "birth_date",
-                                    "gender", "street_address", "city", "state", "zip_code", "created_at"),
-                  self.customers),
+            Table(
+                "shop_product",
+                (
+                    "id",
+                    "sku",
+                    "title",
+                    "description",
+                    "brand",
+                    "category_id",
+                    "price",
+                    "stock",
+                    "is_active",
+                    "created_at",
+                ),
+                self.products,
+            ),
+            Table(
+                "shop_customer",
+                (
+                    "id",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "national_id",
+                    "birth_date",
+                    "gender",
+                    "street_address",
+                    "city",
+                    "state",
+                    "zip_code",
+                    "created_at",
+                ),
+                self.customers,
+            ),
             Table("shop_order", ("id", "customer_id", "status", "created_at"), self.orders),
             Table("shop_orderitem", ("id", "order_id", "product_id", "quantity", "unit_price"), self.order_items),
-            Table("shop_review", ("id", "product_id", "customer_id", "rating", "title", "body", "created_at"),
-                  self.product_reviews),
+            Table(
+                "shop_review",
+                ("id", "product_id", "customer_id", "rating", "title", "body", "created_at"),
+                self.product_reviews,
+            ),
             Table("auth_group", ("id", "name"), self.groups),
-            Table("auth_user", ("id", "password", "is_superuser", "username", "first_name", "last_name", "email",
-                                "is_staff", "is_active", "date_joined"), self.staff),
+            Table(
+                "auth_user",
+                (
+                    "id",
+                    "password",
+                    "is_superuser",
+                    "username",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "is_staff",
+                    "is_active",
+                    "date_joined",
+                ),
+                self.staff,
+            ),
             Table("auth_user_groups", ("id", "user_id", "group_id"), self.staff_groups),
         ]
 
@@ -145,7 +192,9 @@ class ShopGenerator:
             pattern = rng.integers(3)
             noun_t = words["noun"][:1].upper() + words["noun"][1:]
             if pattern == 0:
-                title = f"{words['brand']} {capwords(words['adjective'] + ' ' + words['material'] + ' ' + words['noun'])}"
+                title = (
+                    f"{words['brand']} {capwords(words['adjective'] + ' ' + words['material'] + ' ' + words['noun'])}"
+                )
             elif pattern == 1:
                 title = f"{words['brand']} {noun_t} in {words['color']}"
             else:
@@ -159,11 +208,23 @@ class ShopGenerator:
             descriptions.append(escape(description))
             brand_col.append(escape(words["brand"]))
             skus.append(f"{re.sub('[^A-Z]', '', cat['name'].upper())[:3]}-{i + 1:06d}")
-        yield n, copy_text([
-            strs(np.arange(1, n + 1)), skus, titles, descriptions, brand_col, strs(cat_idx + 1), money(cents),
-            strs(rng.integers(0, 500, size=n)), ["t" if a else "f" for a in (rng.random(n) > 0.04).tolist()],
-            timestamps(created),
-        ])
+        yield (
+            n,
+            copy_text(
+                [
+                    strs(np.arange(1, n + 1)),
+                    skus,
+                    titles,
+                    descriptions,
+                    brand_col,
+                    strs(cat_idx + 1),
+                    money(cents),
+                    strs(rng.integers(0, 500, size=n)),
+                    ["t" if a else "f" for a in (rng.random(n) > 0.04).tolist()],
+                    timestamps(created),
+                ]
+            ),
+        )
 
     # --- people ------------------------------------------------------------------------
 
@@ -209,9 +270,16 @@ class ShopGenerator:
             numbers = rng.integers(1, 999, size=n)
             dom = domains[rng.choice(len(domains), size=n, p=domain_p)]
             emails = []
-            for f, l, style, num, year, d, i in zip(first_slugs, last_slugs, email_style.tolist(), numbers.tolist(),
-                                                    birth_year.tolist(), dom, ids.tolist()):
-                local = (f"{f}.{l}", f"{f}{l[:1]}{num}", f"{f[:1]}{l}", f"{f}_{l}{year % 100:02d}", f"{l}.{f}{num}")[style]
+            for f, ln, style, num, year, d, i in zip(
+                first_slugs, last_slugs, email_style.tolist(), numbers.tolist(), birth_year.tolist(), dom, ids.tolist()
+            ):
+                local = (
+                    f"{f}.{ln}",
+                    f"{f}{ln[:1]}{num}",
+                    f"{f[:1]}{ln}",
+                    f"{f}_{ln}{year % 100:02d}",
+                    f"{ln}.{f}{num}",
+                )[style]
                 email = f"{local}@{d}"
                 if email in seen_emails:  # a second Emma Smith at gmail picks a number, like in life
                     email = f"{local}{i}@{d}"
@@ -220,21 +288,44 @@ class ShopGenerator:
             area = rng.integers(201, 990, size=n)
             line = rng.integers(0, 10_000, size=n)
             phones = [f"({a}) 555-{b:04d}" for a, b in zip(area.tolist(), line.tolist())]
-            national = [f"9{x // 1_000_000:02d}-{x // 10_000 % 100:02d}-{x % 10_000:04d}"
-                        for x in national_ids[start:start + n].tolist()]
+            national = [
+                f"9{x // 1_000_000:02d}-{x // 10_000 % 100:02d}-{x % 10_000:04d}"
+                for x in national_ids[start : start + n].tolist()
+            ]
             city_i = rng.choice(len(cities), size=n, p=city_w)
             zips = [f"{z}{s:02d}" for z, s in zip(zip3[city_i], rng.integers(0, 40, size=n).tolist())]
             house = (np.exp(rng.uniform(0, np.log(9999), size=n))).astype(np.int64) + 1
-            streets_col = [f"{h} {s} {x}" for h, s, x in zip(house.tolist(), streets[rng.integers(len(streets), size=n)],
-                                                                  suffixes[rng.integers(len(suffixes), size=n)])]
+            streets_col = [
+                f"{h} {s} {x}"
+                for h, s, x in zip(
+                    house.tolist(),
+                    streets[rng.integers(len(streets), size=n)],
+                    suffixes[rng.integers(len(suffixes), size=n)],
+                )
+            ]
             span = (END - START).astype(np.int64) * 0.9
             created = START + (rng.random(n) * span).astype("timedelta64[s]")
-            self.customer_created[start:start + n] = created
-            yield n, copy_text([
-                strs(ids), [escape(x) for x in firsts.tolist()], [escape(x) for x in lasts.tolist()], emails, phones,
-                national, np.datetime_as_string(birth, unit="D").tolist(), np.array(["F", "M", "X"])[gender_idx].tolist(),
-                streets_col, cities[city_i].tolist(), states[city_i].tolist(), zips, timestamps(created),
-            ])
+            self.customer_created[start : start + n] = created
+            yield (
+                n,
+                copy_text(
+                    [
+                        strs(ids),
+                        [escape(x) for x in firsts.tolist()],
+                        [escape(x) for x in lasts.tolist()],
+                        emails,
+                        phones,
+                        national,
+                        np.datetime_as_string(birth, unit="D").tolist(),
+                        np.array(["F", "M", "X"])[gender_idx].tolist(),
+                        streets_col,
+                        cities[city_i].tolist(),
+                        states[city_i].tolist(),
+                        zips,
+                        timestamps(created),
+                    ]
+                ),
+            )
 
     def national_ids(self, count: int) -> np.ndarray:
         """`count` distinct 8-digit numbers in a seeded random order: the i-th customer's
@@ -247,18 +338,35 @@ class ShopGenerator:
         rng = self.rng(7)
         v = self.vocab
         n = self.size.staff
-        firsts = [(v.first_female + v.first_male)[i] for i in rng.integers(len(v.first_female) + len(v.first_male), size=n)]
+        firsts = [
+            (v.first_female + v.first_male)[i] for i in rng.integers(len(v.first_female) + len(v.first_male), size=n)
+        ]
         lasts = [v.last[i] for i in rng.integers(len(v.last), size=n)]
-        usernames = [f"{vocab_mod.ascii_slug(f)}.{vocab_mod.ascii_slug(l)}{i + 1}" for i, (f, l) in enumerate(zip(firsts, lasts))]
+        usernames = [
+            f"{vocab_mod.ascii_slug(f)}.{vocab_mod.ascii_slug(ln)}{i + 1}"
+            for i, (f, ln) in enumerate(zip(firsts, lasts))
+        ]
         joined = START + (rng.random(n) * (END - START).astype(np.int64)).astype("timedelta64[s]")
         # "!" marks an unusable password: staff accounts exist for permissions and flag
         # targeting, nobody logs in with them.
         passwords = [f"!{rng.integers(1 << 62):x}" for _ in range(n)]
-        yield n, copy_text([
-            [str(i) for i in range(1, n + 1)], passwords, ["t" if i == 0 else "f" for i in range(n)], usernames,
-            [escape(x) for x in firsts], [escape(x) for x in lasts], [f"{u}@shop.example" for u in usernames],
-            ["t"] * n, ["t"] * n, timestamps(joined),
-        ])
+        yield (
+            n,
+            copy_text(
+                [
+                    [str(i) for i in range(1, n + 1)],
+                    passwords,
+                    ["t" if i == 0 else "f" for i in range(n)],
+                    usernames,
+                    [escape(x) for x in firsts],
+                    [escape(x) for x in lasts],
+                    [f"{u}@shop.example" for u in usernames],
+                    ["t"] * n,
+                    ["t"] * n,
+                    timestamps(joined),
+                ]
+            ),
+        )
 
     def groups(self) -> Iterator[tuple[int, str]]:
         yield len(STAFF_GROUPS), copy_text([[str(i + 1) for i in range(len(STAFF_GROUPS))], list(STAFF_GROUPS)])
@@ -269,8 +377,12 @@ class ShopGenerator:
         for user in range(1, self.size.staff + 1):
             picks = rng.choice(len(STAFF_GROUPS), size=1 + int(rng.random() < 0.3), replace=False)
             pairs += [(user, int(g) + 1) for g in sorted(picks.tolist())]
-        yield len(pairs), copy_text([[str(i + 1) for i in range(len(pairs))], [str(u) for u, _ in pairs],
-                                     [str(g) for _, g in pairs]])
+        yield (
+            len(pairs),
+            copy_text(
+                [[str(i + 1) for i in range(len(pairs))], [str(u) for u, _ in pairs], [str(g) for _, g in pairs]]
+            ),
+        )
 
     # --- orders ------------------------------------------------------------------------
 
@@ -289,11 +401,20 @@ class ShopGenerator:
             since = self.customer_created[cust - 1]
             created = since + (rng.random(n) * (END - since).astype(np.int64)).astype("timedelta64[s]")
             status = rng.choice(len(ORDER_STATUSES), size=n, p=ORDER_STATUS_P)
-            self.order_customer[start:start + n] = cust
-            self.order_created[start:start + n] = created
-            self.order_delivered[start:start + n] = status == 3
-            yield n, copy_text([strs(np.arange(start + 1, start + n + 1)), strs(cust), ORDER_STATUSES[status].tolist(),
-                                timestamps(created)])
+            self.order_customer[start : start + n] = cust
+            self.order_created[start : start + n] = created
+            self.order_delivered[start : start + n] = status == 3
+            yield (
+                n,
+                copy_text(
+                    [
+                        strs(np.arange(start + 1, start + n + 1)),
+                        strs(cust),
+                        ORDER_STATUSES[status].tolist(),
+                        timestamps(created),
+                    ]
+                ),
+            )
 
     def order_items(self) -> Iterator[tuple[int, str]]:
         n_orders, n_products = self.size.orders, self.size.products
@@ -308,7 +429,7 @@ class ShopGenerator:
             m = len(order_ids)
             product = best_sellers[skewed(rng, n_products, m, 2.0)] + 1
             firsts = np.concatenate(([0], np.cumsum(per_order)[:-1]))
-            self.order_first_product[start:start + n] = product[firsts]
+            self.order_first_product[start : start + n] = product[firsts]
             quantity = 1 + rng.geometric(0.75, size=m) - 1
             discount = np.where(rng.random(m) < 0.15, rng.uniform(0.8, 0.95, size=m), 1.0)
             unit = np.round(self.product_cents[product - 1] * discount).astype(np.int64)
@@ -336,5 +457,17 @@ class ShopGenerator:
             parts.append(texts["closings"][r][rng.integers(len(texts["closings"][r]))])
             titles.append(escape(texts["titles"][r][rng.integers(len(texts["titles"][r]))].format(**words)[:120]))
             bodies.append(escape(" ".join(parts).format(**words)))
-        yield n, copy_text([strs(np.arange(1, n + 1)), strs(product), strs(self.order_customer[orders]), strs(ratings),
-                            titles, bodies, timestamps(created)])
+        yield (
+            n,
+            copy_text(
+                [
+                    strs(np.arange(1, n + 1)),
+                    strs(product),
+                    strs(self.order_customer[orders]),
+                    strs(ratings),
+                    titles,
+                    bodies,
+                    timestamps(created),
+                ]
+            ),
+        )

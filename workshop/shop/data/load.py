@@ -123,5 +123,11 @@ def _copy(raw_cursor, table: generate.Table, bar) -> int:
 def _progress_bar(spec, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=spec.approx_rows, unit=" rows", unit_scale=True, desc=f"Loading {spec.name} dataset",
-                disable=not enabled, leave=False)
+    return tqdm(
+        total=spec.approx_rows,
+        unit=" rows",
+        unit_scale=True,
+        desc=f"Loading {spec.name} dataset",
+        disable=not enabled,
+        leave=False,
+    )
