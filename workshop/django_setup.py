@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Iterable
 
 from workshop import settings as workshop_settings
 from workshop.errors import WorkshopError
@@ -56,6 +58,24 @@ def require_setup() -> None:
             "The workshop is not set up in this kernel yet",
             "run the notebook's first code cell (import workshop; workshop.setup()), then this one again",
         )
+
+
+def lazy_exports(package: str, exports: dict[str, str], needs_django: Iterable[str] | None = None):
+    """A PEP 562 module `__getattr__` for a theme package: `exports` maps a public name to the
+    submodule that defines it, imported on first use. The package then imports without a
+    configured Django (`workshop bench`, the CLI), while a notebook cell that uses a name
+    before workshop.setup() gets the "run the set-up cell first" message. `needs_django`:
+    the names that need it (default: all)."""
+    checked = set(exports if needs_django is None else needs_django)
+
+    def __getattr__(name: str):
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if name in checked:
+            require_setup()
+        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+
+    return __getattr__
 
 
 def pending_migrations() -> list[str]:

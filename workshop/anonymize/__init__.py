@@ -14,7 +14,7 @@ alias (the copy as a Django database alias), attacks (voter roll, Netflix), dp (
 coverage + cli (`workshop anonymize check`), exercises and solutions.
 """
 
-import importlib
+from workshop.django_setup import lazy_exports
 
 # Names load on first use (PEP 562), so `workshop bench` can import workshop.anonymize.bench
 # without a configured Django, while a notebook cell that uses them before workshop.setup()
@@ -45,10 +45,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from workshop.django_setup import require_setup
-
-    require_setup()
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -14,7 +14,7 @@ propagation), requestloop/killswitch (the kill switch under load), grid (10,000 
 expand_contract, measure/bench, widgets, exercises (solutions apart, in solutions.py).
 """
 
-import importlib
+from workshop.django_setup import lazy_exports
 
 # Names load on first use (PEP 562): `workshop bench` and the CLI import this package
 # without a configured Django; used before workshop.setup() they say which cell to run.
@@ -35,11 +35,4 @@ __all__ = list(_EXPORTS)
 _NEEDS_DJANGO = {"define", "delete", "is_on", "get_client", "override"}
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name in _NEEDS_DJANGO:
-        from workshop.django_setup import require_setup
-
-        require_setup()
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, needs_django=_NEEDS_DJANGO)

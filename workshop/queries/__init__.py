@@ -13,7 +13,7 @@ exercises, solutions, widgets, models (the app's own tables), aggregations + ben
 (`workshop bench queries`), cli (`workshop queries ...`).
 """
 
-import importlib
+from workshop.django_setup import lazy_exports
 
 # Loaded on first use (PEP 562): `workshop bench` imports workshop.queries.bench without a
 # configured Django; a notebook cell run before workshop.setup() gets "run the set-up cell".
@@ -31,10 +31,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from workshop.django_setup import require_setup
-
-    require_setup()
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -12,7 +12,7 @@ search in PostgreSQL, typo vocabulary), es (index names, mapping, analyzer choic
 API for Django 5.2), api (the queryset), experiment (consistency), widgets, exercises.
 """
 
-import importlib
+from workshop.django_setup import lazy_exports
 
 _EXPORTS = {
     "products": "api",
@@ -26,10 +26,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from workshop.django_setup import require_setup
-
-    require_setup()
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
