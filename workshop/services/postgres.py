@@ -291,9 +291,10 @@ class EmbeddedPostgres:
 
     def start(self) -> Database:
         """Start (initialising on first use) and return the server's `postgres` database."""
-        self._check_pgdata()
         pgserver = self._pgserver()
         with self._start_lock():
+            # Under the lock: another process may be in the middle of initdb (no PG_VERSION yet).
+            self._check_pgdata()
             was_running = self.running()
             if not was_running:
                 self._forget(pgserver)  # a cached handle to a server stopped elsewhere would not restart it
