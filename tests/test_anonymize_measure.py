@@ -75,13 +75,36 @@ def test_every_widget_default_is_valid_for_the_fields_it_is_offered_on():
     assert {"generalize_date", "noise", "static", "shuffle"} <= accepted["birth_date"]
 
 
-def test_widgets_build_and_render():
+def test_widgets_show_what_their_controls_ask_for(capsys):
+    """The rule preview names the strategy picked; the explorer's k-anonymity line follows the ZIP
+    slider, and its unique share is the one an independent ORM count gives."""
+    from django.db.models import Count
+    from django.db.models.functions import ExtractYear, Substr
+
+    from workshop.shop.models import Customer
+
     box = widgets.rule_preview()
     model, field, strategy = box.children[0].children
     field.value = "phone"
     strategy.value = "mask"
+    assert "Mask(" in box.children[1].value and "digits" in box.children[1].value, box.children[1].value
+
     explorer = widgets.generalization_explorer()
-    explorer.children[0].children[1].value = 3
+    birth, zip_digits, _gender = explorer.children[0].children[:3]
+    birth.value = "year"
+    capsys.readouterr()
+    zip_digits.value = 1
+    line = capsys.readouterr().out
+    assert "birth year, ZIP 1 digits, gender" in line, line
+    classes = (
+        Customer.objects.annotate(year=ExtractYear("birth_date"), zip1=Substr("zip_code", 1, 1))
+        .values("year", "zip1", "gender")
+        .annotate(n=Count("id"))
+    )
+    unique = sum(1 for c in classes if c["n"] == 1)
+    total = Customer.objects.count()
+    assert 0 < unique < total  # a share that says something on the tiny dataset
+    assert f"{unique / total:.1%} of {total:,} records are unique" in line, line
 
 
 def test_modules_import_without_django_and_say_which_cell_to_run():
