@@ -32,6 +32,20 @@ def django_db_setup(django_db_setup, django_db_blocker):
         load.load("tiny", progress=False)
 
 
+@pytest.fixture(scope="module")
+def es():
+    """A client of the Elasticsearch node CI starts (`workshop es up`): a test using it fails
+    in CI when the node is missing, and is skipped with the reason elsewhere."""
+    from workshop.services import elasticsearch
+
+    found = elasticsearch.find()
+    if not found.available:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide Elasticsearch: {found.problem}")
+        pytest.skip(f"Elasticsearch not available: {found.problem}")
+    return elasticsearch.client(found)
+
+
 @pytest.fixture
 def state_home():
     """A state folder of its own, outside pytest's tmp tree: servers run as other users

@@ -4,24 +4,11 @@ undo everything they did at the end (rows, triggers, outbox, indexes)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
 SKU_PREFIX = "ST-"
-
-
-@pytest.fixture(scope="module")
-def es():
-    from workshop.services import elasticsearch
-
-    found = elasticsearch.find()
-    if not found.available:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide Elasticsearch: {found.problem}")
-        pytest.skip(f"Elasticsearch not available: {found.problem}")
-    return elasticsearch.client(found)
 
 
 @pytest.fixture

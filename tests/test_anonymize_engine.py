@@ -9,6 +9,7 @@ import hashlib
 import hmac
 
 import pytest
+from anonymize_support import checksum, drop, rows, schemas
 from psycopg import sql
 
 from workshop.anonymize import (
@@ -34,27 +35,6 @@ from workshop.errors import WorkshopError
 KEY = b"test-key-0123456789abcdef"
 OTHER_KEY = b"another-key-0123456789abcdef"
 pytestmark = pytest.mark.django_db
-
-
-def rows(query, params=None):
-    with db.connect() as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def checksum(schema: str, table: str) -> str:
-    return rows(
-        sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM {} t").format(sql.Identifier(schema, table))
-    )[0][0]
-
-
-def schemas() -> set[str]:
-    return {r[0] for r in rows("SELECT nspname FROM pg_namespace")}
-
-
-def drop(*names):
-    with db.connect() as conn:
-        for name in names:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
+from anonymize_support import checksum, drop, rows, schemas
 from psycopg import sql
 
 from workshop.anonymize import build, db, keys, sqlhash
@@ -24,27 +25,6 @@ from workshop.errors import WorkshopError
 KEY = b"hardening-test-key-0123456789"
 LOCK = 0x5750_7E57  # the advisory lock a blocked build waits on
 pytestmark = pytest.mark.django_db
-
-
-def rows(query, params=None):
-    with db.connect() as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def checksum(schema: str, table: str) -> str:
-    return rows(
-        sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {} t").format(sql.Identifier(schema, table))
-    )[0][0]
-
-
-def schemas() -> set[str]:
-    return {r[0] for r in rows("SELECT nspname FROM pg_namespace")}
-
-
-def drop(*names):
-    with db.connect() as conn:
-        for name in names:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ every foreign key onto it; original ids do not come back; collisions are still f
 from __future__ import annotations
 
 import pytest
+from anonymize_support import rows
 from psycopg import sql
 
 from workshop.anonymize import build, db, keys, renumber, sqlhash
@@ -12,11 +13,6 @@ from workshop.anonymize.shop_rules import NATIONAL_ID
 KEY = b"renumber-test-key-0123456789"
 OTHER_KEY = b"renumber-other-key-012345678"
 pytestmark = pytest.mark.django_db
-
-
-def rows(query, params=None):
-    with db.connect() as conn:
-        return conn.execute(query, params).fetchall()
 
 
 def national_id_pseudonym(value: str) -> str:

@@ -13,16 +13,6 @@ from workshop.services import elasticsearch
 from workshop.shop.models import Product
 
 
-@pytest.fixture(scope="module")
-def es():
-    found = elasticsearch.find()
-    if not found.available:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide Elasticsearch: {found.problem}")
-        pytest.skip(f"Elasticsearch not available: {found.problem}")
-    return elasticsearch.client(found)
-
-
 @pytest.fixture
 def index(es):
     name = f"test-products-{uuid.uuid4().hex[:8]}"

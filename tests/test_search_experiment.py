@@ -7,7 +7,7 @@ not (its disagreements are measured, not assumed: the workload always contains r
 from __future__ import annotations
 
 import pytest
-from search_support import committed, es  # noqa: F401 (fixtures)
+from search_support import committed  # noqa: F401 (fixtures)
 
 from workshop.search import api, experiment
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 from django.db import transaction
-from search_support import committed, es, es_url, make_product, prefix  # noqa: F401 (fixtures)
+from search_support import committed, es_url, make_product, prefix  # noqa: F401 (fixtures)
 
 from workshop.search import consistency, outbox
 from workshop.search.relay import CRASH_ENV, Relay

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import transaction
-from search_support import committed, es, make_product, prefix  # noqa: F401 (fixtures)
+from search_support import committed, make_product, prefix  # noqa: F401 (fixtures)
 
 from workshop.search import consistency, signals
 from workshop.search import es as es_side
