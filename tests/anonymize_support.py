@@ -28,3 +28,15 @@ def drop(*names):
     with db.connect() as conn:
         for name in names:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+# Six people (id, birth date, ZIP, gender) whose equivalence classes can be checked by hand:
+# each test module says what it expects of them.
+PEOPLE = [
+    (1, "1980-03-01", "02134", "F"),
+    (2, "1980-11-30", "02139", "F"),
+    (3, "1990-01-01", "10001", "M"),
+    (4, "1990-06-15", "10002", "M"),
+    (5, "1990-12-31", "10003", "M"),
+    (6, "1990-07-04", "10001", "F"),
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from anonymize_support import PEOPLE
 
 from workshop.anonymize import db, measure, widgets
 from workshop.anonymize.measure import Generalization
@@ -11,17 +12,9 @@ from workshop.anonymize.strategies import STRATEGIES
 
 pytestmark = pytest.mark.django_db
 
-# Six people. Exact: all unique. By birth year, ZIP3 and gender:
+# PEOPLE (six people: id, birth date, ZIP, gender). Exact: all unique. By birth year, ZIP3 and gender:
 #   {1, 2} (1980, 021, F), {3, 4, 5} (1990, 100, M), {6} (1990, 100, F)  -> k = 1, 1 unique.
 # Without gender: {1, 2}, {3, 4, 5, 6}  -> k = 2, none unique.
-PEOPLE = [
-    (1, "1980-03-01", "02134", "F"),
-    (2, "1980-11-30", "02139", "F"),
-    (3, "1990-01-01", "10001", "M"),
-    (4, "1990-06-15", "10002", "M"),
-    (5, "1990-12-31", "10003", "M"),
-    (6, "1990-07-04", "10001", "F"),
-]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from anonymize_support import PEOPLE
 
 from workshop.anonymize import alias, db
 from workshop.anonymize import target as T
@@ -18,17 +19,9 @@ ALIAS = alias.use_copy("anon_alias")
 
 KEY = b"k" * 32
 QIS = ("birth_date", "zip_code", "gender")
-# Six people (id, birth date, ZIP, gender). With k=2 and nothing suppressed the least lossy
+# PEOPLE (six people: id, birth date, ZIP, gender). With k=2 and nothing suppressed the least lossy
 # node is birth year + 4-digit ZIP without gender: {1, 2} and {3, 4, 5, 6}. Allowing one
 # suppressed record, gender stays and person 6 (the only 1990 woman) is withheld.
-PEOPLE = [
-    (1, "1980-03-01", "02134", "F"),
-    (2, "1980-11-30", "02139", "F"),
-    (3, "1990-01-01", "10001", "M"),
-    (4, "1990-06-15", "10002", "M"),
-    (5, "1990-12-31", "10003", "M"),
-    (6, "1990-07-04", "10001", "F"),
-]
 
 
 @pytest.fixture
