@@ -7,13 +7,9 @@ per process, and the shared `workshop` database stays as the notebooks expect it
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
-from workshop import config
-from workshop.bench import Result, benchmark
+from workshop.bench import Result, benchmark, run_child
 
 FULL_DB, COMPARE_DB = "workshop_bench", "workshop_bench_100k"
 COMPARE_ROWS = 100_000
@@ -160,13 +156,7 @@ print(json.dumps({"engine": engine, "engine_runs": engine_runs, "engine_cold": e
 
 
 def _child(script: str, db_name: str, label: str) -> dict:
-    env = {**os.environ, config.ENV_DB_NAME: db_name}
-    env.pop(config.ENV_SIZE, None)
-    print(f"anonymize bench: {label} (database {db_name})", file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=None, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the anonymize benchmark ({label}) failed; see the output above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(f"anonymize bench: {label}", script, db_name)
 
 
 @benchmark("anonymize", "anonymized copy of the bench dataset; engine vs ORM loop and bulk_update on 100k customers")

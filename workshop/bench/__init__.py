@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +39,20 @@ def benchmark(name: str, description: str = "") -> Callable[[Bench], Bench]:
         return func
 
     return register
+
+
+def run_child(what: str, script: str, db_name: str, args: tuple = ()) -> dict:
+    """Run a benchmark body in a fresh Python on database `db_name` (its own dataset, never
+    the notebooks'); its progress goes to stderr, its last stdout line is the JSON returned."""
+    from workshop import config
+
+    env = {**os.environ, config.ENV_DB_NAME: db_name}
+    env.pop(config.ENV_SIZE, None)  # the body picks its dataset size itself
+    print(f"{what} (database {db_name})", file=sys.stderr, flush=True)
+    done = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed; see the output above")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def discover() -> dict[str, tuple[Bench, str]]:

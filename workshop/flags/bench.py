@@ -7,13 +7,9 @@ dataset are all it needs), so the notebooks' database is left as it is."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
-from workshop import config
-from workshop.bench import Result, benchmark
+from workshop.bench import Result, benchmark, run_child
 
 BENCH_DB = "workshop_flags_bench"
 CHECKS, ROUNDS, WORKERS, FLIPS = 2000, 15, 4, 50
@@ -32,18 +28,7 @@ print(json.dumps({"checks": checks, "propagation": propagation}))
 
 
 def _child() -> dict:
-    env = {**os.environ, config.ENV_DB_NAME: BENCH_DB}
-    env.pop(config.ENV_SIZE, None)
-    print(f"flags bench: checks and propagation (database {BENCH_DB})", file=sys.stderr, flush=True)
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, *map(str, (CHECKS, ROUNDS, WORKERS, FLIPS))],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError("the flags benchmark failed; see the output above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("flags bench: checks and propagation", _CHILD, BENCH_DB, (CHECKS, ROUNDS, WORKERS, FLIPS))
 
 
 @benchmark("flags", "one flag check on every rung (us, queries), and flip propagation to 4 processes")

@@ -12,13 +12,9 @@ compared before the timings count. The database runs with the server's settings 
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
-from workshop import config
-from workshop.bench import Result, benchmark
+from workshop.bench import Result, benchmark, run_child
 
 DB_NAME = "workshop_bench"
 ROWS = 1_000_000
@@ -35,15 +31,7 @@ print(json.dumps(run(%d, %d, %d)))
 
 
 def _child(rows: int = ROWS, db_runs: int = DB_RUNS, page: int = PAGE, db_name: str = DB_NAME) -> dict:
-    env = {**os.environ, config.ENV_DB_NAME: db_name}
-    env.pop(config.ENV_SIZE, None)
-    print(f"queries bench: database {db_name}, {rows:,}-row slices", file=sys.stderr, flush=True)
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD % (rows, db_runs, page)], env=env, stdout=subprocess.PIPE, stderr=None, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError("the queries benchmark failed; see the output above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(f"queries bench: {rows:,}-row slices", _CHILD % (rows, db_runs, page), db_name)
 
 
 def results(measured: dict) -> list[Result]:

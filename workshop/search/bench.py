@@ -5,13 +5,7 @@ signals and outbox rows; without it only postgres is measured."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
-from workshop import config
-from workshop.bench import Result, benchmark
+from workshop.bench import Result, benchmark, run_child
 
 DB_NAME = "search_bench"
 DOCUMENTS = 100_000
@@ -44,15 +38,7 @@ UNITS = {
 
 
 def _child(documents: int) -> dict:
-    env = {**os.environ, config.ENV_DB_NAME: DB_NAME}
-    env.pop(config.ENV_SIZE, None)
-    print(f"search bench: {documents:,} documents (database {DB_NAME})", file=sys.stderr, flush=True)
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD % documents], env=env, stdout=subprocess.PIPE, stderr=None, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError("the search benchmark failed; see the output above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(f"search bench: {documents:,} documents", _CHILD % documents, DB_NAME)
 
 
 def results_from(measured: dict) -> list[Result]:
