@@ -3,6 +3,10 @@ rolled-back transaction, the periodic refresh, and what a TTL cache gets wrong m
 
 from __future__ import annotations
 
+import select
+import tomllib
+from pathlib import Path
+
 import psycopg
 import pytest
 from flags_helpers import *  # noqa: F403  (fixtures: committed, flag_key, store, ...)
@@ -92,6 +96,32 @@ def test_the_store_reconnects_after_its_connection_is_killed(committed, flag_key
     assert killed
     processes.commit_flip(conninfo(), flag_key, percentage=77.0)
     assert store.wait_for(lambda d: d[flag_key].percentage == 77, timeout=15)
+
+
+def test_a_notification_that_arrives_before_the_reload_statement_is_kept(committed, flag_key):
+    """The listener reloads on its LISTEN connection. psycopg before 3.2.4 dropped every
+    notification read while another statement ran on that connection (psycopg release notes,
+    3.2.4, ticket #962), so a flip committed during the reload waited for the periodic refresh.
+    Made deterministic: the notification is on the listener's socket before the reload runs."""
+    committed(percentage=5)
+    reloading = FlagStore(conninfo())  # not started: the test drives the listener's connection
+    with reloading._connect() as conn:
+        conn.execute(f"LISTEN {schema.CHANNEL}")
+        processes.commit_flip(conninfo(), flag_key, percentage=6.0)
+        readable, _, _ = select.select([conn.fileno()], [], [], 10)
+        assert readable, "the NOTIFY never reached the listener's socket"
+        reloading.load(conn)  # the reload's SELECT reads the socket first
+        heard = [n.payload for n in conn.notifies(timeout=2, stop_after=1)]
+    assert heard == [schema.TABLE], f"the notification was dropped by the reload (psycopg {psycopg.__version__})"
+
+
+def test_the_psycopg_pin_excludes_the_versions_that_drop_notifications():
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    (psycopg_pin,) = [r for r in map(Requirement, pyproject["project"]["dependencies"]) if r.name == "psycopg"]
+    assert not psycopg_pin.specifier.contains("3.2.3"), psycopg_pin
+    assert psycopg_pin.specifier.contains(psycopg.__version__), "the installed psycopg is outside the pin"
 
 
 def test_percentile():
