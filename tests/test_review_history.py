@@ -48,11 +48,7 @@ def test_same_numbers_as_pydriller(repo):
     for commit in pydriller.Repository(str(repo)).traverse_commits():
         if commit.merge:
             continue
-        files = [
-            m
-            for m in commit.modified_files
-            if history.paths.kind(m.new_path or m.old_path) not in history.paths.IGNORED_KINDS
-        ]
+        files = [m for m in commit.modified_files if not history.paths.not_counted(m.new_path or m.old_path)]
         theirs[commit.hash] = (len(files), sum(m.added_lines for m in files), sum(m.deleted_lines for m in files))
     assert {sha: (c.files, c.added, c.removed) for sha, c in ours.items()} == theirs
 

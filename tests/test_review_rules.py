@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from review_support import small_repository
 
 from workshop.review import review
 from workshop.review.examples import PR_TEMPLATE, Builder, demo_repository
@@ -12,19 +13,7 @@ from workshop.review.examples import PR_TEMPLATE, Builder, demo_repository
 
 @pytest.fixture
 def repo(tmp_path):
-    b = Builder(tmp_path / "repo")
-    b.commit(
-        "base",
-        {
-            "pyproject.toml": "[tool.ruff.lint]\nselect = ['E', 'F']\n",
-            "app/__init__.py": "",
-            "app/models.py": "import os\n\nX = 1\n",
-            "tests/test_models.py": "def test_x():\n    assert True\n",
-            ".github/pull_request_template.md": PR_TEMPLATE,
-        },
-    )
-    b.branch("change")
-    return b
+    return small_repository(tmp_path / "repo")
 
 
 def rule(b: Builder, name: str, **kwargs):
@@ -50,14 +39,6 @@ def test_size_thresholds_can_be_changed(repo):
     repo.commit("small", {"app/a.py": "A = 1\nB = 2\n"})
     assert rule(repo, "size").status == "pass"
     assert rule(repo, "size", thresholds={"lines_warn": 1, "lines_fail": 1}).status == "fail"
-
-
-def test_gitattributes_mark_generated_files(repo):
-    repo.commit(
-        "generated",
-        {".gitattributes": "schema.graphql linguist-generated\n", "schema.graphql": "type Q { x: Int }\n" * 900},
-    )
-    assert "not counted: 1" in rule(repo, "size").reason and rule(repo, "size").status == "pass"
 
 
 def test_code_without_tests_warns_and_with_tests_passes(repo):

@@ -27,7 +27,7 @@ def pydriller_walk(path: Path) -> list[tuple[str, int, int, int]]:
 
     rows = []
     for commit in Repository(str(path)).traverse_commits():
-        files = [m for m in commit.modified_files if paths.kind(m.new_path or m.old_path) not in paths.IGNORED_KINDS]
+        files = [m for m in commit.modified_files if not paths.not_counted(m.new_path or m.old_path)]
         rows.append((commit.hash, len(files), sum(m.added_lines for m in files), sum(m.deleted_lines for m in files)))
     return rows
 

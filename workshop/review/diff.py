@@ -17,7 +17,7 @@ from workshop.review.git import EMPTY_TREE, Repo, text
 class FileChange:
     path: str
     status: str  # added, deleted, modified, renamed
-    kind: str  # see paths.kind
+    kind: str  # what the file is, see paths.kind
     added: int = 0
     removed: int = 0
     old_path: str | None = None
@@ -26,11 +26,13 @@ class FileChange:
     added_lines: list[tuple[int, str]] = field(default_factory=list)  # (line number on head, text)
     outputs: int = 0  # notebooks: outputs stored on the head side
     note: str = ""
+    not_counted: str = ""  # "lock", "generated" or "vendored": left out of the size count only
 
     @property
     def counted(self) -> bool:
-        """Lines a reviewer reads (lock, generated and vendored files are not)."""
-        return self.kind not in paths.IGNORED_KINDS
+        """Lines a reviewer reads (lock, generated and vendored files are not); every other
+        check still looks at the file."""
+        return not self.not_counted
 
     @property
     def lines(self) -> int:
@@ -75,7 +77,8 @@ def diff_files(repo: Repo, base: str, head: str) -> list[FileChange]:
     patch = PatchSet(text(raw))
     names = [(p.target_file if not p.is_removed_file else p.source_file) for p in patch]
     names = [_strip_prefix(n) for n in names]
-    attributes = repo.attributes(names, ("linguist-generated", "linguist-vendored"))
+    # The base's attributes: a pull request must not mark its own files as generated.
+    attributes = repo.attributes(names, ("linguist-generated", "linguist-vendored"), base or EMPTY_TREE)
     files = []
     for patched, name in zip(patch, names):
         status = (
@@ -90,7 +93,8 @@ def diff_files(repo: Repo, base: str, head: str) -> list[FileChange]:
         change = FileChange(
             path=name,
             status=status,
-            kind=paths.kind(name, frozenset(attributes.get(name, ()))),
+            kind=paths.kind(name),
+            not_counted=paths.not_counted(name, frozenset(attributes.get(name, ()))),
             old_path=_strip_prefix(patched.source_file) if patched.is_rename else None,
             binary=patched.is_binary_file,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -176,15 +177,31 @@ class Repo:
         out = text(self.git("cat-file", "--batch-check=%(objectsize)", input="".join(f"{s}\n" for s in specs).encode()))
         return {spec: int(line) if line.isdigit() else None for spec, line in zip(specs, out.splitlines())}
 
-    def attributes(self, paths: list[str], names: tuple[str, ...]) -> dict[str, set[str]]:
-        """Which of the boolean gitattributes `names` are set on each path (.gitattributes)."""
+    def attributes(self, paths: list[str], names: tuple[str, ...], commit: str) -> dict[str, set[str]]:
+        """Which of the boolean gitattributes `names` are set on each path by the .gitattributes
+        files of `commit` (not the working tree's, not another commit's).
+
+        git 2.40's `check-attr --source` does this; for older gits the commit's tree is read
+        into a throw-away index and `check-attr --cached` reads that."""
         if not paths:
             return {}
-        out = self.git("check-attr", "-z", "--stdin", *names, input=b"\0".join(p.encode() for p in paths) + b"\0")
-        fields = text(out).split("\0")
+        with tempfile.TemporaryDirectory(prefix="workshop-attr-") as tmp:
+            index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            run(self.root, "read-tree", "--end-of-options", commit, env=index)
+            out = run(
+                self.root,
+                "check-attr",
+                "--cached",
+                "-z",
+                "--stdin",
+                *names,
+                input=b"\0".join(p.encode("utf-8", "surrogateescape") for p in paths) + b"\0",
+                env=index,
+            ).stdout
+        fields = out.split(b"\0")
         found: dict[str, set[str]] = {p: set() for p in paths}
         for i in range(0, len(fields) - 2, 3):
-            path, name, value = fields[i : i + 3]
+            path, name, value = (f.decode("utf-8", "surrogateescape") for f in fields[i : i + 3])
             if value in ("set", "true"):
                 found.setdefault(path, set()).add(name)
         return found

@@ -85,7 +85,7 @@ def _parse(out: str) -> list[Commit]:
             if not line:
                 continue
             plus, minus, name = line.split("\t", 2)
-            if paths.kind(new_path(name)) in paths.IGNORED_KINDS:
+            if paths.not_counted(new_path(name)):
                 continue
             files += 1
             if plus != "-":  # binary files count as a file, without lines

@@ -50,9 +50,7 @@ def ruff_command() -> list[str]:
 def ruff_findings(change: Change) -> list[Finding]:
     """Findings of the repository's ruff rules (plus the debug rules) on added lines."""
     files = [
-        f
-        for f in change.files
-        if paths.is_python(f.path) and f.status != "deleted" and f.counted and not f.binary and f.added_lines
+        f for f in change.files if paths.is_python(f.path) and f.status != "deleted" and not f.binary and f.added_lines
     ]
     if not files:
         return []

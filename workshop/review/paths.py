@@ -1,5 +1,5 @@
-"""What kind of file a path is: code, test, migration, notebook, docs, or something whose
-lines a reviewer does not read (lock files, generated and vendored files)."""
+"""What kind of file a path is (code, test, migration, notebook, docs), and whether a reviewer
+reads its lines (lock files, generated and vendored files are left out of the size count)."""
 
 from __future__ import annotations
 
@@ -119,18 +119,13 @@ def is_python(path: str) -> bool:
 
 
 @lru_cache(maxsize=65536)  # a history names the same paths over and over
-def kind(path: str, attributes: frozenset[str] = frozenset()) -> str:
-    """One word: lock, generated, vendored, test, migration, notebook, code, docs or other.
+def kind(path: str) -> str:
+    """One word for what the file is: lock, test, migration, notebook, code, docs or other.
 
-    gitattributes win: `linguist-generated` / `linguist-vendored` (GitHub's own markers) mark
-    files that GitHub folds away in a pull request, so we do not count them either.
-    """
+    Whether its lines are counted is another question (`not_counted`): a generated or vendored
+    Python file is still code, and goes through every check but the size count."""
     if is_lock(path):
         return "lock"
-    if "linguist-generated" in attributes or is_generated(path):
-        return "generated"
-    if "linguist-vendored" in attributes or is_vendored(path):
-        return "vendored"
     if is_test(path):
         return "test"
     if is_migration(path):
@@ -144,4 +139,17 @@ def kind(path: str, attributes: frozenset[str] = frozenset()) -> str:
     return "other"
 
 
-IGNORED_KINDS = {"lock", "generated", "vendored"}
+@lru_cache(maxsize=65536)
+def not_counted(path: str, attributes: frozenset[str] = frozenset()) -> str:
+    """Why a reviewer does not read the file's lines ("lock", "generated", "vendored"), or "".
+
+    gitattributes count too: `linguist-generated` / `linguist-vendored` (GitHub's own markers)
+    fold a file away in a pull request. The caller reads them from the base, so a pull request
+    cannot mark its own files."""
+    if is_lock(path):
+        return "lock"
+    if "linguist-generated" in attributes or is_generated(path):
+        return "generated"
+    if "linguist-vendored" in attributes or is_vendored(path):
+        return "vendored"
+    return ""
