@@ -10,6 +10,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A joined table whose columns the documents copy (the category's name and slug): when
+    they change, the documents of the rows `affected_sql` selects must be rebuilt too.
+    `affected_sql` selects this kind's ids over `changed` (the ids of the changed rows)."""
+
+    table: str
+    columns: tuple[str, ...]
+    affected_sql: str
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str  # "product" | "review"
     table: str
@@ -22,6 +33,8 @@ class Kind:
     # jsonb_build_object(...) arguments over the row alias `n` (and joins below), for the trigger
     payload_sql: str
     payload_joins: str = ""
+    columns: tuple[str, ...] = ()  # the table's columns the document reads: other updates index nothing
+    dependencies: tuple[Dependency, ...] = ()
 
     def model(self):
         from django.apps import apps
@@ -43,6 +56,14 @@ PRODUCT = Kind(
         "'category_id', n.category_id, 'description', n.description, 'price', n.price::float8"
     ),
     payload_joins="JOIN shop_category c ON c.id = n.category_id",
+    columns=("title", "brand", "description", "category_id", "price"),
+    dependencies=(
+        Dependency(
+            "shop_category",
+            ("name", "slug"),
+            "SELECT p.id FROM shop_product p JOIN changed ch ON ch.id = p.category_id",
+        ),
+    ),
 )
 
 REVIEW = Kind(
@@ -59,6 +80,17 @@ REVIEW = Kind(
         "'category', c.name, 'category_slug', c.slug"
     ),
     payload_joins="JOIN shop_product p ON p.id = n.product_id JOIN shop_category c ON c.id = p.category_id",
+    columns=("title", "body", "rating", "product_id"),
+    dependencies=(
+        Dependency(
+            "shop_category",
+            ("name", "slug"),
+            "SELECT r.id FROM shop_review r JOIN shop_product p ON p.id = r.product_id JOIN changed ch ON ch.id = p.category_id",
+        ),
+        Dependency(
+            "shop_product", ("category_id",), "SELECT r.id FROM shop_review r JOIN changed ch ON ch.id = r.product_id"
+        ),
+    ),
 )
 
 KINDS = {k.name: k for k in (PRODUCT, REVIEW)}

@@ -3,7 +3,9 @@ then, per backend, how many documents disagree with the database and how long a 
 row takes to become searchable.
 
 The workload: commits, rollbacks, two threads updating the same product at the same time,
-and in the middle an incident: the outbox relay is killed with SIGKILL and Elasticsearch
+categories renamed (the documents copy the category's name), products moved to another
+category, a rename while another transaction updates one of its products, and in the
+middle an incident: the outbox relay is killed with SIGKILL and Elasticsearch
 does not answer for a while (the signal handlers get a dead node; the relay is simply not
 running). Then the relay is started again and everything settles.
 """
@@ -24,7 +26,10 @@ require_setup()
 from django.db import connection, transaction  # noqa: E402
 
 SKU_PREFIX = "EXP-"
+CATEGORY_SLUG = "exp-category-"
 PRODUCTS = 50  # enough that most rows are not rewritten after the incident (a rewrite heals signals)
+CATEGORIES = 3  # the experiment's own: renaming one rewrites its products' and their reviews' documents
+LAG_TIMEOUT = 10.0  # seconds a lag probe waits; one not found by then counts as a miss at this value
 
 
 @dataclass
@@ -47,10 +52,19 @@ class _Rollback(Exception):
     pass
 
 
-def _products():
-    from workshop.shop.models import Category, Product
+def _categories():
+    from workshop.shop.models import Category
 
-    category = Category.objects.order_by("pk").first()
+    return [
+        Category.objects.get_or_create(slug=f"{CATEGORY_SLUG}{i}", defaults={"name": f"Experiment category {i}"})[0]
+        for i in range(CATEGORIES)
+    ]
+
+
+def _products():
+    from workshop.shop.models import Product
+
+    categories = _categories()
     found = list(Product.objects.filter(sku__startswith=SKU_PREFIX).order_by("pk"))
     for i in range(len(found), PRODUCTS):
         found.append(
@@ -59,7 +73,7 @@ def _products():
                 title=f"Experiment product {i}",
                 description="written by the experiment",
                 brand="Experiment",
-                category=category,
+                category=categories[i % CATEGORIES],
                 price=10 + i,
                 stock=5,
                 created_at="2024-01-01T00:00:00Z",
@@ -84,9 +98,36 @@ def _write(product_id: int, title: str, rollback: bool = False, hold: float = 0.
         pass
 
 
-def _concurrently(product_id: int, titles: tuple[str, str]) -> None:
-    """Two transactions updating the same product at the same time (the second waits for
-    the first's row lock)."""
+def cleanup() -> None:
+    """Remove the experiment's products (their reviews with them) and categories."""
+    from workshop.shop.models import Category, Product
+
+    Product.objects.filter(sku__startswith=SKU_PREFIX).delete()
+    Category.objects.filter(slug__startswith=CATEGORY_SLUG).delete()
+
+
+def _rename(category_id: int, name: str) -> None:
+    from workshop.shop.models import Category
+
+    with transaction.atomic():
+        category = Category.objects.get(pk=category_id)
+        category.name = name
+        category.save()
+
+
+def _move(product_id: int, category_id: int) -> None:
+    from workshop.shop.models import Product
+
+    with transaction.atomic():
+        product = Product.objects.get(pk=product_id)
+        product.category_id = category_id
+        product.save()
+
+
+def _concurrently(product_id: int, titles: tuple[str, str], rename: tuple[int, str] | None = None) -> None:
+    """Two transactions at the same time: both update the same product (the second waits
+    for the first's row lock), or with `rename` the second renames the category while the
+    first still holds its update of the product."""
 
     def worker(title: str, hold: float) -> None:
         try:
@@ -94,12 +135,18 @@ def _concurrently(product_id: int, titles: tuple[str, str]) -> None:
         finally:
             connection.close()  # this thread's own connection
 
+    def renamer() -> None:
+        try:
+            _rename(*rename)
+        finally:
+            connection.close()
+
     threads = [
-        threading.Thread(target=worker, args=(titles[0], 0.03)),
-        threading.Thread(target=worker, args=(titles[1], 0.0)),
+        threading.Thread(target=worker, args=(titles[0], 0.08 if rename else 0.03)),
+        threading.Thread(target=renamer) if rename else threading.Thread(target=worker, args=(titles[1], 0.0)),
     ]
     threads[0].start()
-    time.sleep(0.005)
+    time.sleep(0.03 if rename else 0.005)  # a rename starts once the update holds the row
     threads[1].start()
     for t in threads:
         t.join()
@@ -116,7 +163,7 @@ def _wait_for_outbox(timeout: float) -> bool:
     return False
 
 
-def visible_after(backend: str, word: str, started: float, timeout: float = 10.0) -> float | None:
+def visible_after(backend: str, word: str, started: float, timeout: float = LAG_TIMEOUT) -> float | None:
     """Milliseconds from `started` until a search for `word` finds a row (None: timed out)."""
     from workshop.search import api
 
@@ -127,16 +174,27 @@ def visible_after(backend: str, word: str, started: float, timeout: float = 10.0
     return None
 
 
-def measure_lag(backend: str, samples: int, product_id: int, rng: random.Random) -> list[float]:
-    lags = []
+@dataclass
+class Probes:
+    lags_ms: list[float]  # one per probe; a probe never found counts at the timeout
+    misses: int  # probes not found within the timeout
+
+
+def measure_lag(
+    backend: str, samples: int, product_id: int, rng: random.Random, timeout: float = LAG_TIMEOUT
+) -> Probes:
+    """Commit a new word, search until it is found. A probe that times out is a miss and
+    counts at the timeout: left out, a backend that loses writes would look fast."""
+    probes = Probes([], 0)
     for _ in range(samples):
         word = f"lag{rng.randrange(10**9):09d}x"
         _write(product_id, f"Experiment lag probe {word}")
         committed = time.perf_counter()
-        lag = visible_after(backend, word, committed)
-        if lag is not None:
-            lags.append(lag)
-    return lags
+        lag = visible_after(backend, word, committed, timeout)
+        if lag is None:
+            probes.misses += 1
+        probes.lags_ms.append(timeout * 1000 if lag is None else lag)
+    return probes
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -162,7 +220,8 @@ def run(
     for backend in usable:
         log.append(api.install(backend))
     products = _products()
-    counts = {"commit": 0, "rollback": 0, "concurrent": 0}
+    categories = [c.pk for c in _categories()]
+    counts = {"commit": 0, "rollback": 0, "concurrent": 0, "rename": 0, "move": 0, "rename during update": 0}
     es_backends = [b for b in usable if b in api.ES_BACKENDS]
     relay_proc = None
     if "outbox" in es_backends:
@@ -190,14 +249,23 @@ def run(
                 log.append(f"step {step}: Elasticsearch back, relay restarted")
             product = rng.choice(products)
             word = f"exp{seed}s{step}w{rng.randrange(1000)}"
-            kind = rng.choices(["commit", "rollback", "concurrent"], weights=[6, 2, 2])[0]
+            kind = rng.choices(list(counts), weights=[6, 2, 2, 1, 1, 1])[0]
             counts[kind] += 1
             if kind == "commit":
                 _write(product.pk, f"Experiment {word}")
             elif kind == "rollback":
                 _write(product.pk, f"Experiment {word} rolled back", rollback=True)
-            else:
+            elif kind == "concurrent":
                 _concurrently(product.pk, (f"Experiment {word}a", f"Experiment {word}b"))
+            elif kind == "rename":
+                _rename(rng.choice(categories), f"Experiment category {word}")
+            elif kind == "move":
+                _move(product.pk, rng.choice(categories))
+            else:  # the rename reads the product while another transaction holds its update
+                category_id = type(product).objects.values_list("category_id", flat=True).get(pk=product.pk)
+                _concurrently(
+                    product.pk, (f"Experiment {word}a", ""), rename=(category_id, f"Experiment category {word}")
+                )
         settled = _wait_for_outbox(60) if "outbox" in es_backends else True
         log.append("outbox drained" if settled else "outbox NOT drained after 60 s")
     finally:
@@ -218,7 +286,8 @@ def run(
         )
     rows, lags = [], {}
     for backend in tqdm(usable, desc="lag probes", disable=not progress):
-        lags[backend] = measure_lag(backend, lag_samples, products[0].pk, rng)
+        probes = measure_lag(backend, lag_samples, products[0].pk, rng)
+        lags[backend] = probes.lags_ms
         f = found[backend]
         rows.append(
             {
@@ -229,6 +298,7 @@ def run(
                 "stale": f.stale,
                 "lag p50 ms": _round(percentile(lags[backend], 50)),
                 "lag p95 ms": _round(percentile(lags[backend], 95)),
+                f"lag misses (> {LAG_TIMEOUT:g} s)": probes.misses,
                 "lost by handlers": signals.lost() - lost_before if backend == "signals" else 0,
             }
         )

@@ -2,8 +2,10 @@
 transaction as every change to a searchable row, a backfill, and the relay as a thread
 (notebooks) or a process (tests, the CLI).
 
-The triggers are statement-level with transition tables: one INSERT ... SELECT per
-statement, so a COPY of 300k reviews costs one extra statement, not 300k trigger calls."""
+The triggers (see triggers.py) are statement-level with transition tables: one INSERT ...
+SELECT per statement, so a COPY of 300k reviews costs one extra statement, not 300k trigger
+calls; an update writes events only for rows whose indexed columns changed, and a category
+renamed or a product moved to another category re-sends the documents that carry it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 import threading
 
 from workshop.django_setup import require_setup
+from workshop.search import triggers
 from workshop.search.documents import KINDS, Kind
 from workshop.search.relay import CHANNEL, Relay
 
@@ -25,15 +28,14 @@ _lock = threading.Lock()
 
 def _trigger_sql(kind: Kind) -> list[str]:
     t, k = kind.table, kind.name
-    upsert = f"""
-CREATE OR REPLACE FUNCTION search_outbox_{k}_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+
+    def index_events(source: triggers.Source) -> str:
+        return f"""  {source.with_sql}
   INSERT INTO search_outboxevent (kind, object_id, op, payload, created_at)
   SELECT '{k}', n.id, 'index', jsonb_build_object({kind.payload_sql}), now()
-    FROM new_rows n {kind.payload_joins} ORDER BY n.id;
-  PERFORM pg_notify('{CHANNEL}', '');
-  RETURN NULL;
-END $$"""
+    {source.from_sql} ORDER BY n.id {source.lock};
+  IF FOUND THEN PERFORM pg_notify('{CHANNEL}', ''); END IF;"""
+
     delete = f"""
 CREATE OR REPLACE FUNCTION search_outbox_{k}_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -50,15 +52,9 @@ BEGIN
   RETURN NULL;
 END $$"""
     return [
-        upsert,
+        *triggers.statements("outbox", kind, kind.columns, index_events),
         delete,
         truncate,
-        f"DROP TRIGGER IF EXISTS search_outbox_ins ON {t}",
-        f"CREATE TRIGGER search_outbox_ins AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
-        f"DROP TRIGGER IF EXISTS search_outbox_upd ON {t}",
-        f"CREATE TRIGGER search_outbox_upd AFTER UPDATE ON {t} REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_upsert()",
         f"DROP TRIGGER IF EXISTS search_outbox_del ON {t}",
         f"CREATE TRIGGER search_outbox_del AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows "
         f"FOR EACH STATEMENT EXECUTE FUNCTION search_outbox_{k}_delete()",
@@ -116,8 +112,8 @@ def queue_all(cur=None) -> int:
 def uninstall() -> None:
     with connection.cursor() as cur:
         for kind in KINDS.values():
-            for trigger in ("ins", "upd", "del", "trunc"):
-                cur.execute(f"DROP TRIGGER IF EXISTS search_outbox_{trigger} ON {kind.table}")
+            for statement in triggers.drop_statements("outbox", kind):
+                cur.execute(statement)
 
 
 def pending() -> int:

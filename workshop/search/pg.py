@@ -14,6 +14,7 @@ too ("did you mean"). The vocabulary is rebuilt on demand: it only guides correc
 from __future__ import annotations
 
 from workshop.django_setup import require_setup
+from workshop.search import triggers as trigger_sql
 from workshop.search.documents import KINDS, PRODUCT, REVIEW, Kind
 from workshop.search.query import Query
 
@@ -54,17 +55,25 @@ FUNCTIONS = [
 ]
 
 
+# the columns the vectors read (price and rating are not searched as text)
+VECTOR_COLUMNS = {
+    "product": ("title", "brand", "description", "category_id"),
+    "review": ("title", "body", "product_id"),
+}
+
+
 def _trigger_sql(kind: Kind) -> list[str]:
     table, key, vector = VECTOR_SQL[kind.name]
     k, t = kind.name, kind.table
-    return [
-        f"""CREATE OR REPLACE FUNCTION search_vector_{k}_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+
+    def upsert(source: trigger_sql.Source) -> str:
+        return f"""  {source.with_sql}
   INSERT INTO {table} ({key}, document)
-  SELECT n.id, {vector} FROM new_rows n {kind.payload_joins}
-  ON CONFLICT ({key}) DO UPDATE SET document = EXCLUDED.document;
-  RETURN NULL;
-END $$""",
+  SELECT n.id, {vector} {source.from_sql} {source.lock}
+  ON CONFLICT ({key}) DO UPDATE SET document = EXCLUDED.document;"""
+
+    return [
+        *trigger_sql.statements("vector", kind, VECTOR_COLUMNS[k], upsert),
         f"""CREATE OR REPLACE FUNCTION search_vector_{k}_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM {table} WHERE {key} IN (SELECT id FROM old_rows);
@@ -75,12 +84,6 @@ BEGIN
   TRUNCATE {table};
   RETURN NULL;
 END $$""",
-        f"DROP TRIGGER IF EXISTS search_vector_ins ON {t}",
-        f"CREATE TRIGGER search_vector_ins AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION search_vector_{k}_upsert()",
-        f"DROP TRIGGER IF EXISTS search_vector_upd ON {t}",
-        f"CREATE TRIGGER search_vector_upd AFTER UPDATE ON {t} REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION search_vector_{k}_upsert()",
         f"DROP TRIGGER IF EXISTS search_vector_del ON {t}",
         f"CREATE TRIGGER search_vector_del AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows "
         f"FOR EACH STATEMENT EXECUTE FUNCTION search_vector_{k}_delete()",
@@ -151,8 +154,8 @@ def triggers() -> list[tuple[str, str]]:
 def uninstall() -> None:
     with connection.cursor() as cur:
         for kind in KINDS.values():
-            for trigger in ("ins", "upd", "del", "trunc"):
-                cur.execute(f"DROP TRIGGER IF EXISTS search_vector_{trigger} ON {kind.table}")
+            for statement in trigger_sql.drop_statements("vector", kind):
+                cur.execute(statement)
 
 
 # --- typo tolerance ------------------------------------------------------------------------
