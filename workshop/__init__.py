@@ -16,7 +16,7 @@ import time
 from workshop.errors import WorkshopError
 from workshop.status import Status
 
-__all__ = ["setup", "status", "WorkshopError", "Status"]
+__all__ = ["setup", "reset", "status", "WorkshopError", "Status"]
 __version__ = "0.1.0"
 
 _last_status: Status | None = None
@@ -76,6 +76,15 @@ def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
         seconds=time.perf_counter() - started,
     )
     return _last_status
+
+
+def reset(chapter: str | int | None = None):
+    """Start a chapter ("01".."05"; all when None) again from the same state: its own schemas,
+    flags, triggers, outbox and indexes removed, the dataset as loaded (only changed tables are
+    restored, from the copy the loader saved). Each chapter's first cell calls it."""
+    from workshop.lessons.reset import reset as reset_chapter
+
+    return reset_chapter(chapter)
 
 
 def status() -> Status | None:

@@ -1,4 +1,4 @@
-"""`workshop progress`: the exercises this attendee has passed (read from the local progress file)."""
+"""`workshop progress`, `workshop reset [CHAPTER]` and `workshop lessons time`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,40 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset(args: argparse.Namespace) -> int:
+    import workshop
+    from workshop.lessons.reset import check_chapter
+
+    chapter = check_chapter(args.chapter)  # a wrong chapter fails before anything starts
+    workshop.setup(progress=False)
+    print(workshop.reset(chapter))
+    return 0
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    from workshop.lessons import roomtime
+
+    chapters = roomtime.chapters()
+    if args.chapter:
+        chapters = [c for c in chapters if c.key == args.chapter.zfill(2)]
+    for chapter in chapters:
+        print(roomtime.table(chapter), end="\n\n")
+    problems = [p for c in chapters for p in c.problems()]
+    for problem in problems:
+        print(f"over: {problem}")
+    return 1 if problems else 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("progress", help="the exercises you have passed, hints used, solutions revealed")
     p.add_argument("--forget", metavar="CHAPTER", help="forget one chapter's progress (01..05), or 'all'")
     p.set_defaults(func=cmd_progress)
+
+    p = sub.add_parser("reset", help="start a chapter again from the same state (all chapters without CHAPTER)")
+    p.add_argument("chapter", nargs="?", metavar="CHAPTER", help="01..05")
+    p.set_defaults(func=cmd_reset)
+
+    p = sub.add_parser("lessons", help="room time: each chapter's sections by the room-time model")
+    p.add_argument("action", choices=["time"])
+    p.add_argument("chapter", nargs="?", metavar="CHAPTER", help="00..05 (all without)")
+    p.set_defaults(func=cmd_lessons)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from workshop.errors import WorkshopError
-from workshop.shop.data import constraints, generate, vocab
+from workshop.shop.data import constraints, generate, snapshot, vocab
 from workshop.shop.data.sizes import get_size
 
 LOCK_KEY = 0x5750_0001  # advisory lock: one loader at a time per database (two kernels, one DB)
@@ -94,6 +94,7 @@ def load(size: str, seed: int = generate.DEFAULT_SEED, *, force: bool = False, p
                         "SELECT setval(pg_get_serial_sequence({t}, 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {i}"
                     ).format(t=sql.Literal(table.name), i=sql.Identifier(table.name))
                 )
+            snapshot.save(cursor, [t.name for t in tables], f"{size} (seed {seed})")
         rows = sum(v for v in counts.values() if isinstance(v, int))
         counts["_vocab"] = vocab.checksum()
         dataset = Dataset.objects.create(
