@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,13 @@ def test_a_corrupt_state_folder_suggests_a_command_that_fixes_it(workshop_env, s
     repaired = workshop(*fix.split()[1:], env=workshop_env)
     assert repaired.returncode == 0, repaired.stderr
     assert workshop("db", "up", env=workshop_env).returncode == 0
+
+
+def test_kernel_check_names_the_workshop_environment_when_the_kernel_is_another(tmp_path):
+    from workshop import doctor
+
+    here = doctor.check_kernel(Path(sys.prefix))
+    assert here.ok, here.detail
+    elsewhere = doctor.check_kernel(tmp_path / "other-env")
+    assert not elsewhere.ok and str(tmp_path / "other-env") in elsewhere.detail
+    assert "django-workshop" in elsewhere.fix and "Change Kernel" in elsewhere.fix

@@ -123,12 +123,43 @@ def check_jupyter() -> list[Check]:
         )
     except metadata.PackageNotFoundError:
         checks.append(Check("widget extension", False, "jupyterlab_widgets not installed", "run `make install`"))
+    checks.append(check_kernel())
+    return checks
+
+
+KERNEL_FIX = (
+    "start JupyterLab with `make lab`, or register this environment's kernel with "
+    "`{python} -m ipykernel install --user --name django-workshop` and pick 'django-workshop' "
+    "in Kernel > Change Kernel"
+)
+
+
+def workshop_environment() -> Path | None:
+    """The environment `make install` made for this checkout (its .venv), if there is one.
+    Elsewhere (conda, Binder, a wheel install) the environment is the one the package is in."""
+    from workshop import config
+
+    venv = config.CHECKOUT_DIR / ".venv"
+    return venv if config.in_checkout() and (venv / "pyvenv.cfg").is_file() else None
+
+
+def check_kernel(expected: Path | None = None) -> Check:
+    """Is this kernel's interpreter the workshop environment's? (A JupyterLab from elsewhere
+    runs its own Python, where the workshop's pinned packages are not.)"""
+    expected = workshop_environment() if expected is None else expected
+    running = Path(sys.prefix).resolve()
     try:
         kernel = metadata.version("ipykernel")
-        checks.append(Check("kernel", True, f"ipykernel {kernel} in {sys.prefix}"))
     except metadata.PackageNotFoundError:
-        checks.append(Check("kernel", False, "ipykernel missing", "run `make install`"))
-    return checks
+        return Check("kernel", False, f"ipykernel missing in {running}", "run `make install`")
+    if expected is not None and running != Path(expected).resolve():
+        return Check(
+            "kernel",
+            False,
+            f"this kernel runs {sys.executable}, not the workshop's environment {expected}",
+            KERNEL_FIX.format(python=Path(expected) / "bin" / "python"),
+        )
+    return Check("kernel", True, f"ipykernel {kernel}, {sys.executable}")
 
 
 def run_checks() -> list[Check]:
