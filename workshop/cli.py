@@ -152,8 +152,23 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from workshop import bench
+    from workshop.bench import recorded
 
-    results = bench.run(args.names)
+    if args.record:  # one record file per benchmark, each with the conditions of its own run
+        available = bench.discover()
+        names = args.names or sorted(available)
+        if unknown := [n for n in names if n not in available]:
+            raise WorkshopError(
+                f"Unknown benchmark {', '.join(unknown)}", f"choose from: {', '.join(sorted(available))}"
+            )
+        results = []
+        for name in names:
+            found = recorded.conditions(f"workshop bench {name} --record")
+            produced = bench.run_one(name, available)
+            print(f"wrote {recorded.write(name, produced, recorded.finish(found))}")
+            results.extend(produced)
+    else:
+        results = bench.run(args.names)
     print(bench.table(results))
     if args.json:
         bench.write_json(results, Path(args.json))
@@ -230,6 +245,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run benchmarks and print a table (--json FILE to save)")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--json", metavar="FILE")
+    p.add_argument("--record", action="store_true", help="write data/bench/NAME.json, what the chapters show")
     p.set_defaults(func=cmd_bench)
     _theme_commands(sub)
     return top

@@ -31,11 +31,17 @@ class Result:
 
 Bench = Callable[[], list[Result]]
 _REGISTRY: dict[str, tuple[Bench, str]] = {}
+NAMES: dict[str, frozenset[str]] = {}  # a benchmark's declared result names, when it declares them
 
 
-def benchmark(name: str, description: str = "") -> Callable[[Bench], Bench]:
+def benchmark(name: str, description: str = "", names: tuple[str, ...] = ()) -> Callable[[Bench], Bench]:
+    """Register a benchmark. `names`: the result names it produces; declared, they are checked
+    on every run and against its recorded run (data/bench/<name>.json), so neither drifts."""
+
     def register(func: Bench) -> Bench:
         _REGISTRY[name] = (func, description or (func.__doc__ or "").strip().splitlines()[0])
+        if names:
+            NAMES[name] = frozenset(names)
         return func
 
     return register
@@ -74,8 +80,21 @@ def run(names: list[str] | None = None) -> list[Result]:
         raise WorkshopError(f"Unknown benchmark {', '.join(unknown)}", f"choose from: {', '.join(sorted(available))}")
     results: list[Result] = []
     for name in names or sorted(available):
-        results.extend(available[name][0]())
+        results.extend(run_one(name, available))
     return results
+
+
+def run_one(name: str, available: dict | None = None) -> list[Result]:
+    available = available or discover()
+    produced = available[name][0]()
+    declared = NAMES.get(name)
+    if declared is not None and {r.name for r in produced} != declared:
+        missing, extra = sorted(declared - {r.name for r in produced}), sorted({r.name for r in produced} - declared)
+        raise WorkshopError(
+            f"Benchmark {name} produced other results than it declares (missing {missing}, undeclared {extra})",
+            "update names= in its @benchmark declaration",
+        )
+    return produced
 
 
 def table(results: list[Result]) -> str:

@@ -33,7 +33,11 @@ def _timed_setup(env: dict[str, str]) -> tuple[float, dict]:
     return seconds, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@benchmark("setup", "cold and warm workshop.setup(), and dataset loading speed")
+@benchmark(
+    "setup",
+    "cold and warm workshop.setup(), and dataset loading speed",
+    names=("setup.cold_seconds", "setup.warm_seconds", "data.load_rows_per_second"),
+)
 def bench_setup() -> list[Result]:
     from workshop.services.postgres import EmbeddedPostgres
 
