@@ -38,6 +38,33 @@ def test_the_page_fix_in_the_benchmark():
     assert page["fixed_queries"] <= 3 < page["naive_queries"] and page["suspects"] >= 2
 
 
+def test_the_page_timings_run_without_the_inspector(monkeypatch):
+    """The inspector walks the stack on every query: the timed runs go without it, and the
+    queries are counted in a run of their own."""
+    from django.db import connection
+
+    from workshop.queries import benchrun
+
+    watched = []  # (page, whether a query recorder was wrapped around this render)
+
+    def watching(name, page):
+        def render(size):
+            watched.append((name, bool(connection.execute_wrappers)))
+            return page(size)
+
+        return render
+
+    monkeypatch.setattr(benchrun, "order_page_naive", watching("naive", benchrun.order_page_naive))
+    monkeypatch.setattr(benchrun, "order_page_fixed", watching("fixed", benchrun.order_page_fixed))
+    page = benchrun.measure_page(10, runs=3)
+    for name in ("naive", "fixed"):
+        recorded = [inside for seen, inside in watched if seen == name]
+        assert recorded.count(True) == 1 and recorded.count(False) >= 3, (name, recorded)
+    assert page["naive_queries"] > page["fixed_queries"] and page["runs"] == 3
+    timed = [seen for seen, inside in watched if not inside]  # a warm-up each, then turns
+    assert timed == ["naive", "fixed"] * (len(timed) // 2)
+
+
 def test_explore_shows_everything():
     from workshop.queries.widgets import explore
 

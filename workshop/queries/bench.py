@@ -81,7 +81,8 @@ def results(measured: dict) -> list[Result]:
             page["naive_queries"],
             "queries",
             note=f"{page['size']}-order page: {page['naive_queries']} queries in {page['naive']:.3f} s "
-            f"(N+1 suspects flagged: {page['suspects']})",
+            f"(median of {page.get('runs', '?')} renders alternating with the fix, timed without the query "
+            f"inspector, which counted in a run of its own; N+1 suspects flagged: {page['suspects']})",
         )
     )
     out.append(

@@ -12,7 +12,7 @@ from workshop.queries import frames, reference
 from workshop.queries.params import Params
 from workshop.queries.questions import QUESTIONS, ask
 
-MONEY_TOLERANCE = 0.005  # half a cent: pandas sums floats, PostgreSQL sums exact numerics
+MONEY_TOLERANCE = 0.005  # half a cent: averages and medians are floats on one side, exact numerics on the other
 
 
 @dataclass
@@ -53,8 +53,10 @@ def _naive_utc(series: pd.Series) -> pd.Series:
     return series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz is not None else series
 
 
-def same_answer(database: pd.DataFrame, expected: pd.DataFrame) -> tuple[bool, str]:
-    """Compare as sets of rows on the expected columns (ties may come in any order)."""
+def same_answer(database: pd.DataFrame, expected: pd.DataFrame, order: tuple[str, ...] = ()) -> tuple[bool, str]:
+    """The same rows on the expected columns, and, when the question orders its rows by the
+    columns `order`, in the same order: the database's sequence of those columns must be
+    pandas' sequence. Rows equal on them (ties) may come in any order."""
     if len(database) != len(expected):
         return False, f"{len(database)} rows from the database, {len(expected)} from pandas"
     if expected.empty:
@@ -62,17 +64,37 @@ def same_answer(database: pd.DataFrame, expected: pd.DataFrame) -> tuple[bool, s
     missing = [c for c in expected.columns if c not in database.columns]
     if missing:
         return False, f"the queryset has no column {', '.join(missing)}"
-    left, right = (_canonical(f[list(expected.columns)]) for f in (database, expected))
+    columns = list(expected.columns)
+    left, right = (_sorted(_comparable(f[columns])) for f in (database, expected))
+    differs = _difference(left, right)
+    if differs:
+        return False, differs
+    keys = [c for c in order if c in columns]
+    if keys:
+        left, right = (_comparable(f[keys]).reset_index(drop=True) for f in (database, expected))
+        differs = _difference(left, right)
+        if differs:
+            return False, f"the same rows in another order (ordered by {', '.join(keys)}): {differs}"
+    return True, ""
+
+
+def ordering_of(queryset) -> tuple[str, ...]:
+    """The columns a queryset orders its rows by (order_by's names without their direction)."""
+    return tuple(str(name).lstrip("-") for name in queryset.query.order_by)
+
+
+def _difference(left: pd.DataFrame, right: pd.DataFrame) -> str:
     try:
         pd.testing.assert_frame_equal(
             left, right, check_dtype=False, check_exact=False, atol=MONEY_TOLERANCE, rtol=1e-9
         )
     except AssertionError as error:
-        return False, " ".join(str(error).split())[:300]
-    return True, ""
+        return " ".join(str(error).split())[:300]
+    return ""
 
 
-def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Types both sides share: float numbers, naive UTC times, NaN for "nothing"."""
     frame = frame.copy()
     for column in frame.columns:
         if frame[column].isna().all():  # None on one side, NaT on the other: both "nothing"
@@ -81,9 +103,13 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = _naive_utc(frame[column]).astype("datetime64[ns]")
         elif frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, (int, float, Decimal))).all():
             frame[column] = frame[column].astype(float)
-    keys = [c for c in frame.columns]
+    return frame
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in a canonical order, to compare as sets (floats rounded to the cent for sorting)."""
     rounded = frame.assign(**{c: frame[c].round(2) for c in frame.columns if pd.api.types.is_float_dtype(frame[c])})
-    order = rounded.sort_values(keys, na_position="first").index
+    order = rounded.sort_values(list(frame.columns), na_position="first").index
     return frame.loc[order].reset_index(drop=True)
 
 
@@ -93,7 +119,9 @@ def verify(name: str, params: Params | None = None, raw: frames.Raw | None = Non
     queryset = ask(name, params)
     expected = getattr(reference, name)(raw or frames.load(), params).reset_index(drop=True)
     database = to_frame(queryset)
-    agree, reason = same_answer(database, to_frame(expected.to_dict("records"), list(expected.columns)))
+    agree, reason = same_answer(
+        database, to_frame(expected.to_dict("records"), list(expected.columns)), ordering_of(queryset)
+    )
     return Verdict(name, params, agree, len(database), reason, database, expected)
 
 

@@ -2,6 +2,10 @@
 
 Written the way an analyst would, with no knowledge of the querysets: joins with merge(),
 groups with groupby(). One function per question, same name, same columns.
+
+Money is computed in exact integer cents (`*_cents` from frames.load) and becomes a float only
+in the answer: thresholds (a spend of exactly 200.00), rank ties and "above the average" are
+decided exactly, as PostgreSQL's numeric decides them.
 """
 
 from __future__ import annotations
@@ -34,29 +38,40 @@ def _lines(raw: Raw, p: Params, counted: bool = True) -> pd.DataFrame:
     lines = raw.items.merge(_orders(raw, p, counted).rename(columns={"id": "order_id"}), on="order_id")
     lines = lines.merge(raw.products.rename(columns={"id": "product_id"}), on="product_id")
     lines = lines.merge(raw.categories.rename(columns={"id": "category_id", "slug": "category"}), on="category_id")
-    lines["amount"] = lines.quantity * lines.unit_price
+    lines["cents"] = lines.quantity * lines.unit_price_cents
     return lines[lines.category == p.category] if p.category else lines
+
+
+def _money(cents):
+    """Exact cents as the float nearest to their amount (the form the comparison reads)."""
+    return cents / 100
 
 
 def _month(series: pd.Series) -> pd.Series:
     return series.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
 
 
-def revenue_by_month(raw: Raw, p: Params) -> pd.DataFrame:
+def _monthly(raw: Raw, p: Params) -> pd.DataFrame:
     lines = _lines(raw, p).assign(month=lambda f: _month(f.created_at))
     return (
         lines.groupby("month")
-        .agg(revenue=("amount", "sum"), orders=("order_id", "nunique"))
+        .agg(cents=("cents", "sum"), orders=("order_id", "nunique"))
         .reset_index()
         .sort_values("month")
+        .assign(revenue=lambda f: _money(f.cents))
     )
 
 
+def revenue_by_month(raw: Raw, p: Params) -> pd.DataFrame:
+    return _monthly(raw, p)[["month", "revenue", "orders"]]
+
+
 def revenue_by_category(raw: Raw, p: Params) -> pd.DataFrame:
-    sold = _lines(raw, p).groupby("category").agg(revenue=("amount", "sum"), units=("quantity", "sum"))
+    sold = _lines(raw, p).groupby("category").agg(cents=("cents", "sum"), units=("quantity", "sum"))
     categories = raw.categories if not p.category else raw.categories[raw.categories.slug == p.category]
     out = categories[["slug"]].merge(sold, left_on="slug", right_index=True, how="left").fillna(0)
-    return out.sort_values(["revenue", "slug"], ascending=[False, True])
+    out = out.sort_values(["cents", "slug"], ascending=[False, True])
+    return out.assign(revenue=_money(out.cents))[["slug", "revenue", "units"]]
 
 
 def _orders_with_category(raw: Raw, p: Params, orders: pd.DataFrame) -> pd.DataFrame:
@@ -87,20 +102,17 @@ def repeat_customers(raw: Raw, p: Params) -> pd.DataFrame:
     return per.merge(raw.customers[["id", "email"]], on="id")[["id", "email", "last_order"]].sort_values("id")
 
 
-def _product_revenue(raw: Raw, p: Params) -> pd.DataFrame:
-    return _lines(raw, p).groupby(["category", "product_id", "title"]).amount.sum().rename("revenue").reset_index()
-
-
 def best_product_per_category(raw: Raw, p: Params) -> pd.DataFrame:
-    sold = _product_revenue(raw, p)
-    sold["rank"] = sold.groupby("category").revenue.rank(method="min", ascending=False).astype(int)
+    sold = _lines(raw, p).groupby(["category", "product_id", "title"]).cents.sum().reset_index()
+    sold["rank"] = sold.groupby("category").cents.rank(method="min", ascending=False).astype(int)
     best = sold[sold["rank"] == 1].rename(columns={"product_id": "product_ref"})
+    best = best.assign(revenue=_money(best.cents))[["category", "product_ref", "title", "revenue", "rank"]]
     return best.sort_values(["category", "product_ref"])
 
 
 def running_revenue(raw: Raw, p: Params) -> pd.DataFrame:
-    out = revenue_by_month(raw, p)[["month", "revenue"]]
-    return out.assign(running_total=out.revenue.cumsum())
+    out = _monthly(raw, p)
+    return out.assign(running_total=_money(out.cents.cumsum()))[["month", "revenue", "running_total"]]
 
 
 def month_over_month(raw: Raw, p: Params) -> pd.DataFrame:
@@ -116,16 +128,21 @@ def customers_never_reviewed(raw: Raw, p: Params) -> pd.DataFrame:
     return buyers[["id", "email"]].sort_values("id")
 
 
-def _order_totals(raw: Raw) -> pd.Series:
-    items = raw.items.assign(amount=raw.items.quantity * raw.items.unit_price)
-    return items.groupby("order_id").amount.sum()
+def _order_cents(raw: Raw) -> pd.Series:
+    items = raw.items.assign(cents=raw.items.quantity * raw.items.unit_price_cents)
+    return items.groupby("order_id").cents.sum()
 
 
 def orders_above_customer_average(raw: Raw, p: Params) -> pd.DataFrame:
-    orders = _orders(raw, p).assign(total=lambda f: f.id.map(_order_totals(raw)))
-    orders["customer_average"] = orders.groupby("customer_id").total.transform("mean")
-    above = orders[orders.total > orders.customer_average + 1e-9]
-    return above[["id", "customer_id", "total", "customer_average"]].sort_values("id")
+    orders = _orders(raw, p).assign(cents=lambda f: f.id.map(_order_cents(raw)))
+    mine = orders.groupby("customer_id").cents
+    orders["n"], orders["sum"] = mine.transform("count"), mine.transform("sum")
+    # total > sum / n, decided as total * n > sum: integers, no rounding (an order without
+    # items has no total, like the subquery's NULL, and is above nothing).
+    above = orders[orders.cents.notna() & (orders.cents * orders.n > orders["sum"])]
+    return above.assign(total=_money(above.cents), customer_average=_money(above["sum"] / above.n))[
+        ["id", "customer_id", "total", "customer_average"]
+    ].sort_values("id")
 
 
 def cohort_retention(raw: Raw, p: Params) -> pd.DataFrame:
@@ -137,16 +154,12 @@ def cohort_retention(raw: Raw, p: Params) -> pd.DataFrame:
     return orders.groupby(["cohort", "months_since"]).customer_id.nunique().rename("customers").reset_index()
 
 
-def _spend(raw: Raw, p: Params) -> pd.Series:
-    lines = _lines(raw, p)
-    return lines.groupby("customer_id").amount.sum().reindex(raw.customers.id, fill_value=0.0)
-
-
 def customer_segments(raw: Raw, p: Params) -> pd.DataFrame:
-    spend = _spend(raw, p)
-    segment = np.select([spend.round(2) == 0, spend < 200, spend < 1000], ["none", "bronze", "silver"], "gold")
-    frame = pd.DataFrame({"segment": segment, "spend": spend.to_numpy()})
-    return frame.groupby("segment").agg(customers=("spend", "size"), revenue=("spend", "sum")).reset_index()
+    cents = _lines(raw, p).groupby("customer_id").cents.sum().reindex(raw.customers.id, fill_value=0)
+    segment = np.select([cents == 0, cents < 200_00, cents < 1000_00], ["none", "bronze", "silver"], "gold")
+    frame = pd.DataFrame({"segment": segment, "cents": cents.to_numpy()})
+    out = frame.groupby("segment").agg(customers=("cents", "size"), cents=("cents", "sum")).reset_index()
+    return out.assign(revenue=_money(out.cents))[["segment", "customers", "revenue"]]
 
 
 def last_activity(raw: Raw, p: Params) -> pd.DataFrame:
@@ -162,8 +175,8 @@ def last_activity(raw: Raw, p: Params) -> pd.DataFrame:
 
 def lost_orders_as_json(raw: Raw, p: Params) -> pd.DataFrame:
     orders = _orders_with_category(raw, p, _orders(raw, p, counted=False))
-    items = raw.items.assign(amount=raw.items.quantity * raw.items.unit_price).groupby("order_id")
-    orders = orders.assign(item_count=orders.id.map(items.size()), total=orders.id.map(items.amount.sum()))
+    items = raw.items.assign(cents=raw.items.quantity * raw.items.unit_price_cents).groupby("order_id")
+    orders = orders.assign(item_count=orders.id.map(items.size()), total=_money(orders.id.map(items.cents.sum())))
     lost = orders[(orders.item_count >= 3) & orders.status.isin(["cancelled", "refunded"])]
     return lost.rename(columns={"status": "state"})[["id", "state", "item_count", "total"]].sort_values("id")
 
@@ -175,9 +188,9 @@ def price_histogram(raw: Raw, p: Params) -> pd.DataFrame:
     products = raw.products.merge(raw.categories.rename(columns={"id": "category_id"}), on="category_id")
     if p.category:
         products = products[products.slug == p.category]
-    width = (high - low) / buckets
-    band = np.floor((products.price - low) / width).astype(int) + 1
-    products = products.assign(band=band.clip(0, buckets + 1))
+    # width_bucket: floor((price - low) * buckets / (high - low)) + 1, in integer cents
+    band = (products.price_cents - low * 100) * buckets // ((high - low) * 100) + 1
+    products = products.assign(band=band.astype(int).clip(0, buckets + 1))
     return (
         products.groupby("band")
         .agg(products=("id", "size"), cheapest=("price", "min"), dearest=("price", "max"))
@@ -188,6 +201,7 @@ def price_histogram(raw: Raw, p: Params) -> pd.DataFrame:
 def median_line_by_category(raw: Raw, p: Params) -> pd.DataFrame:
     return (
         _lines(raw, p)
+        .assign(amount=lambda f: _money(f.cents))
         .groupby("category")
         .agg(lines=("id", "size"), median_line=("amount", "median"), average_line=("amount", "mean"))
         .reset_index()
@@ -197,8 +211,9 @@ def median_line_by_category(raw: Raw, p: Params) -> pd.DataFrame:
 def revenue_by_email_domain(raw: Raw, p: Params) -> pd.DataFrame:
     lines = _lines(raw, p).merge(raw.customers[["id", "email"]].rename(columns={"id": "customer_id"}), on="customer_id")
     lines["domain"] = lines.email.str.split("@").str[1].str.lower()
-    out = lines.groupby("domain").agg(customers=("customer_id", "nunique"), revenue=("amount", "sum")).reset_index()
-    return out.sort_values(["revenue", "domain"], ascending=[False, True])
+    out = lines.groupby("domain").agg(customers=("customer_id", "nunique"), cents=("cents", "sum")).reset_index()
+    out = out.sort_values(["cents", "domain"], ascending=[False, True])
+    return out.assign(revenue=_money(out.cents))[["domain", "customers", "revenue"]]
 
 
 def products_with_bad_reviews(raw: Raw, p: Params) -> pd.DataFrame:
