@@ -118,3 +118,40 @@ def test_neither_ps_nor_child_environments_nor_the_server_log_show_the_password_
         assert not leaks, f"leaked: {leaks} (log: {log_dir}/log)"
     finally:
         server.stop()
+
+
+def test_the_postmaster_gets_none_of_the_kernels_secrets(state_home, workshop_env):
+    """The embedded server outlives the kernel that starts it (and, as root, runs as another
+    account): pg_ctl and the postmaster get the allow-listed environment, never the kernel's,
+    which holds the anonymization key and whatever tokens the attendee has set. Read from
+    the postmaster's own /proc/<pid>/environ."""
+    import os
+    from pathlib import Path
+
+    sentinel = "sentinel-" + secrets.token_hex(16)
+    planted = {
+        "WORKSHOP_ANONYMIZE_KEY": secrets.token_hex(32),
+        "WORKSHOP_SENTINEL": sentinel,
+        "GITHUB_TOKEN": sentinel,
+        "AWS_SECRET_ACCESS_KEY": sentinel,
+        "OPENAI_API_KEY": sentinel,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "db", "up"],
+        env={**workshop_env, **planted},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    pid = int((Path(state_home) / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    names = {entry.split(b"=", 1)[0].decode() for entry in environ if entry}
+    assert "PATH" in names  # the allow-list reached it: this is the postmaster's real environment
+    suspicious = sorted(
+        n for n in names if n.startswith("WORKSHOP_") or any(w in n.upper() for w in ("KEY", "TOKEN", "SECRET"))
+    )
+    assert not suspicious, f"the postmaster (pid {pid}) inherited {suspicious}"
+    raw = b"\0".join(environ)
+    assert all(value.encode() not in raw for value in planted.values())
+    assert os.environ.get("WORKSHOP_SENTINEL") is None  # planted in the child's environment only

