@@ -50,6 +50,33 @@ def _median_seconds(func, runs: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+def secrets_results() -> list[Result]:
+    """Recall and precision on the labelled corpus, detect-secrets' beside them (same lines)."""
+    from workshop.review.secrets_compare import compare
+
+    ours, theirs, wins = compare()
+    where = {
+        tool: ", ".join(f"{what} {n}" for what, n in counts.most_common()) or "nowhere" for tool, counts in wins.items()
+    }
+    corpus = f"{len(ours.rows)} labelled lines ({sum(r.label for r in ours.rows)} secrets), workshop/review/secrets_corpus.tsv"
+    notes = {
+        "recall": f"baseline: detect-secrets (default plugins) on the same {corpus}; goal >= 0.95. "
+        f"Lines only ours gets right: {where[ours.tool]}",
+        "precision": f"baseline: detect-secrets; goal >= 0.9. Lines only detect-secrets gets right: {where[theirs.tool]}",
+    }
+    return [
+        Result(
+            f"review.secrets_{metric}",
+            getattr(ours, metric),
+            "share",
+            baseline=getattr(theirs, metric),
+            ratio=getattr(ours, metric) / getattr(theirs, metric),
+            note=note,
+        )
+        for metric, note in notes.items()
+    ]
+
+
 @benchmark("review", "history walk of 1,000 generated commits vs PyDriller; review of a 10k-line, 200-file branch")
 def bench_review() -> list[Result]:
     from workshop.review import history, review
@@ -81,8 +108,10 @@ def bench_review() -> list[Result]:
             file=sys.stderr,
         )
     rate, baseline_rate = len(ours) / walk, len(theirs) / pydriller
+    secret_results = secrets_results()
     lint = report.result("lint")
     return [
+        *secret_results,
         Result(
             "review.commits_per_second",
             rate,

@@ -192,7 +192,7 @@ def binaries(change: Change, t: dict) -> RuleResult:
 def secret_strings(change: Change, t: dict) -> RuleResult:
     found = secrets.scan(change.files)
     if not found:
-        return RuleResult("secrets", PASS, "no key format or high-entropy secret on added lines")
+        return RuleResult("secrets", PASS, "no key format or secret-like value on added lines")
     return RuleResult(
         "secrets",
         FAIL,
