@@ -78,8 +78,8 @@ def test_unknown_flag_is_an_error_in_tests():
     assert "not defined" in str(error.value)
 
 
-def test_unknown_flag_in_production_warns_and_answers_the_declared_default(caplog, django_db_setup):
-    production = FlagClient(FlagStore(conninfo()), on_unknown="default")
+def test_unknown_flag_in_production_warns_and_answers_the_declared_default(caplog, store):
+    production = FlagClient(store, on_unknown="default")
     with caplog.at_level(logging.WARNING, logger="workshop.flags"):
         assert production.is_on("not_there", default=True) is True
         assert production.is_on("not_there", default=False) is False

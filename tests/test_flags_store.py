@@ -85,7 +85,22 @@ def test_a_ttl_cache_keeps_answering_the_old_flag(committed, flag_key, store):
         cache.close()
 
 
-def test_the_store_reconnects_after_its_connection_is_killed(committed, flag_key, store):
+def test_the_listener_survives_a_failing_change_callback(committed, flag_key, store):
+    committed(percentage=5)
+    assert store.wait_for(lambda d: flag_key in d)
+
+    def broken(old, new):
+        raise RuntimeError("a widget's callback has a bug")
+
+    store.listeners.append(broken)
+    processes.commit_flip(conninfo(), flag_key, percentage=6.0)
+    assert store.wait_for(lambda d: d[flag_key].percentage == 6)
+    processes.commit_flip(conninfo(), flag_key, percentage=7.0)
+    assert store.wait_for(lambda d: d[flag_key].percentage == 7), "the listener died with the callback"
+    assert store.listening and store.status().ok
+
+
+def test_a_terminated_listener_connection_reconnects_and_says_so(committed, flag_key, store):
     committed(percentage=5)
     assert store.wait_for(lambda d: flag_key in d)
     with psycopg.connect(**conninfo(), autocommit=True) as admin:
@@ -94,8 +109,19 @@ def test_the_store_reconnects_after_its_connection_is_killed(committed, flag_key
             "WHERE application_name = 'workshop.flags listener' AND datname = current_database()"
         ).fetchall()
     assert killed
-    processes.commit_flip(conninfo(), flag_key, percentage=77.0)
-    assert store.wait_for(lambda d: d[flag_key].percentage == 77, timeout=15)
+    processes.commit_flip(conninfo(), flag_key, percentage=78.0)
+    assert store.wait_for(lambda d: d[flag_key].percentage == 78, timeout=15)
+    assert store.status().ok and store.status().reconnects >= 1
+
+
+def test_the_status_command_reports_the_listener(capsys):
+    from workshop.cli import main
+
+    assert main(["flags", "status"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("this process: listening:"), said
+    listeners = int(said.rsplit(":", 1)[1])
+    assert listeners >= 1, said
 
 
 def test_a_notification_that_arrives_before_the_reload_statement_is_kept(committed, flag_key):

@@ -1,6 +1,7 @@
 """`workshop flags stale [PATH] [--days N]`: flag debt, with exit code 1 when there is any
 (for CI). `workshop flags is-on KEY [--user ID]`: one flag evaluated outside any request, as
 a management command or a job would (the same answer the product page gives that user).
+`workshop flags status`: the flag listener's state (exit 1 unless it is listening).
 Registered by workshop/cli.py's theme discovery."""
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def register(subparsers) -> None:
     check.add_argument("key", help="the flag's name")
     check.add_argument("--user", type=int, default=None, help="the user's id (default: an anonymous visitor)")
     check.set_defaults(func=cmd_is_on)
+    status = sub.add_parser("status", help="the flag listener: its state, the flags it holds, the last error")
+    status.set_defaults(func=cmd_status)
 
 
 def _django() -> None:
@@ -60,6 +63,25 @@ def cmd_is_on(args: argparse.Namespace) -> int:
         f"({rules.reason(client.store.get(args.key), context)})"
     )
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """This process's listener after its first attempt, and the listeners connected to the
+    database (every process's store names its connection); exit 1 unless listening."""
+    _django()
+    from django.db import connection
+
+    from workshop.flags.client import get_client
+
+    report = get_client().store.status()
+    print(f"this process: {report}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE %s",
+            ["workshop.flags% listener"],
+        )
+        print(f"flag listeners connected to this database: {cursor.fetchone()[0]}")
+    return 0 if report.ok else 1
 
 
 def cmd_stale(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ class FlagClient:
         self.on_unknown = check_on_unknown(on_unknown) if on_unknown else None
         self.unknown_seen: dict[str, int] = {}
         self.overrides: dict[str, bool] = {}  # tests: see override()
+        self.unloaded_warned = False
 
     def snapshot(self, context: FlagContext = ANONYMOUS) -> Snapshot:
         """Answers frozen at this moment: for a request, a job, a command."""
@@ -67,6 +68,14 @@ class FlagClient:
         return self.snapshot(context or context_for_user(user)).is_on(key, default)
 
     def unknown(self, key: str, default: bool | None) -> bool:
+        if not self.store.loaded:  # nothing loaded yet (the database down at boot): not an unknown flag
+            if not self.unloaded_warned:
+                self.unloaded_warned = True
+                log.warning(
+                    "flag definitions not loaded yet (%s): checks answer their declared defaults",
+                    self.store.error or self.store.state,
+                )
+            return bool(default)
         policy = self.on_unknown or default_on_unknown()
         if policy == "error":
             known = ", ".join(sorted(self.store.definitions)[:8]) or "none yet"

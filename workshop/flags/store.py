@@ -5,6 +5,12 @@ every change, and PostgreSQL delivers a NOTIFY only when its transaction commits
 a rollback), so a reload sees exactly the committed flags. A full reload every
 `refresh_seconds` is the safety net for a lost connection. Checks never touch the database:
 they read `store.definitions`, a dict replaced as a whole (one reference swap) on reload.
+
+The database may be down: at boot `start()` waits for the first attempt only (a refused
+connection fails at once; a silent host is bounded by `connect_timeout`), later calls never
+wait, and checks answer from the last definitions loaded (the declared defaults before the
+first load). The listener thread survives any exception, reconnects with a growing pause and
+reports where it is in `status()` (`workshop flags status`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import psycopg
 
@@ -23,12 +30,48 @@ log = logging.getLogger("workshop.flags")
 
 Listener = Callable[[Mapping[str, Definition], Mapping[str, Definition]], None]
 
+# The listener's states, as status() reports them.
+STARTING, LISTENING, RECONNECTING, STOPPED = "starting", "listening", "reconnecting", "stopped"
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    state: str
+    flags: int  # definitions held (the last ones loaded)
+    loads: int
+    loaded_at: float | None  # time.time() of the last reload
+    error: str | None  # why the last attempt failed, while reconnecting
+    failures: int  # attempts failed in a row
+    reconnects: int  # connections made after the first
+
+    @property
+    def ok(self) -> bool:
+        return self.state == LISTENING
+
+    def __str__(self) -> str:
+        loaded = (
+            f"{self.flags} flags loaded {time.time() - self.loaded_at:.0f} s ago"
+            if self.loaded_at is not None
+            else "nothing loaded yet: checks answer their declared defaults"
+        )
+        why = f"; {self.failures} failed attempts, last: {self.error}" if self.error else ""
+        return f"{self.state}: {loaded}{why}; {self.reconnects} reconnections"
+
 
 class FlagStore:
-    def __init__(self, conninfo: dict | str, refresh_seconds: float = 30.0, name: str = "workshop.flags"):
+    def __init__(
+        self,
+        conninfo: dict | str,
+        refresh_seconds: float = 30.0,
+        name: str = "workshop.flags",
+        connect_timeout: int = 5,
+        max_pause: float = 5.0,
+    ):
         self.conninfo = conninfo
         self.refresh_seconds = refresh_seconds
         self.name = name
+        self.connect_timeout = connect_timeout
+        self.max_pause = max_pause  # the longest wait between two connection attempts
         self.definitions: Mapping[str, Definition] = {}
         self.version = 0  # reloads that changed something
         self.loads = 0  # every reload, changed or not
@@ -37,13 +80,32 @@ class FlagStore:
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
+        self._attempted = threading.Event()  # the first connection attempt is over, either way
+        self.state = STOPPED
         self.error: str | None = None
+        self.failures = 0
+        self.reconnects = 0
 
     # --- reading -------------------------------------------------------------------------
 
     def get(self, key: str) -> Definition | None:
         return self.definitions.get(key)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether definitions were ever loaded (before that, checks answer their defaults)."""
+        return self.loaded_at is not None
+
+    def status(self) -> StoreStatus:
+        return StoreStatus(
+            self.state,
+            len(self.definitions),
+            self.loads,
+            self.loaded_at,
+            self.error,
+            self.failures,
+            self.reconnects,
+        )
 
     def wait_for(self, predicate: Callable[[Mapping[str, Definition]], bool], timeout: float = 5.0) -> bool:
         """Block until predicate(definitions) holds (True) or the timeout passes (False)."""
@@ -90,24 +152,30 @@ class FlagStore:
             self._changed.notify_all()
         if fresh != old:
             for listener in list(self.listeners):
-                listener(old, fresh)
+                try:
+                    listener(old, fresh)
+                except Exception:  # one broken callback must not stop the others, nor the listener
+                    log.exception("flag store: a change listener failed")
 
     def _connect(self) -> psycopg.Connection:
         info = self.conninfo if isinstance(self.conninfo, dict) else {"conninfo": self.conninfo}
+        info = {"connect_timeout": self.connect_timeout, **info}
         # Named, so pg_stat_activity shows which connections are flag listeners.
         return psycopg.connect(**{**info, "application_name": f"{self.name} listener"}, autocommit=True)
 
     # --- the listener thread ---------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> FlagStore:
-        """Start listening (once); returns when the first load is done."""
+    def start(self, wait: float = 2.0) -> FlagStore:
+        """Start listening (once). Only the call that starts the thread waits, for the first
+        connection attempt and at most `wait` seconds; it never raises: with the database
+        down, checks answer their declared defaults until a load succeeds."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
-            self._ready.clear()
+            self._attempted.clear()
+            self.state = STARTING
             self._thread = threading.Thread(target=self._run, name=f"{self.name}-listener", daemon=True)
             self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError(f"flag store could not load its definitions in {timeout:.0f} s: {self.error}")
+            self._attempted.wait(wait)
         return self
 
     def stop(self) -> None:
@@ -115,24 +183,33 @@ class FlagStore:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None
+        self.state = STOPPED
 
     @property
     def listening(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self.error is None
+        return self._thread is not None and self._thread.is_alive() and self.state == LISTENING
 
     def _run(self) -> None:
+        connected_before = False
         while not self._stop.is_set():
             try:
                 with self._connect() as conn:
                     conn.execute(f"LISTEN {schema.CHANNEL}")
+                    if connected_before:
+                        self.reconnects += 1
+                    connected_before = True
                     self.load(conn)  # after LISTEN: a change committed in between is not missed
-                    self.error = None
-                    self._ready.set()
+                    self.state, self.error, self.failures = LISTENING, None, 0
+                    self._attempted.set()
                     self._listen(conn)
-            except psycopg.Error as error:  # server restart, dropped connection: reconnect
-                self.error = str(error).strip().splitlines()[0]
-                log.warning("flag store: %s; reconnecting in 1 s", self.error)
-                self._stop.wait(1.0)
+            except Exception as error:  # anything (a dropped connection, a bug): log, wait, reconnect
+                self.failures += 1
+                self.state = RECONNECTING
+                self.error = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                self._attempted.set()
+                pause = min(self.max_pause, 0.25 * 2 ** min(self.failures, 8))
+                log.warning("flag store: %s; reconnecting in %.2g s", self.error, pause)
+                self._stop.wait(pause)
 
     def _listen(self, conn: psycopg.Connection) -> None:
         next_full = time.monotonic() + self.refresh_seconds

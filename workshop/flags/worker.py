@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         with lock:
             print(json.dumps({"model": model, "t": time.time(), "state": state(definition)}), flush=True)
 
-    store = FlagStore(conninfo, name="worker")
+    store = FlagStore(conninfo, name="workshop.flags worker")
     store.listeners.append(lambda old, new: say("notify", new.get(args.key)))
     store.start()
     if args.ttl is not None:
