@@ -71,7 +71,7 @@ HARMLESS_PARTS = {
 ALLOW_PRAGMA = "pragma: allowlist secret"
 PLACEHOLDER = re.compile(
     r"(?i)example|dummy|placeholder|changeme|change[-_]me|replace|your[_-]|redacted|fake|sample|test|"
-    r"x{6,}|\*{3,}|\.\.\.|\$\{|\{\{|%\(|<[^>]*>"
+    r"x{6,}|\*{3,}|\.\.\.|\$\{|\{\{|%\(|<[^>]*>|\{[^{}]*\}"  # the last: an f-string's {expression}
 )
 # A test fixture's password: nothing but these words, digits and punctuation ("password123", "my-secret").
 FIXTURE_WORDS = re.compile(r"(?i)passwords?|passwd|secrets?|pass|pwd|test|token|key|admin|user|my|super|[\d\W_]")
