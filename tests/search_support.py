@@ -56,6 +56,24 @@ def prefix(es, committed):
     es_side.drop_indexes(es, name)
 
 
+@pytest.fixture
+def installed(committed):
+    """The outbox triggers, an empty dead-letter table, and every current row queued once
+    (for the test's fresh indexes)."""
+    from django.db import connection
+
+    from workshop.search import outbox
+
+    outbox.install(backfill=False)
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM search_outboxevent")
+        cur.execute("DELETE FROM search_deadletter")
+    outbox.queue_all()
+    yield
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM search_deadletter")
+
+
 def es_url(es) -> str:
     return str(es.transport.node_pool.get().base_url)
 

@@ -13,22 +13,12 @@ import time
 
 import pytest
 from django.db import transaction
-from search_support import committed, es_url, make_product, prefix  # noqa: F401 (fixtures)
+from search_support import committed, es_url, installed, make_product, prefix  # noqa: F401 (fixtures)
 
 from workshop.search import consistency, outbox
 from workshop.search.relay import CRASH_ENV, Relay
 
 pytestmark = pytest.mark.elasticsearch
-
-
-@pytest.fixture
-def installed(committed):
-    outbox.install(backfill=False)
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("DELETE FROM search_outboxevent")
-    outbox.queue_all()  # every current row once, for this test's fresh indexes
 
 
 def relay_for(es, prefix, url=None) -> Relay:

@@ -104,9 +104,10 @@ def install(backend: str = "postgres", relay: bool = True) -> str:
         first = not signals.connected()
         if first:  # a new process: index everything again, into a fresh index
             es_side.drop_indexes(es, prefix(backend))
+        lost = es_side.lost_indexes(es, prefix(backend))
         analyzer = es_side.ensure_indexes(es, prefix(backend))
         signals.connect(es, prefix(backend))
-        indexed = signals.index_all(es, prefix(backend)) if first else 0
+        indexed = signals.index_all(es, prefix(backend)) if first or lost else 0
         return f"signals: handlers connected ({analyzer.name} analyzer){f', {indexed:,} documents indexed' if indexed else ''}"
     from workshop.search import outbox
 
@@ -114,8 +115,13 @@ def install(backend: str = "postgres", relay: bool = True) -> str:
         # a database without the triggers is new (or was reset): its outbox ids start again
         # at 1, so the index of a previous database with this name would refuse them as old
         es_side.drop_indexes(es, prefix(backend))
+        lost = []
+    else:  # an index deleted since (by hand, a node wiped): queue its documents again
+        lost = es_side.lost_indexes(es, prefix(backend))
     analyzer = es_side.ensure_indexes(es, prefix(backend))
     queued = outbox.install()
+    if lost:
+        queued += outbox.queue_all(kinds=lost)
     if relay:
         outbox.start(es_url(), prefix(backend))
     return (

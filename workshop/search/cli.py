@@ -48,7 +48,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for backend, why in api.backends().items():
         print(f"{backend:9} {'ok' if not why else 'unavailable: ' + why}")
     print(f"postgres triggers: {'installed' if pg.installed() else 'not installed'}")
-    print(f"outbox triggers: {'installed' if outbox.installed() else 'not installed'}, {outbox.pending():,} pending")
+    print(f"outbox triggers: {'installed' if outbox.installed() else 'not installed'}; {outbox.backlog()}")
     return 0
 
 

@@ -103,6 +103,22 @@ def ensure_indexes(es, prefix: str) -> Analyzer:
     return analyzer
 
 
+def lost_indexes(es, prefix: str) -> list[Kind]:
+    """The kinds whose index is gone, or was re-created by a write after it was deleted
+    (Elasticsearch creates a missing index on the first write, with a guessed mapping and
+    without our _meta): such an index is deleted here. The caller re-fills them."""
+    lost = []
+    with answering(es):
+        for kind in KINDS.values():
+            name = index_name(prefix, kind)
+            if not es.indices.exists(index=name):
+                lost.append(kind)
+            elif "analyzer" not in es.indices.get_mapping(index=name)[name]["mappings"].get("_meta", {}):
+                es.indices.delete(index=name)
+                lost.append(kind)
+    return lost
+
+
 def drop_indexes(es, prefix: str) -> None:
     with answering(es):
         for kind in KINDS.values():

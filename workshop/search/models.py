@@ -32,9 +32,30 @@ class OutboxEvent(models.Model):
     op = models.CharField(max_length=10, choices=Op.choices)
     payload = models.JSONField(null=True)  # the document as it was in that transaction
     created_at = models.DateTimeField(db_default=models.functions.Now())
+    attempts = models.PositiveIntegerField(db_default=0)  # times Elasticsearch refused this event
+    last_error = models.TextField(db_default="")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.op} {self.kind} {self.object_id}"
+
+
+class DeadLetter(models.Model):
+    """An outbox event Elasticsearch refused `relay.MAX_ATTEMPTS` times (a document the
+    mapping rejects, say): set aside so the events behind it keep flowing. Shown by
+    `workshop search status`; fix the cause, then `outbox.retry_dead_letters()`."""
+
+    event_id = models.BigIntegerField()  # the outbox event's id (its external version)
+    kind = models.CharField(max_length=20)
+    object_id = models.BigIntegerField(null=True)
+    op = models.CharField(max_length=10)
+    payload = models.JSONField(null=True)
+    attempts = models.PositiveIntegerField()
+    error = models.TextField()
+    created_at = models.DateTimeField()  # when the change was written
+    failed_at = models.DateTimeField(db_default=models.functions.Now())
+
+    def __str__(self) -> str:
+        return f"#{self.event_id} {self.op} {self.kind} {self.object_id}: {self.error[:80]}"
 
 
 class ProductVector(models.Model):

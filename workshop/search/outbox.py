@@ -10,8 +10,8 @@ renamed or a product moved to another category re-sends the documents that carry
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
+from dataclasses import dataclass
 
 from workshop.django_setup import require_setup
 from workshop.search import triggers
@@ -88,12 +88,13 @@ def install(backfill: bool = True) -> int:
     return queued
 
 
-def queue_all(cur=None) -> int:
-    """An index event for every row (a full reindex through the outbox)."""
+def queue_all(cur=None, kinds: list[Kind] | None = None) -> int:
+    """An index event for every row (a full reindex through the outbox), of every kind or
+    of `kinds`."""
 
     def run(c) -> int:
         total = 0
-        for kind in KINDS.values():
+        for kind in kinds if kinds is not None else KINDS.values():
             c.execute(
                 f"INSERT INTO search_outboxevent (kind, object_id, op, payload, created_at) "
                 f"SELECT '{kind.name}', n.id, 'index', jsonb_build_object({kind.payload_sql}), now() "
@@ -120,6 +121,59 @@ def pending() -> int:
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM search_outboxevent")
         return cur.fetchone()[0]
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int  # events waiting in the outbox
+    oldest_seconds: float | None  # age of the oldest (None: empty): a relay that is not running shows here
+    refused: int  # pending events Elasticsearch has refused at least once (retried, then dead-lettered)
+    dead_letters: int  # events set aside after MAX_ATTEMPTS refusals
+
+    def __str__(self) -> str:
+        age = f", oldest {self.oldest_seconds:,.1f} s old" if self.oldest_seconds is not None else ""
+        refused = f", {self.refused:,} refused and retrying" if self.refused else ""
+        return f"{self.pending:,} pending{age}{refused}; {self.dead_letters:,} dead letters"
+
+
+def backlog() -> Backlog:
+    """The outbox's depth and age, and what Elasticsearch refused."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), extract(epoch FROM now() - min(created_at)), count(*) FILTER (WHERE attempts > 0) "
+            "FROM search_outboxevent"
+        )
+        depth, oldest, refused = cur.fetchone()
+        cur.execute("SELECT count(*) FROM search_deadletter")
+        return Backlog(depth, None if oldest is None else float(oldest), refused, cur.fetchone()[0])
+
+
+def requeue_dead_letters() -> int:
+    """After fixing what made Elasticsearch refuse them: queue the dead letters' documents
+    again as they are now (a row deleted since is queued as a delete). Returns how many."""
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM search_deadletter RETURNING kind, object_id")
+        gone = cur.fetchall()
+        for kind in KINDS.values():
+            ids = sorted({i for k, i in gone if k == kind.name and i is not None})
+            if not ids:
+                continue
+            cur.execute(
+                f"INSERT INTO search_outboxevent (kind, object_id, op, payload, created_at) "
+                f"SELECT '{kind.name}', n.id, 'index', jsonb_build_object({kind.payload_sql}), now() "
+                f"FROM {kind.table} n {kind.payload_joins} WHERE n.id = ANY(%s) ORDER BY n.id",
+                [ids],
+            )
+            cur.execute(
+                f"INSERT INTO search_outboxevent (kind, object_id, op, created_at) "
+                f"SELECT '{kind.name}', i, 'delete', now() FROM unnest(%s::bigint[]) AS i "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {kind.table} n WHERE n.id = i) ORDER BY i",
+                [ids],
+            )
+        cur.execute(f"NOTIFY {CHANNEL}")
+        return len(gone)
 
 
 def dsn() -> str:
@@ -181,11 +235,7 @@ def running(prefix: str) -> Relay | None:
 
 
 def spawn(es_url: str, prefix: str, env: dict | None = None, once: bool = False) -> subprocess.Popen:
-    import os
+    """The relay as a process that exits when this one (a notebook's kernel) dies."""
+    from workshop.search import relay
 
-    # the connection string goes through the environment, not argv (ps shows argv to everyone)
-    env = {**(env if env is not None else os.environ), "WORKSHOP_SEARCH_RELAY_DSN": dsn()}
-    cmd = [sys.executable, "-m", "workshop.search.relay", "--es-url", es_url, "--prefix", prefix]
-    if once:
-        cmd.append("--once")
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return relay.spawn(dsn(), es_url, prefix, env=env, once=once)
