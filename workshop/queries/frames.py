@@ -16,7 +16,7 @@ import pandas as pd
 TABLES = {
     "customers": ("shop_customer", "id, email, created_at"),
     "categories": ("shop_category", "id, slug"),
-    "products": ("shop_product", "id, title, category_id, price"),
+    "products": ("shop_product", "id, title, category_id, price, brand"),
     "orders": ("shop_order", "id, customer_id, status, created_at"),
     "items": ("shop_orderitem", "id, order_id, product_id, quantity, unit_price"),
     "reviews": ("shop_review", "id, product_id, customer_id, rating, created_at"),
