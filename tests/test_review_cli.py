@@ -27,21 +27,21 @@ def demo(tmp_path_factory):
 
 
 def test_a_good_branch_exits_0(demo, tmp_path):
-    from workshop.review.solutions import description_solution
+    from workshop.review.solutions import solution_2
 
     description = tmp_path / "pr.md"
-    description.write_text(description_solution(demo))
+    description.write_text(solution_2())
     done = workshop(str(demo), "--head", "feature/discount", "--description", str(description))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "Result: pass"
 
 
 def test_description_from_standard_input(demo):
-    from workshop.review.solutions import description_solution
+    from workshop.review.solutions import solution_2
 
     done = subprocess.run(
         [sys.executable, "-m", "workshop.cli", "review", str(demo), "--head", "feature/discount", "--description", "-"],
-        input=description_solution(demo),
+        input=solution_2(),
         capture_output=True,
         text=True,
         timeout=300,

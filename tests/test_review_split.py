@@ -1,11 +1,11 @@
-"""The split proposal (module groups in dependency order), the stack builder, and the
-exercises: each check passes with its solution and fails, with its hint, on wrong answers."""
+"""The split proposal (module groups in dependency order) and the stack builder (the
+exercise built on them is tested in test_review_exercises.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from workshop.review import exercises, review, solutions, split
+from workshop.review import review, split
 from workshop.review.examples import Builder, demo_repository, split_exercise_repository
 from workshop.review.git import Repo
 from workshop.review.split import ordered
@@ -20,11 +20,10 @@ def shop(tmp_path):
 def test_the_proposal_follows_imports_and_keeps_tests_with_their_code(shop):
     report = review(shop, head="feature/shop")
     order = [[f.path for f in part.files] for part in report.split]
-    assert order == [
-        ["shop/catalog.py", "tests/test_catalog.py"],
-        ["shop/orders.py", "tests/test_orders.py"],
-        ["shop/payments.py", "tests/test_payments.py"],
-        ["shop/reports.py", "tests/test_reports.py"],
+    assert order == [  # taxes before catalog (catalog imports it): dependency order, not alphabetical
+        ["shop/taxes.py", "tests/test_taxes.py", "shop/catalog.py", "tests/test_catalog.py"],
+        ["shop/orders.py", "tests/test_orders.py", "shop/invoices.py", "tests/test_invoices.py"],
+        ["shop/payments.py", "tests/test_payments.py", "shop/reports.py", "tests/test_reports.py"],
     ]
 
 
@@ -74,61 +73,3 @@ def test_commit_stack_leaves_the_working_tree_alone(shop):
     assert files == ["shop/orders.py"]
     commit_stack(shop, "feature/shop", [["shop/catalog.py"]])  # a new attempt replaces the old branches
     assert repo.branches() == ["feature/shop", "main", "split/1"]
-
-
-def test_split_exercise_with_its_solution(shop, capsys):
-    assert not exercises.check_split(shop)
-    assert "not yet: no split/1" in capsys.readouterr().out
-    solutions.split_solution(shop)
-    assert exercises.check_split(shop)
-    assert capsys.readouterr().out.startswith("well done: 4 pull requests")
-
-
-@pytest.mark.parametrize(
-    "groups, hint",
-    [
-        (
-            [
-                [
-                    "shop/catalog.py",
-                    "shop/orders.py",
-                    "shop/payments.py",
-                    "shop/reports.py",
-                    "tests/test_catalog.py",
-                    "tests/test_orders.py",
-                    "tests/test_payments.py",
-                    "tests/test_reports.py",
-                ]
-            ],
-            "still too large",
-        ),
-        (
-            [
-                ["shop/orders.py", "tests/test_orders.py"],
-                ["shop/catalog.py", "tests/test_catalog.py"],
-                ["shop/payments.py", "tests/test_payments.py"],
-                ["shop/reports.py", "tests/test_reports.py"],
-            ],
-            "imports shop.catalog",
-        ),
-        (
-            [["shop/catalog.py", "tests/test_catalog.py"], ["shop/orders.py", "tests/test_orders.py"]],
-            "does not add up to feature/shop",
-        ),
-    ],
-)
-def test_split_exercise_wrong_answers_get_their_hint(shop, capsys, groups, hint):
-    commit_stack(shop, "feature/shop", groups)
-    assert not exercises.check_split(shop)
-    out = capsys.readouterr().out
-    assert out.startswith("not yet:") and hint in out
-
-
-def test_description_exercise(tmp_path, capsys):
-    demo = demo_repository(tmp_path / "demo")
-    assert not exercises.check_description(demo, None)
-    template = (demo / ".github/pull_request_template.md").read_text()
-    assert not exercises.check_description(demo, template)
-    assert "nothing beyond the template" in capsys.readouterr().out
-    assert exercises.check_description(demo, solutions.description_solution(demo))
-    assert "well done: checklist 100% complete" in capsys.readouterr().out

@@ -34,7 +34,7 @@ PR_TEMPLATE = """\
 ## Checklist
 
 - [ ] Tests added or updated, and `make test` passes
-- [ ] Documentation updated (README, docstrings, notebook)
+- [ ] Documentation updated (README, docs/, notebooks)
 - [ ] No debugging leftovers (print, breakpoint, pdb)
 - [ ] Migrations come with a test (or N/A)
 """
@@ -227,17 +227,41 @@ def demo_repository(path: str | Path | None = None) -> Path:
     return b.repo.root
 
 
+# The split exercise's modules: the order they import each other in is not alphabetical.
+SPLIT_MODULES = {
+    "taxes": [],
+    "catalog": ["taxes"],
+    "orders": ["catalog"],
+    "payments": ["orders"],
+    "invoices": ["orders", "taxes"],
+    "reports": ["invoices", "payments"],
+}
+SECURITY_TEAM = "@shop/security"
+SECURITY_OWNED = ("shop/payments.py", "tests/test_payments.py")  # CODEOWNERS gives them to SECURITY_TEAM
+SPLIT_CODEOWNERS = (
+    "# Who must approve a pull request that touches a file (GitHub: the last matching line wins)\n"
+    "*  @shop/developers\n" + "".join(f"/{path}  {SECURITY_TEAM}\n" for path in SECURITY_OWNED)
+)
+
+
 def split_exercise_repository(path: str | Path | None = None) -> Path:
-    """The exercise: `feature/shop` adds four modules and their tests, about 900 lines, clean
-    but too large to review in one sitting."""
+    """The exercise: `feature/shop` adds six modules and their tests, about 900 lines, clean
+    but too large to review in one sitting; CODEOWNERS sends payments to the security team."""
     root = Path(path) if path else temporary_folder("workshop-review-split-")
     b = Builder(root)
     shop_main(b)
+    b.commit(
+        "CODEOWNERS: payments need the security team's approval; ruff knows shop is ours",
+        {
+            ".github/CODEOWNERS": SPLIT_CODEOWNERS,
+            "pyproject.toml": RUFF_CONFIG + '\n[tool.ruff.lint.isort]\nknown-first-party = ["shop"]\n',
+        },
+    )
     b.branch("feature/shop")
     files = {}
-    for name, deps in MODULES.items():
-        files[f"shop/{name}.py"] = module_source(name, 22, deps)
+    for name, deps in SPLIT_MODULES.items():
+        files[f"shop/{name}.py"] = module_source(name, 14, deps)
         files[f"tests/test_{name}.py"] = test_source(name, 5)
-    b.commit("Catalog, orders, payments and reports, with tests", files)
+    b.commit("Taxes, catalog, orders, payments, invoices and reports, with tests", files)
     b.git("checkout", "--quiet", "main")
     return b.repo.root

@@ -43,7 +43,9 @@ class DescriptionCheck:
 
     @property
     def completeness(self) -> float:
-        return sum(i.done for i in self.items) / len(self.items) if self.items else 1.0
+        """Done items over the template's items (a deleted item counts as not done)."""
+        wanted = len(self.items) + len(self.missing)
+        return sum(i.done for i in self.items) / wanted if wanted else 1.0
 
     @property
     def open_items(self) -> list[str]:
@@ -98,14 +100,23 @@ def check_description(description: str, template: str) -> DescriptionCheck:
         )
         if match is None:
             missing.append(item.text)
-        else:  # "N/A" or a strikethrough the author added (not one the template already has)
-            added_na = bool(NOT_APPLICABLE.search(match.text)) and not NOT_APPLICABLE.search(item.text)
-            items.append(Item(match.text, match.ticked, added_na))
+        else:
+            items.append(Item(match.text, match.ticked, marked_not_applicable(match.text, item.text)))
     template_words = set(normalize(COMMENT.sub("", template)).split())
     own = [w for w in normalize(_without_checklist(COMMENT.sub("", description))).split() if w not in template_words]
     return DescriptionCheck(
         items, missing, len(own), bool(WIP.search(description.splitlines()[0] if description else ""))
     )
+
+
+def marked_not_applicable(given: str, template_item: str) -> bool:
+    """The author marked the item N/A: struck through, or an N/A the template's own wording
+    (an item such as "Migrations come with a test (or N/A)") does not already hold."""
+    stripped = given.strip()
+    if stripped.startswith("~~") and stripped.endswith("~~"):
+        return True
+    rest = re.sub(re.escape(template_item.strip()), " ", given, count=1, flags=re.IGNORECASE)
+    return bool(NOT_APPLICABLE.search(rest))
 
 
 def _without_checklist(markdown: str) -> str:
