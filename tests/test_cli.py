@@ -126,6 +126,27 @@ def test_db_reset_with_a_database_url_drops_the_database_the_url_names(workshop_
     assert "in_use" not in names and "bystander" in names
 
 
+@pytest.mark.parametrize("named_by", ["dbname in the query", "PGDATABASE"])
+def test_db_reset_drops_the_database_libpq_connects_to(workshop_env, named_by):
+    """libpq reads the database from ?dbname= (over the path) and, when the URL names none,
+    from PGDATABASE: reset drops the one the server says it is connected to."""
+    from workshop.services import postgres
+
+    server = postgres.Database(_private_server(workshop_env), "url")  # postgresql://postgres:@/workshop?host=...
+    for name in ("in_use", "bystander"):
+        postgres.ensure_database(server, name)
+    env = {**workshop_env, "WORKSHOP_DB_NAME": "bystander"}
+    if named_by == "PGDATABASE":
+        env |= {"WORKSHOP_DATABASE_URL": postgres.with_database(server.url, ""), "PGDATABASE": "in_use"}
+    else:
+        env["WORKSHOP_DATABASE_URL"] = postgres.with_database(server.url, "bystander") + "&dbname=in_use"
+    done = workshop("db", "reset", "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "'in_use' dropped" in done.stdout
+    names = _databases(server.url)
+    assert "in_use" not in names and "bystander" in names
+
+
 def test_db_reset_refuses_to_drop_the_servers_own_database(workshop_env):
     from workshop.services import postgres
 

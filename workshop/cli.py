@@ -49,9 +49,9 @@ def cmd_db(args: argparse.Namespace) -> int:
             print(f"Embedded PostgreSQL folder {embedded.pgdata} deleted; the next setup() builds it anew.")
             return 0
         db = postgres.resolve(start=True)
-        # The database in use: the one the URL names, else the workshop's database on the
-        # embedded server or the Docker stack.
-        name = postgres.database_name(db.url) if db.source == "url" else config.db_name()
+        # The database in use, as the server names it: libpq takes it from the URL's path,
+        # its ?dbname= (which wins over the path), PGDATABASE or the user name.
+        name = postgres.current_database(db)
         if db.source != "embedded" and not args.yes:
             raise WorkshopError(
                 f"Refusing to drop database {name!r} on {db.safe_url} without --yes",
@@ -62,8 +62,7 @@ def cmd_db(args: argparse.Namespace) -> int:
                 f"Refusing to drop {name or 'the default'!r}: it is the server's own database",
                 f"point {config.ENV_DATABASE_URL} at a database of the workshop's",
             )
-        server = postgres.Database(postgres.with_database(db.url, "postgres"), db.source)
-        postgres.drop_database(server, name)
+        postgres.drop_database(postgres.maintenance_database(db), name)
         print(f"Database {name!r} dropped; the next setup() migrates and loads it again.")
     elif args.action == "url":
         print(postgres.resolve().url)

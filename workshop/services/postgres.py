@@ -159,12 +159,17 @@ def ensure_database(server: Database, name: str) -> Database:
     return Database(with_database(server.url, name), server.source)
 
 
-def database_name(url: str) -> str:
-    """The database a URL names (libpq's default, the user name, when it names none)."""
-    parts = urlsplit(url)
-    from urllib.parse import unquote
+def current_database(db: Database) -> str:
+    """The database a connection to `db` lands in, as the server says: libpq may take it from
+    the URL's path, its ?dbname= parameter (which wins), PGDATABASE or the user name."""
+    with db.connect() as conn:
+        return conn.execute("SELECT current_database()").fetchone()[0]
 
-    return unquote(parts.path.lstrip("/")) or unquote(parts.username or "")
+
+def maintenance_database(db: Database) -> Database:
+    """The same server's `postgres` database, to drop or create others from: dbname replaced
+    by libpq's own parsing, whichever way the URL named it."""
+    return Database(psycopg.conninfo.make_conninfo(db.url, dbname="postgres"), db.source)
 
 
 def drop_database(server: Database, name: str) -> None:
