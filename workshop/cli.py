@@ -92,11 +92,28 @@ def cmd_data(args: argparse.Namespace) -> int:
     from workshop.services import postgres
     from workshop.shop.data import get_size, load
 
-    get_size(args.size)  # an unknown size fails before anything starts
+    if args.action == "load":
+        get_size(args.size)  # an unknown size fails before anything starts
+    elif not args.file:
+        raise WorkshopError(
+            f"`workshop data {args.action}` needs a FILE", f"e.g. workshop data {args.action} shop.dataset"
+        )
     db = postgres.resolve()
     django_setup.configure(db.url)
     django_setup.migrate()
-    result = load.load(args.size, args.seed, force=args.force, progress=not args.quiet)
+    if args.action == "export":
+        from workshop.shop.data import archive
+
+        manifest = archive.export(args.file)
+        rows = sum(t["rows"] for t in manifest["tables"])
+        print(f"Exported the {manifest['size']} dataset (seed {manifest['seed']}): {rows:,} rows to {args.file}")
+        return 0
+    if args.action == "import":
+        from workshop.shop.data import archive
+
+        result = archive.import_(args.file, progress=not args.quiet)
+    else:
+        result = load.load(args.size, args.seed, force=args.force, progress=not args.quiet)
     if result.loaded:
         print(
             f"Loaded the {result.size} dataset: {result.rows:,} rows in {result.seconds:.1f} s "
@@ -224,8 +241,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_db)
 
-    p = sub.add_parser("data", help="the dataset: load --size tiny|workshop|bench")
-    p.add_argument("action", choices=["load"])
+    p = sub.add_parser("data", help="the dataset: load --size tiny|workshop|bench, export FILE, import FILE")
+    p.add_argument("action", choices=["load", "export", "import"])
+    p.add_argument("file", nargs="?", metavar="FILE", help="export/import: the dataset file")
     p.add_argument("--size", default=config.default_size(), help=f"one of {', '.join(SIZES)}")
     p.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
     p.add_argument("--force", action="store_true", help="load again even if this dataset is loaded")

@@ -7,6 +7,7 @@ load leaves the previous dataset (or nothing) behind, never half a dataset.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -59,22 +60,40 @@ def matches(dataset, size: str, seed: int) -> bool:
 
 def load(size: str, seed: int = generate.DEFAULT_SEED, *, force: bool = False, progress: bool = True) -> LoadResult:
     """Make the database hold exactly the `size` dataset for `seed` (loads only if needed)."""
-    from django.db import connection, transaction
-
-    from workshop.shop.models import Dataset
-
     spec = get_size(size)  # fails fast on an unknown size, before touching anything
     seed = check_seed(seed)
     if not force and matches(current(), size, seed):
         return LoadResult(size, 0, 0.0, loaded=False)
-    generator = generate.ShopGenerator(spec, seed)
-    tables = generator.tables()
+    tables = generate.ShopGenerator(spec, seed).tables()
+    already = None if force else (lambda: matches(current(), size, seed))
+    return replace(
+        tables, size, seed, generate.GENERATOR_VERSION, vocab.checksum(), spec.approx_rows, progress, already
+    )
+
+
+def replace(
+    tables: list[generate.Table],
+    size: str,
+    seed: int,
+    generator_version: int,
+    vocab_checksum: str,
+    approx_rows: int,
+    progress: bool = True,
+    already: Callable[[], bool] | None = None,
+) -> LoadResult:
+    """Replace the dataset with `tables` (COPY text chunks) in one transaction, save the copy
+    that `workshop reset` restores from, and record the `shop.Dataset` row. `already`: checked
+    under the lock, True when another process loaded the wanted dataset meanwhile."""
+    from django.db import connection, transaction
+
+    from workshop.shop.models import Dataset
+
     started = time.perf_counter()
     counts: dict[str, object] = {}
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-            if not force and matches(current(), size, seed):  # another process loaded it meanwhile
+            if already is not None and already():
                 return LoadResult(size, 0, 0.0, loaded=False)
             names = [t.name for t in tables] + [Dataset._meta.db_table]
             cursor.execute(
@@ -82,7 +101,7 @@ def load(size: str, seed: int = generate.DEFAULT_SEED, *, force: bool = False, p
             )
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             saved = constraints.drop(cursor, [t.name for t in tables])
-            with _progress_bar(spec, progress) as bar:
+            with _progress_bar(size, approx_rows, progress) as bar:
                 for table in tables:
                     bar.set_postfix_str(table.name)
                     counts[table.name] = _copy(cursor.cursor, table, bar)
@@ -96,14 +115,14 @@ def load(size: str, seed: int = generate.DEFAULT_SEED, *, force: bool = False, p
                 )
             snapshot.save(cursor, [t.name for t in tables], f"{size} (seed {seed})")
         rows = sum(v for v in counts.values() if isinstance(v, int))
-        counts["_vocab"] = vocab.checksum()
+        counts["_vocab"] = vocab_checksum
         dataset = Dataset.objects.create(
-            size=size, seed=seed, generator_version=generate.GENERATOR_VERSION, row_counts=counts, load_seconds=0
+            size=size, seed=seed, generator_version=generator_version, row_counts=counts, load_seconds=0
         )
     with connection.cursor() as cursor:
         # Fresh statistics, or the query notebook's plans lie.
         cursor.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, names))))
-    seconds = time.perf_counter() - started  # everything: generation, COPY, indexes, COMMIT, ANALYZE
+    seconds = time.perf_counter() - started  # everything: generation or reading, COPY, indexes, COMMIT, ANALYZE
     Dataset.objects.filter(pk=dataset.pk).update(load_seconds=seconds)
     return LoadResult(size, rows, seconds, loaded=True)
 
@@ -121,14 +140,14 @@ def _copy(raw_cursor, table: generate.Table, bar) -> int:
     return rows
 
 
-def _progress_bar(spec, enabled: bool):
+def _progress_bar(size: str, approx_rows: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(
-        total=spec.approx_rows,
+        total=approx_rows,
         unit=" rows",
         unit_scale=True,
-        desc=f"Loading {spec.name} dataset",
+        desc=f"Loading {size} dataset",
         disable=not enabled,
         leave=False,
     )

@@ -68,18 +68,24 @@ def label(cursor) -> str | None:
     return row[0][: -len(MARKER) - 2]
 
 
-def _columns(cursor, table: str) -> list[str]:
+def columns(cursor, table: str, schema: str = SCHEMA) -> list[str]:
     cursor.execute(
         "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        [SCHEMA, table],
+        [schema, table],
     )
     return [name for (name,) in cursor.fetchall()]
 
 
-def _fingerprint(cursor, schema: str, table: str, columns: list[str]):
-    row = sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier("t", c) for c in columns))
+def live_columns(cursor, table: str) -> list[str]:
+    """The columns of the shop table the application uses (current schema), in order."""
+    cursor.execute("SELECT current_schema()")
+    return columns(cursor, table, cursor.fetchone()[0])
+
+
+def _fingerprint(cursor, schema: str, table: str, cols: list[str]):
+    row = sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier("t", c) for c in cols))
     cursor.execute(
         sql.SQL("SELECT count(*), coalesce(sum(hashtext({row}::text)::bigint), 0) FROM {table} AS t").format(
             row=row, table=sql.Identifier(schema, table)
@@ -99,10 +105,10 @@ def restore(cursor) -> Restored:
     restored: dict[str, int] = {}
     tables = saved_tables(cursor)
     for table in tables:
-        columns = _columns(cursor, table)
-        if _fingerprint(cursor, "public", table, columns) == _fingerprint(cursor, SCHEMA, table, columns):
+        cols = columns(cursor, table)
+        if _fingerprint(cursor, "public", table, cols) == _fingerprint(cursor, SCHEMA, table, cols):
             continue
-        names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        names = sql.SQL(", ").join(map(sql.Identifier, cols))
         cursor.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
         cursor.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
@@ -110,7 +116,7 @@ def restore(cursor) -> Restored:
             )
         )
         restored[table] = cursor.rowcount
-        if "id" in columns:
+        if "id" in cols:
             cursor.execute(
                 sql.SQL(
                     "SELECT setval(pg_get_serial_sequence({t}, 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {i}"
