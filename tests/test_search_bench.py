@@ -17,6 +17,9 @@ def test_results_are_named_per_backend_and_compared_with_the_goals():
             "visible_lag_p50_ms": 500.0,
             "visible_lag_p95_ms": 900.0,
             "visible_lag_misses": 1,
+            "ndcg_at_10": 0.9,
+            "ndcg_at_10_flat": 0.6,
+            "judged_queries": 28,
             "disagreements": 0,
             "note": "relayed",
         },
@@ -34,6 +37,10 @@ def test_results_are_named_per_backend_and_compared_with_the_goals():
     assert "goal <= 0: NOT met" in results["search.outbox.visible_lag_misses"].note
     assert "NOT met" in results["search.postgres.disagreements"].note
     assert results["search.outbox.query_p95_ms"].unit == "ms"
+    assert (
+        results["search.outbox.ndcg_at_10"].value == 0.9
+        and "28 judged queries" in results["search.outbox.ndcg_at_10"].note
+    )
 
 
 def test_the_fifty_queries_all_parse():

@@ -29,6 +29,7 @@ from django.db import connection, models  # noqa: E402
 
 BACKENDS = ("postgres", "outbox", "signals", "zombodb")
 ES_BACKENDS = ("outbox", "signals")
+RANKINGS = ("weighted", "flat")
 MARK_START, MARK_STOP = "\x02", "\x03"  # PostgreSQL headline markers, turned into <mark> after escaping
 _clients: dict[str, object] = {}
 
@@ -166,21 +167,34 @@ class SearchQuerySet(models.QuerySet):
     def search_state(self) -> SearchState | None:
         return self._search_state
 
-    def search(self, text: str, backend: str = "postgres", *, fuzzy: bool = False, window: int = 1000):
-        """Rows matching `text`, annotated with `score` and ordered by it (best first)."""
+    def search(
+        self,
+        text: str,
+        backend: str = "postgres",
+        *,
+        fuzzy: bool = False,
+        window: int = 1000,
+        ranking: str = "weighted",
+    ):
+        """Rows matching `text`, annotated with `score` and ordered by it (best first).
+        ranking="weighted": a match in the title counts most, then brand and category, then
+        the description (documents.RANK_WEIGHTS); "flat": every field the same (to compare)."""
         _check_backend(backend)
+        if ranking not in RANKINGS:
+            raise WorkshopError(f"Unknown ranking {ranking!r}", f"choose one of {', '.join(RANKINGS)}")
+        flat = ranking == "flat"
         query = parse(text)
         kind = PRODUCT if self.model._meta.label == PRODUCT.model_label else REVIEW
         if backend == "postgres":
-            return self._search_postgres(query, kind, fuzzy)
+            return self._search_postgres(query, kind, fuzzy, flat)
         if backend == "zombodb":
             from workshop.search import zombodb
 
             zombodb.require()
             return zombodb.search(self, query, kind)
-        return self._search_elasticsearch(query, kind, backend, fuzzy, window)
+        return self._search_elasticsearch(query, kind, backend, fuzzy, window, flat)
 
-    def _search_postgres(self, query: Query, kind: Kind, fuzzy: bool):
+    def _search_postgres(self, query: Query, kind: Kind, fuzzy: bool, flat: bool = False):
         from django.contrib.postgres.search import SearchRank
         from django.db.models import F
 
@@ -194,23 +208,25 @@ class SearchQuerySet(models.QuerySet):
         sq = pg.search_query(query, fixed)
         qs = (
             self.filter(search_vector__document=sq)
-            .annotate(score=SearchRank(F("search_vector__document"), sq))
+            .annotate(score=SearchRank(F("search_vector__document"), sq, weights=pg.rank_weights(flat)))
             .order_by("-score", "pk")
         )
         qs._search_state = SearchState("postgres", query, kind, corrections=fixed)
         qs._pg_query = sq
         return qs
 
-    def _search_elasticsearch(self, query: Query, kind: Kind, backend: str, fuzzy: bool, window: int):
+    def _search_elasticsearch(
+        self, query: Query, kind: Kind, backend: str, fuzzy: bool, window: int, flat: bool = False
+    ):
         from django.db.models import F
 
         es = es_client()
         try:
-            found = es_side.search(es, prefix(backend), kind, query, size=window)
+            found = es_side.search(es, prefix(backend), kind, query, size=window, flat=flat)
             if fuzzy and not found["ids"]:
                 # typo tolerance only when the words as typed find nothing: fuzzy matching
                 # costs several times an exact query, and most queries are spelt right
-                found = es_side.search(es, prefix(backend), kind, query, size=window, fuzzy=True)
+                found = es_side.search(es, prefix(backend), kind, query, size=window, fuzzy=True, flat=flat)
             else:
                 fuzzy = False
         except WorkshopError:

@@ -35,6 +35,8 @@ UNITS = {
     "visible_lag_p50_ms": "ms",
     "visible_lag_p95_ms": "ms",
     "visible_lag_misses": "probes",
+    "ndcg_at_10": "nDCG",
+    "ndcg_at_10_flat": "nDCG",
     "disagreements": "docs",
 }
 
@@ -54,6 +56,9 @@ def results_from(measured: dict) -> list[Result]:
                 continue
             value = metrics[metric]
             note = metrics.get("note", "") if metric == "index_docs_per_second" else ""
+            if metric.startswith("ndcg") and "judged_queries" in metrics:
+                note = f"{metrics['judged_queries']} judged queries (workshop/search/judgments.json)"
+                note += ", title over brand over description" if metric == "ndcg_at_10" else ", every field the same"
             goal = GOALS.get((metric, backend))
             if goal:
                 target, higher = goal
@@ -68,7 +73,9 @@ def results_from(measured: dict) -> list[Result]:
 
 
 @benchmark(
-    "search", "search backends side by side on 100k documents: indexing, query and visibility latency, disagreements"
+    "search",
+    "search backends side by side on 100k documents: indexing, query and visibility latency, ranking (nDCG@10), "
+    "disagreements",
 )
 def bench_search() -> list[Result]:
     return results_from(_child(DOCUMENTS))

@@ -1,7 +1,7 @@
 """The measurements behind `workshop bench search` (run in a child process on a database
 of its own, see bench.py): indexing throughput, query latency over 50 fixed queries,
-commit-to-searchable lag under a steady write load, and the consistency experiment's
-disagreements, per backend, on 100k documents."""
+ranking quality (nDCG@10 over the judged queries), commit-to-searchable lag under a steady
+write load, and the consistency experiment's disagreements, per backend, on 100k documents."""
 
 from __future__ import annotations
 
@@ -192,6 +192,18 @@ def query_latency(backend: str, repeats: int = 3) -> tuple[float, float]:
     return percentile(timings, 50), percentile(timings, 95)
 
 
+def ranking_quality(backend: str) -> dict:
+    """nDCG@10 over the judged queries (relevance.py), weighted and flat side by side."""
+    from workshop.search import relevance
+
+    weighted, flat = relevance.score(backend), relevance.score(backend, ranking="flat")
+    log(
+        f"{backend}: nDCG@10 {weighted.ndcg:.3f} weighted, {flat.ndcg:.3f} flat, over {len(weighted.per_query)} "
+        f"judged queries ({len(weighted.unjudged)} with nothing to find here)"
+    )
+    return {"ndcg_at_10": weighted.ndcg, "ndcg_at_10_flat": flat.ndcg, "judged_queries": len(weighted.per_query)}
+
+
 def lag_under_load(backends: list[str], probes: int, writes_per_second: float = 20.0) -> dict:
     """A writer commits updates at a steady rate; meanwhile each backend gets `probes`
     sequential probes (write a new word, commit, search until it is found; one never found
@@ -242,6 +254,7 @@ def run(total: int = 100_000, probes: int = 30, operations: int = 120) -> dict:
         p50, p95 = query_latency(backend)
         results.setdefault(backend, {}).update(query_p50_ms=p50, query_p95_ms=p95)
         log(f"{backend}: query p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+        results[backend].update(ranking_quality(backend))
     lags = lag_under_load(backends, probes)
     for backend, found in lags.items():
         results[backend].update(

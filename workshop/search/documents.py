@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How much a match weighs by where it is: PostgreSQL's ts_rank weights for the tsvector labels
+# (its defaults, {D, C, B, A} = {0.1, 0.2, 0.4, 1.0}: the docs' "Ranking Search Results"),
+# given explicitly. Elasticsearch gets the same ratios as query-time boosts (index-time
+# boosts in a mapping are deprecated since Elasticsearch 5), relative to C.
+RANK_WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}
+
+
+def boosts(labels: dict[str, str]) -> dict[str, float]:
+    """{field: label} -> {field: Elasticsearch boost}: title A 5, brand B 2, description C 1."""
+    return {field: RANK_WEIGHTS[label] / RANK_WEIGHTS["C"] for field, label in labels.items()}
+
 
 @dataclass(frozen=True)
 class Dependency:
@@ -25,7 +36,7 @@ class Kind:
     name: str  # "product" | "review"
     table: str
     model_label: str
-    text_fields: dict[str, float]  # Elasticsearch field -> boost (the PostgreSQL weights follow the order)
+    text_fields: dict[str, float]  # Elasticsearch field -> boost, from the labels pg.VECTOR_SQL gives them
     keyword_fields: tuple[str, ...]
     number_fields: dict[str, str]  # field -> Elasticsearch type
     facet: str  # ORM path of the facet (category name)
@@ -46,7 +57,7 @@ PRODUCT = Kind(
     name="product",
     table="shop_product",
     model_label="shop.Product",
-    text_fields={"title": 3.0, "brand": 2.0, "category": 2.0, "description": 1.0},
+    text_fields=boosts({"title": "A", "brand": "B", "category": "B", "description": "C"}),
     keyword_fields=("category_slug",),
     number_fields={"price": "float", "category_id": "long"},
     facet="category__name",
@@ -70,7 +81,7 @@ REVIEW = Kind(
     name="review",
     table="shop_review",
     model_label="shop.Review",
-    text_fields={"title": 2.0, "body": 1.0, "category": 1.0},
+    text_fields=boosts({"title": "A", "body": "B", "category": "C"}),
     keyword_fields=("category_slug",),
     number_fields={"rating": "integer", "product_id": "long"},
     facet="product__category__name",

@@ -125,8 +125,8 @@ def drop_indexes(es, prefix: str) -> None:
             es.indices.delete(index=index_name(prefix, kind), ignore_unavailable=True)
 
 
-def term_clause(kind: Kind, words: tuple[str, ...], fuzzy: bool) -> dict:
-    fields = [f"{f}^{b:g}" for f, b in kind.text_fields.items()]
+def term_clause(kind: Kind, words: tuple[str, ...], fuzzy: bool, flat: bool = False) -> dict:
+    fields = list(kind.text_fields) if flat else [f"{f}^{b:g}" for f, b in kind.text_fields.items()]
     text = " ".join(words)
     if len(words) > 1:
         return {"multi_match": {"query": text, "type": "phrase", "fields": fields}}
@@ -153,22 +153,23 @@ def term_clause(kind: Kind, words: tuple[str, ...], fuzzy: bool) -> dict:
     }
 
 
-def build_query(kind: Kind, query: Query, fuzzy: bool = False) -> dict:
-    """The bool query for a parsed query: every group must match, an OR group matches any."""
+def build_query(kind: Kind, query: Query, fuzzy: bool = False, flat: bool = False) -> dict:
+    """The bool query for a parsed query: every group must match, an OR group matches any.
+    Fields carry the kind's boosts (the PostgreSQL weights' ratios), none when flat."""
     must = []
     for group in query.groups:
-        clauses = [term_clause(kind, t.words, fuzzy) for t in group]
+        clauses = [term_clause(kind, t.words, fuzzy, flat) for t in group]
         must.append(clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}})
     must_not = [term_clause(kind, t.words, False) for t in query.excluded]
     return {"bool": {"must": must, "must_not": must_not}}
 
 
-def search(es, prefix: str, kind: Kind, query: Query, *, size: int, fuzzy: bool = False) -> dict:
+def search(es, prefix: str, kind: Kind, query: Query, *, size: int, fuzzy: bool = False, flat: bool = False) -> dict:
     """{"ids": [...], "scores": [...], "total": n}: the best `size` hits, no highlighting
     (highlight() does that for the rows shown: highlighting fuzzy matches costs ~10x)."""
     with answering(es):
         found = es.search(
-            index=index_name(prefix, kind), query=build_query(kind, query, fuzzy), size=size, source=False
+            index=index_name(prefix, kind), query=build_query(kind, query, fuzzy, flat), size=size, source=False
         )  # totals exact up to 10,000 (counting beyond costs)
     hits = found["hits"]["hits"]
     return {

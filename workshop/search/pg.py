@@ -256,6 +256,13 @@ def search_query(query: Query, corrected: dict[str, str] | None = None):
     return combined
 
 
+def rank_weights(flat: bool = False) -> list[float]:
+    """SearchRank's weights in PostgreSQL's order (D, C, B, A); flat: every label the same."""
+    from workshop.search.documents import RANK_WEIGHTS
+
+    return [1.0] * 4 if flat else [RANK_WEIGHTS[label] for label in "DCBA"]
+
+
 def vector_path(kind: Kind) -> str:
     return "search_vector__document"
 
