@@ -38,8 +38,14 @@ _FIX_NO_MAVEN = f"install Maven or {OR_ELSEWHERE}"
 def install(base: Path) -> Path:
     """<base>/elasticsearch-<version>, unpacked (downloaded with Maven first if needed).
     The caller holds the state folder's lock."""
-    target = base / f"elasticsearch-{ES_VERSION}"
-    if (target / "bin" / "elasticsearch").is_file():
+    return unpack_zip(base, f"elasticsearch-{ES_VERSION}", "bin/elasticsearch", zip_path(), fetch_with_maven)
+
+
+def unpack_zip(base: Path, name: str, executable: str, archive: Path, fetch, finish=None) -> Path:
+    """<base>/<name>: the zip's top folder, unpacked once (`fetch()` downloads the archive
+    first when missing; `finish(folder)` completes the tree before it gets its final name)."""
+    target = base / name
+    if (target / executable).is_file():
         if os.geteuid() != 0 or target.stat().st_uid == 0:
             return target
         # Unpacked by an older workshop, then handed to the service user: it could have
@@ -47,9 +53,8 @@ def install(base: Path) -> Path:
         shutil.rmtree(target)
     for leftover in base.glob(".unzip-*"):  # from an interrupted unzip (we hold the lock)
         shutil.rmtree(leftover, ignore_errors=True)
-    archive = zip_path()
     if not archive.is_file():
-        fetch_with_maven()
+        fetch()
     # Unzip next to the target and rename: a half-unzipped folder never looks installed.
     tmp = Path(tempfile.mkdtemp(prefix=".unzip-", dir=base))
     try:
@@ -63,14 +68,16 @@ def install(base: Path) -> Path:
         except (zipfile.BadZipFile, EOFError) as exc:
             archive.unlink(missing_ok=True)  # a truncated download: fetch again next time
             raise WorkshopError(
-                f"The Elasticsearch download {archive} is corrupt ({exc})",
+                f"The download {archive} is corrupt ({exc})",
                 "run the command again to download it afresh",
             ) from None
         except OSError as exc:
             raise WorkshopError(
-                f"Could not unpack Elasticsearch into {base} ({exc})",
+                f"Could not unpack {archive.name} into {base} ({exc})",
                 "free some disk space or set WORKSHOP_HOME to another folder",
             ) from None
+        if finish:
+            finish(tmp / target.name)
         (tmp / target.name).chmod(0o755)  # mkdtemp made it 0700: the service user must read it
         (tmp / target.name).rename(target)
     finally:
@@ -105,35 +112,41 @@ def maven_repo() -> Path:
 
 
 def zip_path() -> Path:
-    folder = maven_repo().joinpath(*MAVEN_GROUP.split("."), MAVEN_ARTIFACT, ES_VERSION)
-    return folder / f"{MAVEN_ARTIFACT}-{ES_VERSION}.zip"
+    return artifact_path(MAVEN_COORDS)
 
 
-def maven_command(mvn: str) -> list[str]:
+def artifact_path(coords: str) -> Path:
+    """Where Maven puts group:artifact:version[:packaging] in the local repository."""
+    group, artifact, version, *packaging = coords.split(":")
+    folder = maven_repo().joinpath(*group.split("."), artifact, version)
+    return folder / f"{artifact}-{version}.{packaging[0] if packaging else 'jar'}"
+
+
+def maven_command(mvn: str, coords: str = MAVEN_COORDS) -> list[str]:
     return [
         mvn,
         "-q",
         "-B",
         "dependency:get",
-        f"-Dartifact={MAVEN_COORDS}",
+        f"-Dartifact={coords}",
         "-Dtransitive=false",
         f"-Dmaven.repo.local={maven_repo()}",
     ]
 
 
-def fetch_with_maven() -> None:
+def fetch_with_maven(coords: str = MAVEN_COORDS, fix: str = _FIX_NO_MAVEN) -> None:
     mvn = shutil.which("mvn")
     if not mvn:
-        raise WorkshopError(f"Maven (mvn) is needed to download Elasticsearch {ES_VERSION}", _FIX_NO_MAVEN)
+        raise WorkshopError(f"Maven (mvn) is needed to download {coords}", fix)
     try:
         result = subprocess.run(
-            maven_command(mvn), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800
+            maven_command(mvn, coords), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800
         )
     except subprocess.TimeoutExpired:
         raise WorkshopError(
-            "Downloading Elasticsearch with Maven took over 30 minutes", f"retry on a faster network, or {OR_ELSEWHERE}"
+            f"Downloading {coords} with Maven took over 30 minutes", f"retry on a faster network, or {fix}"
         ) from None
-    if result.returncode != 0 or not zip_path().is_file():
+    if result.returncode != 0 or not artifact_path(coords).is_file():
         text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # colour codes
         errors = [
             re.sub(r"\s*-> \[Help \d+\]$", "", line[7:].strip())
@@ -142,10 +155,9 @@ def fetch_with_maven() -> None:
         ]
         boilerplate = re.compile(r"(To see the full|Re-run Maven|For more information|\[Help)")
         errors = [line for line in errors if line and not boilerplate.match(line)]
-        reason = (errors or [f"exit code {result.returncode}, nothing at {zip_path()}"])[0][:300]
+        reason = (errors or [f"exit code {result.returncode}, nothing at {artifact_path(coords)}"])[0][:300]
         raise WorkshopError(
-            f"Maven could not download {MAVEN_COORDS} ({reason})",
-            f"check that Maven can reach Maven Central, or {OR_ELSEWHERE}",
+            f"Maven could not download {coords} ({reason})", f"check that Maven can reach Maven Central, or {fix}"
         )
 
 

