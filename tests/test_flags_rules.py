@@ -10,7 +10,7 @@ import pytest
 
 from workshop.errors import WorkshopError
 from workshop.flags import validation
-from workshop.flags.rules import BUCKETS, Definition, FlagContext, bucket, evaluate, reason, threshold
+from workshop.flags.rules import BUCKETS, Definition, FlagContext, bucket, decide, evaluate, reason, threshold
 
 USERS = range(1, 100_001)
 
@@ -117,3 +117,21 @@ def test_the_benchmark_and_cli_are_found_without_a_configured_django():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "7"
+
+
+def test_decide_gives_evaluate_s_answer_on_every_rule():
+    import itertools
+
+    definitions = [
+        Definition("d", enabled, everyone, percentage, frozenset(users), frozenset(groups))
+        for enabled, everyone, percentage, users, groups in itertools.product(
+            (True, False), (True, False), (0, 0.5, 30, 100), ((), (3,)), ((), (7,))
+        )
+    ]
+    contexts = [FlagContext(None)] + [FlagContext(str(u), u, groups) for u in range(1, 40) for groups in ((), (7,))]
+    rules_seen = set()
+    for definition, context in itertools.product(definitions, contexts):
+        answer, rule = decide(definition, context)
+        assert answer is evaluate(definition, context), (definition, context, rule)
+        rules_seen.add(rule)
+    assert rules_seen == {"disabled", "everyone", "user", "group", "no rollout", "no bucket", "split"}

@@ -15,11 +15,12 @@ import threading
 from collections.abc import Iterator, Mapping
 
 from workshop.errors import WorkshopError
-from workshop.flags.rules import ANONYMOUS, Definition, FlagContext, evaluate
+from workshop.flags.rules import ANONYMOUS, Definition, FlagContext, decide, evaluate
 from workshop.flags.store import FlagStore
 
 log = logging.getLogger("workshop.flags")
 
+OVERRIDE = "override"  # the rule name of an answer forced by override()
 ENV_ON_UNKNOWN = "WORKSHOP_FLAGS_ON_UNKNOWN"
 ON_UNKNOWN = ("error", "default")
 
@@ -115,14 +116,38 @@ class Snapshot:
         self.answers[key] = answer
         return answer
 
+    def decide(self, key: str) -> tuple[bool, str] | None:
+        """is_on()'s answer with the rule that gave it (OVERRIDE for flags.override), or None
+        for a flag this snapshot does not know (the caller reports it)."""
+        overrides = self.client.overrides
+        if overrides and key in overrides:
+            return overrides[key], OVERRIDE
+        definition = self.definitions.get(key)
+        if definition is None:
+            return None
+        answer, rule = decide(definition, self.context)
+        return self.answers.setdefault(key, answer), rule
+
 
 def context_for_user(user) -> FlagContext:
     """The context of a Django user (or None / AnonymousUser): the same for a request and a
     job, which is what makes their answers agree."""
     if user is None or not getattr(user, "is_authenticated", False):
         return ANONYMOUS
-    user_id = user.pk
-    return FlagContext(str(user_id), user_id, load_groups=lambda: user.groups.values_list("id", flat=True))
+    return context_for_user_id(user.pk)
+
+
+def context_for_user_id(user_id: int, targeting_key: str | None = None) -> FlagContext:
+    """The context of a user known by id only (an OpenFeature targeting key, a job's payload):
+    the same groups a request would load for that user."""
+    key = str(user_id) if targeting_key is None else targeting_key
+    return FlagContext(key, user_id, load_groups=lambda: group_ids_of(user_id))
+
+
+def group_ids_of(user_id: int) -> list[int]:
+    from django.contrib.auth.models import Group
+
+    return list(Group.objects.filter(user__pk=user_id).values_list("pk", flat=True))
 
 
 @contextlib.contextmanager

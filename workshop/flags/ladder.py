@@ -54,4 +54,19 @@ def use_workshop_provider() -> None:
     from workshop.flags.provider import WorkshopProvider
 
     if not isinstance(api.provider_registry.get_default_provider(), WorkshopProvider):
-        api.set_provider(WorkshopProvider())
+        set_provider(WorkshopProvider())
+
+
+def set_provider(provider, domain: str | None = None) -> None:
+    """Register a provider and return once it is initialized. openfeature-sdk 0.10 runs
+    initialize() in a thread (set_provider_and_wait waits for it), and until then evaluations
+    answer PROVIDER_NOT_READY; 0.8 and 0.9 initialize before set_provider returns. A provider
+    whose initialize() fails stays registered with status ERROR, which its evaluations report."""
+    from openfeature import api
+    from openfeature.exception import OpenFeatureError
+
+    register = getattr(api, "set_provider_and_wait", api.set_provider)
+    try:
+        register(provider, domain) if domain else register(provider)
+    except OpenFeatureError:
+        pass

@@ -106,6 +106,37 @@ def evaluate(definition: Definition, context: FlagContext) -> bool:
     return _bucket(definition.hash_prefix, context.targeting_bytes) < limit
 
 
+# Which rule decided an answer (decide()); the OpenFeature provider maps them to its reasons.
+DISABLED, EVERYONE, USER, GROUP, NO_ROLLOUT, NO_BUCKET, SPLIT = (
+    "disabled",
+    "everyone",
+    "user",
+    "group",
+    "no rollout",
+    "no bucket",  # an anonymous visitor, below a full rollout
+    "split",
+)
+
+
+def decide(definition: Definition, context: FlagContext) -> tuple[bool, str]:
+    """evaluate()'s answer and the rule that gave it (the same order; evaluate() stays the
+    hot path without the second value)."""
+    if not definition.enabled:
+        return False, DISABLED
+    limit = definition.threshold
+    if definition.everyone or limit >= BUCKETS:
+        return True, EVERYONE
+    if definition.user_ids and context.user_id in definition.user_ids:
+        return True, USER
+    if definition.group_ids and not definition.group_ids.isdisjoint(context.group_ids):
+        return True, GROUP
+    if limit <= 0:
+        return False, NO_ROLLOUT
+    if context.targeting_bytes is None:
+        return False, NO_BUCKET
+    return _bucket(definition.hash_prefix, context.targeting_bytes) < limit, SPLIT
+
+
 def reason(definition: Definition | None, context: FlagContext) -> str:
     """Why evaluate() answered what it did (shown in the widgets and the OpenFeature provider)."""
     if definition is None:
