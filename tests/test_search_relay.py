@@ -116,7 +116,7 @@ def test_a_second_relay_waits_while_the_first_holds_the_outbox(es, prefix, insta
     assert first.run_once() == 10  # holds the lock from now on
     before = outbox.pending()
     assert before > 0
-    assert second.drain() == 0 and second.stats.standby  # ships nothing while the first lives
+    assert second.drain(lock_wait=0) == 0 and second.stats.standby  # ships nothing while the first lives
     assert outbox.pending() == before
     with pytest.raises(Exception, match="another relay holds the outbox"):
         second.drain(lock_wait=0.5)

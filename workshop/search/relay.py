@@ -235,9 +235,10 @@ class Relay:
             raise RelayError(f"{len(transient)} documents not taken by Elasticsearch, e.g. {transient[0].get('error')}")
         return refused
 
-    def drain(self, lock_wait: float = 0.0) -> int:
+    def drain(self, lock_wait: float = 30.0) -> int:
         """Send batches until the outbox holds only refused events (or nothing); returns the
-        events moved. Waits up to `lock_wait` seconds for another relay to finish."""
+        events moved. Waits up to `lock_wait` seconds for another relay to finish (then
+        raises); with lock_wait=0 a standby returns 0 at once."""
         deadline = time.monotonic() + lock_wait
         while not self._lock():
             if time.monotonic() >= deadline:
@@ -269,7 +270,7 @@ class Relay:
                 if listener is None or listener.closed:
                     listener = psycopg.connect(self.dsn, autocommit=True, application_name=APPLICATION_NAME)
                     listener.execute(f"LISTEN {CHANNEL}")
-                self.drain()
+                self.drain(lock_wait=0)  # a standby waits for NOTIFY like an idle relay, then tries again
                 self.stats.last_error = ""
                 pause = 0.2
                 for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
@@ -330,8 +331,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"give --dsn or set {DSN_ENV}")
     relay = Relay(args.dsn, args.es_url, args.prefix, args.batch_size)
     if args.once:
-        print(relay.drain(lock_wait=60))
-        relay.close()
+        try:
+            print(relay.drain(lock_wait=60))
+        except RelayError as problem:  # another relay kept the outbox: one line, not a traceback
+            print(f"relay: {problem}", file=sys.stderr)
+            return 2
+        finally:
+            relay.close()
         return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
