@@ -1,99 +1,16 @@
-"""What notebook 03 shows beyond the client: the exercises' checks (solution passes, wrong
-answers get their hint), the 10,000-user grid, expand/contract, and the kill switch under load
-in separate processes."""
+"""What notebook 03 shows beyond the client: the 10,000-user grid, expand/contract, and the kill
+switch under load in separate processes. (The exercises: test_flags_exercises.py.)"""
 
 from __future__ import annotations
-
-import random
 
 import psycopg
 import pytest
 from flags_helpers import *  # noqa: F403  (fixtures: committed, flag_key, store, ...)
 
-from workshop.flags import exercises, expand_contract, grid, killswitch, ladder, rules, solutions
+from workshop.flags import expand_contract, grid, killswitch, ladder
 from workshop.flags.client import conninfo
 
 pytestmark = pytest.mark.django_db
-
-
-# --- exercise 1 -------------------------------------------------------------------------------
-
-
-def test_exercise_1_solution_passes(capsys):
-    assert exercises.check_in_rollout(solutions.in_rollout)
-    assert capsys.readouterr().out.startswith("well done")
-
-
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (None, "write in_rollout"),
-        (lambda key, user, p: None, "returns None"),  # the notebook's placeholder
-        (lambda key, user, p: random.uniform(0, 100) < p, "not random"),
-        (lambda key, user, p: rules.bucket("same", str(user)) < rules.threshold(p), "put the flag key into the hash"),
-        (lambda key, user, p: rules.bucket(key, str(user)) < rules.threshold(p / 2), "compare the hash's bucket"),
-        (lambda key, user, p: rules.bucket(f"{key}{p}", str(user)) < rules.threshold(p), "turned some users off"),
-        (lambda key, user, p: 1 / 0, "ZeroDivisionError"),
-    ],
-)
-def test_exercise_1_wrong_answers_get_their_hint(wrong, hint, capsys):
-    assert not exercises.check_in_rollout(wrong)
-    out = capsys.readouterr().out
-    assert out.startswith("not yet") and hint in out
-
-
-# --- exercise 2 -------------------------------------------------------------------------------
-
-
-def test_exercise_2_the_solution_is_what_the_detector_reports(capsys):
-    from workshop.flags import stale
-
-    folder = exercises.stale_exercise()
-    report = stale.check(folder, days=30)
-    found = {k for k in report.unused + list(report.fully_rolled_out) if k.startswith("ex_")}
-    assert found == solutions.STALE
-    assert exercises.check_stale(solutions.STALE)
-    assert capsys.readouterr().out.startswith("well done")
-
-
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (None, "set answer_2"),
-        ({"ex_free_shipping_banner"}, "used nowhere"),
-        ({"ex_holiday_theme"}, "on for everyone for months"),
-        ({"ex_holiday_theme", "ex_free_shipping_banner", "ex_new"}, "are not stale"),
-    ],
-)
-def test_exercise_2_wrong_answers_get_their_hint(wrong, hint, capsys):
-    assert not exercises.check_stale(wrong)
-    out = capsys.readouterr().out
-    assert out.startswith("not yet") and hint in out
-
-
-# --- exercise 3 -------------------------------------------------------------------------------
-
-
-def test_exercise_3_solution_passes(capsys):
-    assert exercises.check_phases(solutions.PHASES)
-    assert capsys.readouterr().out.startswith("well done")
-
-
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (None, "set answer_3"),
-        (["expand", "dual write", "backfill", "read new"], "exactly once"),
-        (["contract", "expand", "dual write", "backfill", "read new"], "comes last"),
-        (["dual write", "expand", "backfill", "read new", "contract"], "expand first"),
-        (["expand", "backfill", "dual write", "read new", "contract"], "dual writes on first"),
-        (["expand", "dual write", "read new", "backfill", "contract"], "before the backfill"),
-    ],
-)
-def test_exercise_3_wrong_answers_get_their_hint(wrong, hint, capsys):
-    assert not exercises.check_phases(wrong)
-    out = capsys.readouterr().out
-    assert out.startswith("not yet") and hint in out
 
 
 # --- the grid, expand/contract, the kill switch ----------------------------------------------------
