@@ -1,6 +1,6 @@
-"""The notebook's exercises: each check prints "Well done" or "Not yet: <hint>" and returns
-True or False; it never raises on a wrong or missing answer, so the cell runs either way.
-The solutions are in solutions.py, apart from the notebook.
+"""Chapter 02's exercises, declared once (workshop.lessons): the finest generalization,
+planted leaks, who the copy is personal data for, and the Netflix attack. Each checker
+recomputes what it needs from the database; the solutions are in solutions.py.
 """
 
 from __future__ import annotations
@@ -8,12 +8,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from workshop.anonymize import solutions
+from workshop.lessons import Exercise, Exercises, Wrong
+
 PLANTED_SCHEMA = "planted"
-
-
-def _verdict(ok: bool, message: str) -> bool:
-    print(("Well done: " if ok else "Not yet: ") + message)
-    return ok
 
 
 # --- 1. the finest generalization with at most 1% unique ------------------------------------
@@ -34,25 +32,21 @@ def finer_neighbours(g):
     return out
 
 
-def check_1(answer, schema: str = "public") -> bool:
+def _check_1(answer, schema: str = "public") -> None:
     from workshop.anonymize.measure import Generalization, k_anonymity
 
     if not isinstance(answer, Generalization):
-        return _verdict(
-            False, "set answer_1 to a Generalization(birth, zip_digits, gender), e.g. Generalization('year', 3)"
-        )
+        raise Wrong("the answer is a Generalization(birth, zip_digits, gender), like the ones in section 1")
     share = k_anonymity(answer, schema=schema).unique_share
     if share > 0.01:
-        return _verdict(False, f"{answer.describe()} leaves {share:.1%} unique: coarsen the birth date or the ZIP")
+        raise Wrong(f"{answer.describe()} leaves {share:.1%} unique: coarsen the birth date or the ZIP")
     for finer in finer_neighbours(answer):
         finer_share = k_anonymity(finer, schema=schema).unique_share
         if finer_share <= 0.01:
-            return _verdict(
-                False,
-                f"{answer.describe()} is coarser than needed: {finer.describe()} also leaves only "
-                f"{finer_share:.1%} unique; keep more detail",
+            raise Wrong(
+                f"{answer.describe()} is coarser than needed: one step finer also leaves at most 1% unique; "
+                "keep more detail"
             )
-    return _verdict(True, f"{answer.describe()} leaves {share:.2%} unique, and every finer step leaves more than 1%")
 
 
 # --- 2. names and emails planted in review bodies -------------------------------------------
@@ -114,74 +108,93 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def check_2(answer, target: str = "anon_ex2", source: str = PLANTED_SCHEMA) -> bool:
+def _require_planted(source: str) -> None:
+    from workshop.anonymize.measure import _conn
+    from workshop.errors import WorkshopError
+
+    with _conn(None) as c:
+        planted = c.execute("SELECT to_regclass(%s)", [f"{_quote(source)}.shop_review"]).fetchone()[0]
+    if planted is None:
+        raise WorkshopError(
+            f"The planted reviews (schema {source!r}) are not there yet",
+            "run the cell of exercise 2 that calls exercises.plant_leaks(), then check again",
+        )
+
+
+def _check_2(answer, target: str = "anon_ex2", source: str = PLANTED_SCHEMA) -> None:
     """Build `answer` from the planted source, then scan: no email or full name may be left."""
     from workshop.anonymize import build, measure
     from workshop.errors import WorkshopError
 
     if not isinstance(answer, dict) or not answer:
-        return _verdict(
-            False,
-            "set answer_2 to rules: the shop's rules plus one for shop.Review "
-            "(from workshop.anonymize import Suppress)",
-        )
+        raise Wrong("the answer is a dict of rules, {'app.Model': {'field': Strategy}}, like shop_rules()")
+    _require_planted(source)
     try:
         build(answer, target=target, source=source, progress=False)
     except WorkshopError as exc:
-        return _verdict(False, f"build() refused the rules ({exc.problem}); {exc.fix}")
-    found = measure.free_text_leaks(target, source=source)
-    scan = measure.leak_scan(answer, target=target, source=source)
+        raise Wrong(f"build() refused the rules ({exc.problem}); {exc.fix}") from None
+    found = measure.free_text_leaks(target, source=source, rules=answer)
     if len(found):
-        return _verdict(
-            False,
+        raise Wrong(
             f"{int(found['rows'].sum())} emails or full names of customers are still in the copy's "
-            f"free text ({', '.join(sorted(set(found['found in'])))}): add a rule that blanks that field",
+            f"free text ({', '.join(sorted(set(found['found in'])))}): add a rule that blanks that field"
         )
+    scan = measure.leak_scan(answer, target=target, source=source)
     if measure.leaks(scan):
-        return _verdict(
-            False, f"{measure.leaks(scan)} original values survive in rewritten columns: keep the shop's rules"
-        )
+        raise Wrong(f"{measure.leaks(scan)} original values survive in rewritten columns: keep the shop's rules")
     rewritten = {label: set(fields) for label, fields in answer.items()}
     if "email" not in rewritten.get("shop.Customer", set()):
-        return _verdict(
-            False,
+        raise Wrong(
             "the reviews are clean, but the customers' own emails are copied as is: "
-            "start from shop_rules() and add your rule",
+            "start from shop_rules() and add your rule"
         )
-    return _verdict(True, "no customer's email or name is left in any free text, and the leak scan finds nothing")
 
 
-# --- 3. the contractor without the key -----------------------------------------------------
+# --- 3. who is the copy personal data for? --------------------------------------------------
 
-SCENARIO_CHOICES = {
-    "a": "No: without the key the contractor cannot reverse the pseudonyms, so it is anonymous for them",
-    "b": "Yes: records can still be singled out and linked (voter roll, reviews) by means reasonably likely "
-    "to be used, so it is personal data for the contractor too",
-    "c": "Only the pseudonymized columns (emails, phones, ids) are personal data; the rest is anonymous",
+# The `anon` copy (section 3): names faked, emails, phones and national ids pseudonymized with
+# our key; birth year, 3-digit ZIP, gender, order and review dates kept.
+RECIPIENTS = {
+    "a": "our own analysts, on the server where the pseudonymization key is kept",
+    "b": "a contractor without the key who also holds the town's public voter roll "
+    "(name, birth date, ZIP, gender: section 4's attacker)",
+    "c": "a contractor without the key who receives only `anon_k` (k = 5, every review detached from its "
+    "author) and nothing else, under a contract and access controls that forbid and prevent combining it "
+    "with any other data",
+    "d": "anyone: the copy published on the web",
+}
+# What decides, per recipient: their own means of re-identification (C-413/23 P, Recital 26).
+_PERSONAL_FOR = {
+    "a": "whoever holds or can reach the key can reverse the pseudonyms: for them it stays personal data",
+    "b": "a recipient with other data to cross-check (a voter roll) has means reasonably likely to be used",
+    "d": "a published copy reaches every recipient, including those who have a voter roll",
+}
+_NOT_PERSONAL_FOR = {
+    "c": "the judgment says pseudonymised data is not personal data for every recipient automatically: "
+    "look at what each one can actually do",
 }
 
 
-def check_3(answer) -> bool:
-    if answer not in SCENARIO_CHOICES:
-        return _verdict(False, f"set answer_3 to one of {', '.join(map(repr, SCENARIO_CHOICES))}")
-    if answer == "a":
-        return _verdict(
-            False,
-            "the key is not the only way in. C-413/23 P lets a recipient without the key hold "
-            "non-personal data only if re-identification is not reasonably likely for them; our copy "
-            "still singles people out, and the voter-roll join needs no key",
+def _letters(answer) -> set[str]:
+    if isinstance(answer, (str, bytes, dict)) or not hasattr(answer, "__iter__"):
+        raise Wrong("the answer is a set of letters, one per recipient for whom the copy is personal data")
+    letters = set()
+    for item in answer:
+        if not isinstance(item, str) or item.strip().lower() not in RECIPIENTS:
+            raise Wrong(f"{item!r} is not one of the recipients {', '.join(map(repr, RECIPIENTS))}")
+        letters.add(item.strip().lower())
+    return letters
+
+
+def _check_3(answer) -> None:
+    letters = _letters(answer)
+    wrong = [r for r in RECIPIENTS if (r in letters) != (r in _PERSONAL_FOR)]
+    if wrong:
+        first = wrong[0]
+        reason = _PERSONAL_FOR.get(first) or _NOT_PERSONAL_FOR[first]
+        raise Wrong(
+            f"{len(wrong)} of the {len(RECIPIENTS)} recipients are judged wrongly; one of the reasons: {reason}"
         )
-    if answer == "c":
-        return _verdict(
-            False,
-            "birth year, 3-digit ZIP, gender and review facts are what the attacks above used: "
-            "a copy that singles someone out is personal data as a whole (Recital 26)",
-        )
-    return _verdict(
-        True,
-        "what decides is whether someone can be singled out by means reasonably likely to be used, "
-        "not who holds the key",
-    )
 
 
 # --- 4. the Netflix attack -----------------------------------------------------------------
@@ -194,40 +207,61 @@ class Clue:
     around: datetime.date  # within a week of the real date
 
 
-def netflix_target(source: str = "public", copy: str = "anon") -> tuple[int, list[Clue]]:
-    """A customer with three reviews whose clues single them out in `copy`, and the clues:
-    the products and each date give or take a few days (what a colleague might know)."""
-    from psycopg import sql
+def _targets(source: str = "public") -> dict[int, list[Clue]]:
+    """Customers with three reviews or more, each with the clues a colleague might know: the
+    products of their first three reviews and each date give or take a few days."""
+    from django.db.models import Count
 
-    from workshop.anonymize.measure import _conn
+    from workshop.django_setup import require_setup
 
-    with _conn(None) as c:
-        rows = c.execute(
-            sql.SQL(
-                "WITH k AS (SELECT r.customer_id, r.product_id, p.title, r.created_at::date AS day, "
-                "  row_number() OVER (PARTITION BY r.customer_id ORDER BY r.id) AS n, count(*) OVER (PARTITION BY r.customer_id) AS total "
-                "  FROM {r} r JOIN {p} p ON p.id = r.product_id) "
-                "SELECT customer_id, product_id, title, day FROM k WHERE total >= 3 AND n <= 3 "
-                "ORDER BY md5(customer_id::text), n"
-            ).format(r=sql.Identifier(source, "shop_review"), p=sql.Identifier(source, "shop_product"))
-        ).fetchall()
-    from workshop.anonymize import attacks
+    require_setup()  # the ORM needs the set-up cell
+    from workshop.shop.models import Review
 
+    database = "default" if source == "public" else _alias(source)
+    reviewers = (
+        Review.objects.using(database)
+        .values("customer_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=3)
+        .values("customer_id")
+    )
+    rows = (
+        Review.objects.using(database)
+        .filter(customer_id__in=reviewers)
+        .order_by("customer_id", "id")
+        .values_list("customer_id", "product_id", "product__title", "created_at")
+    )
     by_customer: dict[int, list[Clue]] = {}
-    for customer, product_id, title, day in rows:
-        shift = datetime.timedelta(days=(customer + product_id) % 7 - 3)  # "around": off by up to 3 days
-        by_customer.setdefault(customer, []).append(Clue(product_id, title, day + shift))
-    for customer, clues in by_customer.items():
-        found = list(
-            attacks.find_by_reviews([(c.product_id, c.around) for c in clues], using=_alias(copy)).values_list(
-                "id", flat=True
-            )[:2]
-        )
-        if found == [customer]:
-            return customer, clues
+    for customer, product_id, title, created in rows:
+        clues = by_customer.setdefault(customer, [])
+        if len(clues) < 3:
+            shift = datetime.timedelta(days=(customer + product_id) % 7 - 3)  # "around": off by up to 3 days
+            clues.append(Clue(product_id, title, created.date() + shift))
+    return by_customer
+
+
+def _netflix_target(copy: str = "anon") -> tuple[int, list[Clue]]:
+    """The first customer, in a fixed pseudo-random order, whom their three clues single out in `copy`."""
+    import hashlib
+
+    from workshop.anonymize import attacks
     from workshop.errors import WorkshopError
 
+    targets = _targets()
+    shown = min(targets, default=None)  # section 6 attacks the first reviewer: the exercise takes another
+    for customer in sorted(targets, key=lambda c: hashlib.md5(str(c).encode()).hexdigest()):
+        if customer == shown:
+            continue
+        clues = targets[customer]
+        found = attacks.find_by_reviews([(c.product_id, c.around) for c in clues], using=_alias(copy))
+        if list(found.values_list("id", flat=True)[:2]) == [customer]:
+            return customer, clues
     raise WorkshopError("No customer with three reviews stands out in the copy", "build the copy with build() first")
+
+
+def netflix_clues(copy: str = "anon") -> list[Clue]:
+    """What your colleague let slip: three products they reviewed, and roughly when."""
+    return _netflix_target(copy)[1]
 
 
 def _alias(schema: str) -> str:
@@ -236,27 +270,98 @@ def _alias(schema: str) -> str:
     return use_copy(schema)
 
 
-def check_4(answer, copy: str = "anon") -> bool:
+def _check_4(answer, copy: str = "anon") -> None:
+    from django.db.models import QuerySet
+
     from workshop.django_setup import require_setup
 
     require_setup()  # the ORM needs the set-up cell
-    from workshop.shop.models import Customer
+    from workshop.shop.models import Order
 
-    target, _ = netflix_target(copy=copy)
-    found = answer.pk if isinstance(answer, Customer) else answer
-    if found is None or isinstance(found, bool) or not isinstance(found, int):
-        return _verdict(
-            False,
-            "set answer_4 to the id of the one customer of the copy who fits the three clues: "
-            "Customer.objects.using('anon').filter(reviews__product_id=..., "
-            "reviews__created_at__date__range=(day - week, day + week)), one filter() per clue",
+    alias = _alias(copy)
+    if not isinstance(answer, QuerySet):
+        raise Wrong("the answer is a QuerySet of orders: Order.objects.using(...).filter(...)")
+    if answer.model is not Order:
+        raise Wrong(f"that is a QuerySet of {answer.model.__name__} rows: the answer is the colleague's orders")
+    if answer.db != alias:
+        raise Wrong(f"that QuerySet reads the {answer.db!r} database: the attack works on the copy, .using({copy!r})")
+    target, _clues = _netflix_target(copy)
+    given = set(answer.values_list("pk", flat=True))
+    theirs = set(Order.objects.using(alias).filter(customer_id=target).values_list("pk", flat=True))
+    if not given and theirs:
+        raise Wrong(
+            "that QuerySet is empty: which customer of the copy has a review of each product, around each date?"
         )
-    if found != target:
-        return _verdict(
-            False,
-            f"customer {found} is not the one: chain one .filter() per clue (inside one filter(), "
-            "the three conditions would have to hold for the same review)",
+    if given != theirs:
+        customers = set(Order.objects.using(alias).filter(pk__in=given).values_list("customer_id", flat=True))
+        if len(customers) > 1:
+            raise Wrong(f"those orders belong to {len(customers)} customers: the clues single out one")
+        raise Wrong(
+            "those are not the colleague's orders: chain one .filter() per clue (inside one filter(), the "
+            "three conditions would have to hold for the same review), then take that customer's orders"
         )
-    return _verdict(
-        True, f"customer {found} of the 'anonymized' copy, with every order they placed: three reviews were enough"
-    )
+
+
+EXERCISES = Exercises(
+    "02",
+    [
+        Exercise(
+            1,
+            "The finest generalization with at most 1% unique",
+            minutes=6,
+            checker=_check_1,
+            hints=(
+                "measure.k_anonymity(g).unique_share gives the share for one generalization; try a few "
+                "and see which way each step moves it.",
+                "Start from one that is under 1%, then try each one-step finer neighbour (birth one level "
+                "finer, one more ZIP digit, gender back): stop when every finer one is over 1%.",
+            ),
+            solution=solutions.solution_1,
+            explain="generalize only as far as the target needs: every step coarser costs the analysts detail",
+        ),
+        Exercise(
+            2,
+            "Planted names and emails in free text",
+            minutes=6,
+            checker=_check_2,
+            hints=(
+                "measure.free_text_leaks shows which table and column of the copy still hold names or "
+                "emails: which rule could blank that column?",
+                "merge_rules(shop_rules.shop_rules(), {...}) keeps the shop's rules and adds yours; the "
+                "strategy table of section 2 lists one that blanks a field.",
+            ),
+            solution=solutions.solution_2,
+            explain="free text carries whatever people typed into it: scan it, and blank what you cannot vet",
+        ),
+        Exercise(
+            3,
+            "Who is the copy personal data for?",
+            minutes=5,
+            checker=_check_3,
+            hints=(
+                "For each recipient ask: with what they hold, can they single out or re-identify someone "
+                "by means reasonably likely to be used (section 4's attacks count)?",
+                "C-413/23 P: pseudonymised data is not personal data for every recipient automatically; "
+                "it is for whoever has the key or other means to attribute it.",
+            ),
+            solution=solutions.solution_3,
+            explain="personal or not depends on who holds the data and what they can combine it with, "
+            "not on the data alone",
+        ),
+        Exercise(
+            4,
+            "The Netflix attack",
+            minutes=6,
+            checker=_check_4,
+            hints=(
+                "Section 6's ORM code finds a customer from products and dates: one .filter() per clue on "
+                "Customer.objects.using('anon').",
+                "reviews__created_at__date__range=(day - week, day + week) with week = "
+                "datetime.timedelta(days=7); then Order.objects.using('anon').filter(customer=...).",
+            ),
+            solution=solutions.solution_4,
+            explain="three reviews and rough dates were enough to find someone's every order in an 'anonymized' copy",
+        ),
+    ],
+)
+check, hint, reveal = EXERCISES.check, EXERCISES.hint, EXERCISES.reveal
