@@ -24,7 +24,7 @@ def test_connecting_twice_keeps_one_handler_per_signal():
     signals.connect(object(), "unused")
     signals.connect(object(), "unused")
     try:
-        assert len(post_save._live_receivers(Product)[0]) == before + 1
+        assert len(post_save._live_receivers(Product)[0]) == before + 2  # its document, its reviews' category
     finally:
         signals.disconnect()
     assert len(post_save._live_receivers(Product)[0]) == before
@@ -61,3 +61,26 @@ def test_a_rolled_back_change_stays_searchable_and_an_outage_loses_changes(es, p
         assert consistency.compare_elasticsearch(es, prefix).stale >= 1
     finally:
         signals.disconnect()
+
+
+def test_a_category_rename_and_a_product_move_reach_the_signals_index(es, prefix):
+    from workshop.shop.models import Category, Product
+
+    category = Category.objects.filter(products__reviews__isnull=False).order_by("pk").first()
+    product = Product.objects.filter(reviews__isnull=False).exclude(category=category).order_by("pk").first()
+    old_name, old_category = category.name, product.category_id
+    signals.connect(es, prefix)
+    try:
+        signals.index_all(es, prefix)
+        category.name = "Signalrenamed"
+        category.save()  # the documents of its products and of their reviews copy the name
+        product.category = category
+        product.save()  # the product's own handler sends it; its reviews follow the move
+        es.indices.refresh(index=f"{prefix}-*")
+        assert consistency.compare_elasticsearch(es, prefix).total == 0
+        reviews = es.search(index=f"{prefix}-review", query={"term": {"product_id": product.pk}}, size=100)
+        assert {h["_source"]["category"] for h in reviews["hits"]["hits"]} == {"Signalrenamed"}
+    finally:
+        signals.disconnect()
+        Category.objects.filter(pk=category.pk).update(name=old_name)
+        Product.objects.filter(pk=product.pk).update(category_id=old_category)

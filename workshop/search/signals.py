@@ -7,6 +7,8 @@ post_save / post_delete index the document right away, from inside the transacti
 - Elasticsearch down: the handler logs and moves on (raising would break the shop's
   writes), and the change is lost for good;
 - queryset.update(), bulk_create(), raw SQL and COPY send no signal at all.
+Saving a category (or moving a product to another category) re-sends the documents that
+copy its name, as a careful signals implementation does: the drift left is the approach's.
 (transaction.on_commit would fix the first problem, not the others: a crash between the
 commit and the callback loses the change.)"""
 
@@ -20,7 +22,7 @@ from workshop.search.documents import KINDS
 
 require_setup()
 
-from django.db.models.signals import post_delete, post_save  # noqa: E402
+from django.db.models.signals import post_delete, post_save, pre_save  # noqa: E402
 
 log = logging.getLogger(__name__)
 _state: dict = {"es": None, "prefix": None, "lost": 0}
@@ -50,13 +52,69 @@ def _on_delete(sender, instance, **_kw) -> None:
         log.info("search: could not delete %s %s: %s", kind.name, instance.pk, exc)
 
 
+def _joined_models() -> dict:
+    """{model: [(kind, dependency)]}: the models whose columns other kinds' documents copy."""
+    from django.apps import apps
+
+    by_table = {m._meta.db_table: m for m in apps.get_models()}
+    found: dict = {}
+    for kind in KINDS.values():
+        for dependency in kind.dependencies:
+            found.setdefault(by_table[dependency.table], []).append((kind, dependency))
+    return found
+
+
+def _before_joined_save(sender, instance, **_kw) -> None:
+    """Remember the copied columns as stored (one query), to compare after the save."""
+    columns = {c for _kind, dep in _joined_models()[sender] for c in dep.columns}
+    instance._search_stored = sender.objects.filter(pk=instance.pk).values(*columns).first() if instance.pk else None
+
+
+def _on_joined_save(sender, instance, **_kw) -> None:
+    from django.db import connection
+    from elasticsearch.helpers import bulk
+
+    es, prefix, stored = _state["es"], _state["prefix"], getattr(instance, "_search_stored", None)
+    if es is None or stored is None:
+        return
+    for kind, dep in _joined_models()[sender]:
+        if all(stored[c] == getattr(instance, c) for c in dep.columns):
+            continue
+        with connection.cursor() as cur:
+            cur.execute(
+                f"WITH changed AS (SELECT %s::bigint AS id) {documents.documents_sql(kind)} "
+                f"WHERE n.id IN ({dep.affected_sql})",
+                [instance.pk],
+            )
+            rows = cur.fetchall()
+        actions = [{"_index": f"{prefix}-{kind.name}", "_id": str(pk), "_source": _json(doc)} for pk, doc in rows]
+        try:
+            bulk(es, actions)
+        except Exception as exc:  # noqa: BLE001 (as the other handlers: the changes are lost, quietly)
+            _state["lost"] += len(actions)
+            log.info(
+                "search: could not re-index %s %ss after %s %s: %s", len(actions), kind.name, sender, instance.pk, exc
+            )
+
+
+def _json(doc):
+    import json
+
+    return json.loads(doc) if isinstance(doc, str) else doc  # Django's cursor hands jsonb over as text
+
+
 def connect(es, prefix: str) -> None:
-    """Route saves and deletes of products and reviews to the `prefix` indexes (idempotent)."""
+    """Route saves and deletes of products and reviews, and saves of what their documents
+    copy (the category), to the `prefix` indexes (idempotent)."""
     _state.update(es=es, prefix=prefix)
     for kind in KINDS.values():
         model = kind.model()
         post_save.connect(_on_save, sender=model, dispatch_uid=f"workshop.search.signals.save.{kind.name}")
         post_delete.connect(_on_delete, sender=model, dispatch_uid=f"workshop.search.signals.delete.{kind.name}")
+    for model in _joined_models():
+        uid = f"workshop.search.signals.joined.{model._meta.label}"
+        pre_save.connect(_before_joined_save, sender=model, dispatch_uid=uid)
+        post_save.connect(_on_joined_save, sender=model, dispatch_uid=uid)
 
 
 def disconnect() -> None:
@@ -64,6 +122,10 @@ def disconnect() -> None:
         model = kind.model()
         post_save.disconnect(sender=model, dispatch_uid=f"workshop.search.signals.save.{kind.name}")
         post_delete.disconnect(sender=model, dispatch_uid=f"workshop.search.signals.delete.{kind.name}")
+    for model in _joined_models():
+        uid = f"workshop.search.signals.joined.{model._meta.label}"
+        pre_save.disconnect(sender=model, dispatch_uid=uid)
+        post_save.disconnect(sender=model, dispatch_uid=uid)
     _state.update(es=None, prefix=None)
 
 
