@@ -1,4 +1,4 @@
-"""`workshop progress`, `workshop reset [CHAPTER]` and `workshop lessons time`."""
+"""`workshop progress`, `workshop reset [CHAPTER]`, `workshop lessons time` and `workshop slides`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,15 @@ def cmd_lessons(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_slides(args: argparse.Namespace) -> int:
+    from workshop.lessons import slides
+
+    for path in slides.build(args.out, args.chapters or None):
+        print(f"wrote {path}")
+    print("Open a file in a browser (no network needed); or present live in JupyterLab with jupyterlab-rise.")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("progress", help="the exercises you have passed, hints used, solutions revealed")
     p.add_argument("--forget", metavar="CHAPTER", help="forget one chapter's progress (01..05), or 'all'")
@@ -59,6 +68,11 @@ def register(sub) -> None:
     p = sub.add_parser("reset", help="start a chapter again from the same state (all chapters without CHAPTER)")
     p.add_argument("chapter", nargs="?", metavar="CHAPTER", help="01..05")
     p.set_defaults(func=cmd_reset)
+
+    p = sub.add_parser("slides", help="each notebook as reveal.js slides that work offline (build/slides/)")
+    p.add_argument("chapters", nargs="*", metavar="CHAPTER", help="00..05 (all without)")
+    p.add_argument("--out", metavar="DIR", help="where to write them (default: build/slides)")
+    p.set_defaults(func=cmd_slides)
 
     p = sub.add_parser("lessons", help="room time: each chapter's sections by the room-time model")
     p.add_argument("action", choices=["time"])
