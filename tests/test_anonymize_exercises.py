@@ -63,11 +63,11 @@ def planted(django_db_setup, django_db_blocker):
         yield exercises.plant_leaks()
 
 
-def test_exercise_2(planted):
+def test_exercise_4(planted):
     assert planted >= 4
     assert_exercise(
         EXERCISES,
-        2,
+        4,
         [
             ("None", lambda: None),
             ("no rules", lambda: {}),
@@ -77,14 +77,14 @@ def test_exercise_2(planted):
             ("a list of rules", lambda: [shop_rules()]),
         ],
     )
-    assert "still in the copy's free text (shop_review.body)" in _message(2, shop_rules())
+    assert "still in the copy's free text (shop_review.body)" in _message(4, shop_rules())
 
 
-def test_exercise_2_without_the_planting_cell_says_which_cell_to_run(planted):
+def test_exercise_4_without_the_planting_cell_says_which_cell_to_run(planted):
     with db.connect() as conn:
         conn.execute("DROP SCHEMA planted CASCADE")
     try:
-        message = _message(2, solutions.solution_2())
+        message = _message(4, solutions.solution_4())
         assert "exercises.plant_leaks()" in message and "setup" not in message
     finally:
         exercises.plant_leaks()
@@ -104,7 +104,7 @@ def test_a_fake_street_address_is_not_a_leaked_name(planted):
     build(shop_rules_without_street(), target="anon_ex2", source="planted", progress=False)
     kept = measure.free_text_leaks("anon_ex2", source="planted", rules=shop_rules_without_street())
     assert "shop_customer.street_address" in set(kept["found in"])
-    assert EXERCISES[2].judge(solutions.solution_2()).ok
+    assert EXERCISES[4].judge(solutions.solution_4()).ok
 
 
 def _name_a_customer_after(schema, which):
@@ -125,10 +125,10 @@ def shop_rules_without_street():
     return rules
 
 
-def test_exercise_3():
+def test_exercise_2():
     assert_exercise(
         EXERCISES,
-        3,
+        2,
         [
             ("None", lambda: None),
             ("no recipient", set),
@@ -142,13 +142,13 @@ def test_exercise_3():
             ("the letters as one string", lambda: "abd"),
         ],
     )
-    listed = EXERCISES[3].judge(["B", "c"])  # a list gets a verdict, never a TypeError
+    listed = EXERCISES[2].judge(["B", "c"])  # a list gets a verdict, never a TypeError
     assert not listed.ok and "judged wrongly" in listed.message
-    assert EXERCISES[3].judge(sorted(solutions.solution_3())).ok
+    assert EXERCISES[2].judge(sorted(solutions.solution_2())).ok
 
 
 @pytest.mark.django_db(databases=["default", COPY])
-def test_exercise_4():
+def test_exercise_3():
     from django.db import connections
 
     from workshop.shop.models import Customer, Order
@@ -173,7 +173,7 @@ def test_exercise_4():
 
     assert_exercise(
         EXERCISES,
-        4,
+        3,
         [
             ("None", lambda: None),
             ("the customer's id", lambda: target),
@@ -184,6 +184,6 @@ def test_exercise_4():
             ("one filter() with every clue", all_in_one_filter),
         ],
     )
-    assert "reads the 'default' database" in _message(4, Order.objects.filter(customer_id=target))
-    assert EXERCISES[4].judge(PLACEHOLDER).message.startswith("Replace the `...`")
+    assert "reads the 'default' database" in _message(3, Order.objects.filter(customer_id=target))
+    assert EXERCISES[3].judge(PLACEHOLDER).message.startswith("Replace the `...`")
     connections[COPY].close()

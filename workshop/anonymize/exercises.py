@@ -1,5 +1,5 @@
 """Chapter 02's exercises, declared once (workshop.lessons): the finest generalization,
-planted leaks, who the copy is personal data for, and the Netflix attack. Each checker
+who the copy is personal data for, the Netflix attack, and (later) planted leaks. Each checker
 recomputes what it needs from the database; the solutions are in solutions.py.
 """
 
@@ -49,7 +49,7 @@ def _check_1(answer, schema: str = "public") -> None:
             )
 
 
-# --- 2. names and emails planted in review bodies -------------------------------------------
+# --- 4. names and emails planted in review bodies -------------------------------------------
 
 
 def plant_leaks(source: str = "public", into: str = PLANTED_SCHEMA, every: int = 40) -> int:
@@ -117,11 +117,11 @@ def _require_planted(source: str) -> None:
     if planted is None:
         raise WorkshopError(
             f"The planted reviews (schema {source!r}) are not there yet",
-            "run the cell of exercise 2 that calls exercises.plant_leaks(), then check again",
+            "run the cell of exercise 4 that calls exercises.plant_leaks(), then check again",
         )
 
 
-def _check_2(answer, target: str = "anon_ex2", source: str = PLANTED_SCHEMA) -> None:
+def _check_4(answer, target: str = "anon_ex2", source: str = PLANTED_SCHEMA) -> None:
     """Build `answer` from the planted source, then scan: no email or full name may be left."""
     from workshop.anonymize import build, measure
     from workshop.errors import WorkshopError
@@ -150,14 +150,14 @@ def _check_2(answer, target: str = "anon_ex2", source: str = PLANTED_SCHEMA) -> 
         )
 
 
-# --- 3. who is the copy personal data for? --------------------------------------------------
+# --- 2. who is the copy personal data for? --------------------------------------------------
 
 # The `anon` copy (section 3): names faked, emails, phones and national ids pseudonymized with
 # our key; birth year, 3-digit ZIP, gender, order and review dates kept.
 RECIPIENTS = {
     "a": "our own analysts, on the server where the pseudonymization key is kept",
     "b": "a contractor without the key who also holds the town's public voter roll "
-    "(name, birth date, ZIP, gender: section 4's attacker)",
+    "(name, birth date, ZIP, gender: the voter-roll attacker of section 7)",
     "c": "a contractor without the key who receives only `anon_k` (k = 5, every review detached from its "
     "author) and nothing else, under a contract and access controls that forbid and prevent combining it "
     "with any other data",
@@ -186,7 +186,7 @@ def _letters(answer) -> set[str]:
     return letters
 
 
-def _check_3(answer) -> None:
+def _check_2(answer) -> None:
     letters = _letters(answer)
     wrong = [r for r in RECIPIENTS if (r in letters) != (r in _PERSONAL_FOR)]
     if wrong:
@@ -197,7 +197,7 @@ def _check_3(answer) -> None:
         )
 
 
-# --- 4. the Netflix attack -----------------------------------------------------------------
+# --- 3. the Netflix attack -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ def _netflix_target(copy: str = "anon") -> tuple[int, list[Clue]]:
     from workshop.errors import WorkshopError
 
     targets = _targets()
-    shown = min(targets, default=None)  # section 6 attacks the first reviewer: the exercise takes another
+    shown = min(targets, default=None)  # section 4 attacks the first reviewer: the exercise takes another
     for customer in sorted(targets, key=lambda c: hashlib.md5(str(c).encode()).hexdigest()):
         if customer == shown:
             continue
@@ -270,7 +270,7 @@ def _alias(schema: str) -> str:
     return use_copy(schema)
 
 
-def _check_4(answer, copy: str = "anon") -> None:
+def _check_3(answer, copy: str = "anon") -> None:
     from django.db.models import QuerySet
 
     from workshop.django_setup import require_setup
@@ -321,46 +321,46 @@ EXERCISES = Exercises(
         ),
         Exercise(
             2,
+            "Who is the copy personal data for?",
+            minutes=5,
+            checker=_check_2,
+            hints=(
+                "For each recipient ask: with what they hold, can they single out or re-identify someone "
+                "by means reasonably likely to be used (a voter roll counts)?",
+                "C-413/23 P: pseudonymised data is not personal data for every recipient automatically; "
+                "it is for whoever has the key or other means to attribute it.",
+            ),
+            solution=solutions.solution_2,
+            explain="personal or not depends on who holds the data and what they can combine it with, "
+            "not on the data alone",
+        ),
+        Exercise(
+            3,
+            "The Netflix attack",
+            minutes=6,
+            checker=_check_3,
+            hints=(
+                "Section 4's ORM code finds a customer from products and dates: one .filter() per clue on "
+                "Customer.objects.using('anon').",
+                "reviews__created_at__date__range=(day - week, day + week) with week = "
+                "datetime.timedelta(days=7); then Order.objects.using('anon').filter(customer=...).",
+            ),
+            solution=solutions.solution_3,
+            explain="three reviews and rough dates were enough to find someone's every order in an 'anonymized' copy",
+        ),
+        Exercise(
+            4,
             "Planted names and emails in free text",
             minutes=6,
-            checker=_check_2,
+            checker=_check_4,
             hints=(
                 "measure.free_text_leaks shows which table and column of the copy still hold names or "
                 "emails: which rule could blank that column?",
                 "merge_rules(shop_rules.shop_rules(), {...}) keeps the shop's rules and adds yours; the "
                 "strategy table of section 2 lists one that blanks a field.",
             ),
-            solution=solutions.solution_2,
-            explain="free text carries whatever people typed into it: scan it, and blank what you cannot vet",
-        ),
-        Exercise(
-            3,
-            "Who is the copy personal data for?",
-            minutes=5,
-            checker=_check_3,
-            hints=(
-                "For each recipient ask: with what they hold, can they single out or re-identify someone "
-                "by means reasonably likely to be used (section 4's attacks count)?",
-                "C-413/23 P: pseudonymised data is not personal data for every recipient automatically; "
-                "it is for whoever has the key or other means to attribute it.",
-            ),
-            solution=solutions.solution_3,
-            explain="personal or not depends on who holds the data and what they can combine it with, "
-            "not on the data alone",
-        ),
-        Exercise(
-            4,
-            "The Netflix attack",
-            minutes=6,
-            checker=_check_4,
-            hints=(
-                "Section 6's ORM code finds a customer from products and dates: one .filter() per clue on "
-                "Customer.objects.using('anon').",
-                "reviews__created_at__date__range=(day - week, day + week) with week = "
-                "datetime.timedelta(days=7); then Order.objects.using('anon').filter(customer=...).",
-            ),
             solution=solutions.solution_4,
-            explain="three reviews and rough dates were enough to find someone's every order in an 'anonymized' copy",
+            explain="free text carries whatever people typed into it: scan it, and blank what you cannot vet",
         ),
     ],
 )

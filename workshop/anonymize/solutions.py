@@ -19,23 +19,14 @@ def solution_1(schema: str = "public"):
     return min(minimal, key=lambda g: (BIRTH_LEVELS.index(g.birth), -g.zip_digits, not g.gender))
 
 
-def solution_2() -> dict:
-    """The shop's rules, plus the review bodies blanked: nobody vets free text row by row."""
-    from workshop.anonymize.shop_rules import shop_rules
-    from workshop.anonymize.strategies import Suppress
-    from workshop.anonymize.target import merge_rules
-
-    return merge_rules(shop_rules(), {"shop.Review": {"body": Suppress()}})
-
-
-def solution_3() -> set[str]:
+def solution_2() -> set[str]:
     """Personal data for whoever has the key (a) or other means to single people out: a voter
     roll (b), or anything at all once the copy is published (d). Not for a recipient who has
     neither and is prevented from getting them (c), under C-413/23 P."""
     return {"a", "b", "d"}
 
 
-def solution_4(copy: str = "anon"):
+def solution_3(copy: str = "anon"):
     """One filter() per clue (each its own join on the reviews), then that customer's orders."""
     import datetime
 
@@ -51,3 +42,12 @@ def solution_4(copy: str = "anon"):
         )
     colleague = suspects.distinct().get()
     return Order.objects.using(copy).filter(customer=colleague)
+
+
+def solution_4() -> dict:
+    """The shop's rules, plus the review bodies blanked: nobody vets free text row by row."""
+    from workshop.anonymize.shop_rules import shop_rules
+    from workshop.anonymize.strategies import Suppress
+    from workshop.anonymize.target import merge_rules
+
+    return merge_rules(shop_rules(), {"shop.Review": {"body": Suppress()}})
