@@ -87,6 +87,8 @@ def test_weighted_ranking_beats_flat_on_the_judged_queries_postgres():
 
     with pytest.raises(WorkshopError, match="Choose one of weighted, flat"):
         api.products().search("lamp", ranking="best")
+    with pytest.raises(WorkshopError, match="no flat ranking"):  # not the weighted one, relabelled
+        api.products().search("lamp", backend="zombodb", ranking="flat")
 
 
 @pytest.mark.elasticsearch

@@ -190,6 +190,8 @@ class SearchQuerySet(models.QuerySet):
         if backend == "zombodb":
             from workshop.search import zombodb
 
+            if flat:
+                raise WorkshopError("The zombodb backend has no flat ranking", "compare rankings on postgres or outbox")
             zombodb.require()
             return zombodb.search(self, query, kind)
         return self._search_elasticsearch(query, kind, backend, fuzzy, window, flat)
