@@ -212,7 +212,7 @@ EXERCISES = Exercises(
         Exercise(
             2,
             "All orders and cancelled orders, per customer",
-            minutes=6,
+            minutes=5,
             checker=_check_rows(2),
             hints=(
                 "Every customer must stay in the answer, including those who never cancelled: a .filter() "
@@ -226,7 +226,7 @@ EXERCISES = Exercises(
         Exercise(
             3,
             "Number each customer's orders",
-            minutes=7,
+            minutes=5,
             checker=_check_3,
             hints=(
                 "Each order keeps its own row and gets a number computed over the other orders of the same "
