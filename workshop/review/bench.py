@@ -136,7 +136,7 @@ def bench_review() -> list[Result]:
             large,
             "s",
             note=f"{change.lines:,} changed lines in {len(change.files)} files, every rule, ruff "
-            f"({len(lint.findings)} findings on added lines) and the split proposal "
+            f"({len(lint.findings)} findings the change introduced) and the split proposal "
             f"({len(report.split)} PRs); median of 3 ({', '.join(f'{t:.2f}' for t in large_runs)} s), "
             f"first run {cold:.2f} s; goal <= 2 s",
         ),

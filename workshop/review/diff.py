@@ -1,16 +1,17 @@
-"""A branch's change against its base, file by file: `git diff` parsed by unidiff, with
-notebook outputs left out of the count and lock/generated/vendored files marked."""
+"""A branch's change against its base, file by file: the names from `git diff --raw -z` (never
+quoted, kept byte for byte), the lines from the patch, notebook outputs left out of the count
+and lock/generated/vendored files marked."""
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 
-from unidiff import PatchSet
-
+from workshop.errors import WorkshopError
 from workshop.review import paths
-from workshop.review.git import EMPTY_TREE, Repo, text
+from workshop.review.git import EMPTY_TREE, NULL_BLOB, Repo, name, text
 
 
 @dataclass
@@ -26,6 +27,8 @@ class FileChange:
     added_lines: list[tuple[int, str]] = field(default_factory=list)  # (line number on head, text)
     outputs: int = 0  # notebooks: outputs stored on the head side
     note: str = ""
+    old_blob: str = ""  # object ids from `git diff --raw` (all zeros where the side does not exist)
+    new_blob: str = ""
     not_counted: str = ""  # "lock", "generated" or "vendored": left out of the size count only
 
     @property
@@ -70,53 +73,119 @@ class Change:
         return [f for f in self.files if f.kind in kinds]
 
 
+# Every option that changes what `git diff` prints is pinned: a user's diff.noprefix,
+# diff.mnemonicPrefix, diff.relative, textconv filters or external diff must not change what we parse.
+DIFF_OPTIONS = (
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-relative",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "--find-renames",
+)
+STATUS = {"A": "added", "D": "deleted", "R": "renamed", "C": "added", "M": "modified", "T": "modified"}
+HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """One line of `git diff --raw -z`: the names exactly as bytes (decoded losslessly, see git.name)."""
+
+    status: str
+    old_blob: str
+    new_blob: str
+    old_path: str
+    path: str
+
+
+def raw_entries(repo: Repo, base: str, head: str) -> list[RawEntry]:
+    """The changed files, their status and blob ids, from `git diff --raw -z`: NUL-separated names
+    that git never quotes (a tab, a newline, a quote or a non-UTF-8 byte comes through as it is)."""
+    out = repo.git("diff", "--raw", "-z", "--no-abbrev", *DIFF_OPTIONS, base, head, "--")
+    fields = out.split(b"\0")
+    entries, i = [], 0
+    while i < len(fields) - 1:
+        meta = fields[i].decode("ascii").lstrip(":").split()
+        _, _, old_blob, new_blob, status = meta
+        names = [name(fields[i + 1])]
+        if status[0] in "RC":
+            names.append(name(fields[i + 2]))
+        i += 1 + len(names)
+        entries.append(RawEntry(status[0], old_blob, new_blob, names[0], names[-1]))
+    return entries
+
+
+def patch_sections(repo: Repo, base: str, head: str) -> list[bytes]:
+    """`git diff --unified=0` cut at each `diff --git` header: one section per file (two for a
+    type change, which git shows as a deletion and an addition), in the --raw output's order.
+    Content lines always start with "+", "-", " " or "\\", so a header cannot be forged by a file."""
+    out = repo.git("diff", "--unified=0", *DIFF_OPTIONS, base, head, "--")
+    starts = [m.start() for m in re.finditer(rb"^diff --git ", out, re.M)]
+    return [out[a:b] for a, b in zip(starts, [*starts[1:], len(out)])]
+
+
+def parse_section(section: bytes) -> tuple[bool, int, int, list[tuple[int, str]]]:
+    """(binary, added, removed, added lines with their line number on the head side)."""
+    header, _, body = section.partition(b"\n@@")
+    if re.search(rb"^(?:Binary files |GIT binary patch)", header, re.M):
+        return True, 0, 0, []
+    added, removed, lines, number = 0, 0, [], 0
+    for line in (b"@@" + body if body else b"").split(b"\n"):
+        if line.startswith(b"@@"):
+            match = HUNK.match(line)
+            number = int(match.group("start")) if match else number
+        elif line.startswith(b"+"):
+            added += 1
+            lines.append((number, text(line[1:])))
+            number += 1
+        elif line.startswith(b"-"):
+            removed += 1
+    return False, added, removed, lines
+
+
 def diff_files(repo: Repo, base: str, head: str) -> list[FileChange]:
-    raw = repo.git(
-        "diff", "--no-color", "--no-ext-diff", "--find-renames", "--unified=0", base or EMPTY_TREE, head, "--"
-    )
-    patch = PatchSet(text(raw))
-    names = [(p.target_file if not p.is_removed_file else p.source_file) for p in patch]
-    names = [_strip_prefix(n) for n in names]
+    base = base or EMPTY_TREE
+    entries = raw_entries(repo, base, head)
+    sections = patch_sections(repo, base, head)
+    expected = sum(2 if e.status == "T" else 1 for e in entries)
+    if len(sections) != expected:  # never pair a file with another file's lines
+        raise WorkshopError(
+            f"git diff gave {len(sections)} file sections for {expected} changed files",
+            "report this with `git --version`; the review cannot tell which lines belong to which file",
+        )
     # The base's attributes: a pull request must not mark its own files as generated.
-    attributes = repo.attributes(names, ("linguist-generated", "linguist-vendored"), base or EMPTY_TREE)
-    files = []
-    for patched, name in zip(patch, names):
-        status = (
-            "added"
-            if patched.is_added_file
-            else "deleted"
-            if patched.is_removed_file
-            else "renamed"
-            if patched.is_rename
-            else "modified"
+    names = [e.path for e in entries]
+    attributes = repo.attributes(names, ("linguist-generated", "linguist-vendored"), base)
+    files, position = [], 0
+    for entry in entries:
+        taken = 2 if entry.status == "T" else 1
+        binary, added, removed, added_lines = parse_section(b"".join(sections[position : position + taken]))
+        position += taken
+        files.append(
+            FileChange(
+                path=entry.path,
+                status=STATUS.get(entry.status, "modified"),
+                kind=paths.kind(entry.path),
+                not_counted=paths.not_counted(entry.path, frozenset(attributes.get(entry.path, ()))),
+                old_path=entry.old_path if entry.status == "R" else None,
+                binary=binary,
+                added=added,
+                removed=removed,
+                added_lines=added_lines,
+                old_blob=entry.old_blob,
+                new_blob=entry.new_blob,
+            )
         )
-        change = FileChange(
-            path=name,
-            status=status,
-            kind=paths.kind(name),
-            not_counted=paths.not_counted(name, frozenset(attributes.get(name, ()))),
-            old_path=_strip_prefix(patched.source_file) if patched.is_rename else None,
-            binary=patched.is_binary_file,
-        )
-        if not change.binary:
-            change.added, change.removed = patched.added, patched.removed
-            change.added_lines = [
-                (line.target_line_no, line.value.rstrip("\n")) for hunk in patched for line in hunk if line.is_added
-            ]
-        files.append(change)
-    _binary_sizes(repo, head, [f for f in files if f.binary and f.status != "deleted"])
-    _notebook_sources(repo, base, head, [f for f in files if f.kind == "notebook" and not f.binary])
+    _binary_sizes(repo, [f for f in files if f.binary and f.status != "deleted"])
+    _notebook_sources(repo, [f for f in files if f.kind == "notebook" and not f.binary])
     return files
 
 
-def _strip_prefix(name: str) -> str:
-    return name[2:] if name.startswith(("a/", "b/")) else name
-
-
-def _binary_sizes(repo: Repo, head: str, binaries: list[FileChange]) -> None:
-    sizes = repo.sizes([f"{head}:{f.path}" for f in binaries])
+def _binary_sizes(repo: Repo, binaries: list[FileChange]) -> None:
+    sizes = repo.sizes([f.new_blob for f in binaries])
     for f in binaries:
-        f.size = sizes.get(f"{head}:{f.path}") or 0
+        f.size = sizes.get(f.new_blob) or 0
 
 
 def notebook_source_lines(data: bytes | None) -> tuple[list[str], int]:
@@ -137,13 +206,12 @@ def notebook_source_lines(data: bytes | None) -> tuple[list[str], int]:
     return lines, outputs
 
 
-def _notebook_sources(repo: Repo, base: str, head: str, notebooks: list[FileChange]) -> None:
+def _notebook_sources(repo: Repo, notebooks: list[FileChange]) -> None:
     """Count what changed in the cells' sources, not in their outputs or metadata."""
-    specs = [f"{base}:{f.old_path or f.path}" for f in notebooks] + [f"{head}:{f.path}" for f in notebooks]
-    blobs = repo.blobs(specs) if base else repo.blobs(specs[len(notebooks) :])
+    blobs = repo.blobs([b for f in notebooks for b in (f.old_blob, f.new_blob) if b != NULL_BLOB])
     for f in notebooks:
-        old, _ = notebook_source_lines(blobs.get(f"{base}:{f.old_path or f.path}"))
-        new, outputs = notebook_source_lines(blobs.get(f"{head}:{f.path}"))
+        old, _ = notebook_source_lines(blobs.get(f.old_blob))
+        new, outputs = notebook_source_lines(blobs.get(f.new_blob))
         added, removed = [], 0
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
             if tag in ("replace", "insert"):

@@ -120,8 +120,8 @@ def _fits(lines: int) -> bool:
 def _missing_imports(repo: Repo, change, source: str) -> list[str]:
     """Modules the part's Python files import that exist on `source` but not in the part."""
     python = [f for f in change.files if paths.is_python(f.path) and f.status != "deleted"]
-    sources = repo.blobs([f"{change.head}:{f.path}" for f in python])
-    modules = {m for f in python for m in imports_of(sources.get(f"{change.head}:{f.path}") or b"")}
+    sources = repo.blobs([f.new_blob for f in python])
+    modules = {m for f in python for m in imports_of(sources.get(f.new_blob) or b"")}
     files = {m: (f"{m.replace('.', '/')}.py", f"{m.replace('.', '/')}/__init__.py") for m in modules}
     specs = [f"{commit}:{name}" for names in files.values() for name in names for commit in (source, change.head)]
     found = repo.sizes(specs)

@@ -76,6 +76,26 @@ def run(
     return done
 
 
+NULL_BLOB = "0" * 40  # --raw's object id for a side that does not exist
+
+
+def name(data: bytes) -> str:
+    """A file name from git, losslessly: non-UTF-8 bytes become lone surrogates (as os.fsdecode
+    does), so `encode_name` gives back the very bytes and the file can be read, linted, annotated."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def encode_name(value: str) -> bytes:
+    return value.encode("utf-8", "surrogateescape")
+
+
+def shown(value: str) -> str:
+    """A file name for people: undecodable bytes as \\xNN, tabs, newlines and other control
+    characters escaped, so one name stays on one line."""
+    readable = encode_name(value).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in readable)
+
+
 def text(data: bytes) -> str:
     """Git output as text: UTF-8, with undecodable bytes shown as U+FFFD rather than failing."""
     return data.decode("utf-8", "replace")
@@ -151,14 +171,15 @@ class Repo:
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return run(self.root, "merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode == 0
 
-    def blobs(self, specs: list[str]) -> dict[str, bytes | None]:
-        """Contents of many `<commit>:<path>` at once, through one `git cat-file --batch`."""
-        if not specs:
+    def blobs(self, objects: list[str]) -> dict[str, bytes | None]:
+        """Contents of many objects (ids, or `<commit>:<path>` for names without a newline) at
+        once, through one `git cat-file --batch`."""
+        if not objects:
             return {}
-        out = self.git("cat-file", "--batch", input="".join(f"{s}\n" for s in specs).encode("utf-8", "surrogateescape"))
+        out = self.git("cat-file", "--batch", input=b"".join(encode_name(o) + b"\n" for o in objects))
         found: dict[str, bytes | None] = {}
         pos = 0
-        for spec in specs:
+        for spec in objects:
             end = out.index(b"\n", pos)
             header = out[pos:end].split()
             pos = end + 1
@@ -170,12 +191,14 @@ class Repo:
                 found[spec] = None
         return found
 
-    def sizes(self, specs: list[str]) -> dict[str, int | None]:
-        """Object sizes of `<commit>:<path>` specs, None where missing (one `git cat-file --batch-check`)."""
-        if not specs:
+    def sizes(self, objects: list[str]) -> dict[str, int | None]:
+        """Sizes of objects (ids or `<commit>:<path>`), None where missing (one `git cat-file --batch-check`)."""
+        if not objects:
             return {}
-        out = text(self.git("cat-file", "--batch-check=%(objectsize)", input="".join(f"{s}\n" for s in specs).encode()))
-        return {spec: int(line) if line.isdigit() else None for spec, line in zip(specs, out.splitlines())}
+        out = text(
+            self.git("cat-file", "--batch-check=%(objectsize)", input=b"".join(encode_name(o) + b"\n" for o in objects))
+        )
+        return {spec: int(line) if line.isdigit() else None for spec, line in zip(objects, out.splitlines())}
 
     def attributes(self, paths: list[str], names: tuple[str, ...], commit: str) -> dict[str, set[str]]:
         """Which of the boolean gitattributes `names` are set on each path by the .gitattributes
@@ -195,13 +218,13 @@ class Repo:
                 "-z",
                 "--stdin",
                 *names,
-                input=b"\0".join(p.encode("utf-8", "surrogateescape") for p in paths) + b"\0",
+                input=b"\0".join(encode_name(p) for p in paths) + b"\0",
                 env=index,
             ).stdout
         fields = out.split(b"\0")
         found: dict[str, set[str]] = {p: set() for p in paths}
         for i in range(0, len(fields) - 2, 3):
-            path, name, value = (f.decode("utf-8", "surrogateescape") for f in fields[i : i + 3])
+            path, attribute, value = (name(f) for f in fields[i : i + 3])
             if value in ("set", "true"):
-                found.setdefault(path, set()).add(name)
+                found.setdefault(path, set()).add(attribute)
         return found

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from workshop.review.diff import Change
+from workshop.review.git import shown
 from workshop.review.rules import FAIL, ORDER, PASS, RuleResult
 from workshop.review.split import Part
 
@@ -44,7 +45,7 @@ class Report:
         for r in self.results:
             lines.append(f"{MARK[r.status]}  {r.rule:<12} {r.reason}")
             for path, line, message in r.findings[:20]:
-                where = f"{path}{f':{line}' if line else ''}: " if path else ""
+                where = f"{shown(path)}{f':{line}' if line else ''}: " if path else ""
                 lines.append(f"        {where}{message}")
             if len(r.findings) > 20:
                 lines.append(f"        ... and {len(r.findings) - 20} more")
@@ -71,16 +72,16 @@ class Report:
                 "files": len(c.counted_files),
                 "added": c.added,
                 "removed": c.removed,
-                "ignored_files": [f.path for f in c.files if not f.counted],
+                "ignored_files": [shown(f.path) for f in c.files if not f.counted],
             },
             "files": [
                 {
-                    "path": f.path,
+                    "path": shown(f.path),
                     "status": f.status,
                     "kind": f.kind,
                     "added": f.added,
                     "removed": f.removed,
-                    "old_path": f.old_path,
+                    "old_path": shown(f.old_path) if f.old_path else None,
                     "binary": f.binary,
                     "note": f.note,
                 }
@@ -91,11 +92,13 @@ class Report:
                     "rule": r.rule,
                     "status": r.status,
                     "reason": r.reason,
-                    "findings": [{"path": p, "line": n, "message": m} for p, n, m in r.findings],
+                    "findings": [{"path": shown(p), "line": n, "message": m} for p, n, m in r.findings],
                 }
                 for r in self.results
             ],
-            "split": [{"title": p.title, "lines": p.lines, "files": [f.path for f in p.files]} for p in self.split],
+            "split": [
+                {"title": p.title, "lines": p.lines, "files": [shown(f.path) for f in p.files]} for p in self.split
+            ],
         }
 
     def json(self) -> str:
@@ -110,7 +113,9 @@ class Report:
                 continue
             for path, line, message in [(p, n, m) for p, n, m in r.findings if p] or [("", 0, "")]:
                 where = ",".join(
-                    x for x in (f"file={_escape_property(path)}" if path else "", f"line={line}" if line else "") if x
+                    x
+                    for x in (f"file={_escape_property(shown(path))}" if path else "", f"line={line}" if line else "")
+                    if x
                 )
                 text = f"{r.rule}: {message or r.reason}"
                 lines.append(
@@ -124,20 +129,20 @@ class Report:
         colour = {"pass": "#2e7d32", "warn": "#b26a00", "fail": "#c62828"}
         rows = []
         for r in self.results:
-            shown = "".join(
-                f"<br><code>{escape(p)}{f':{n}' if n else ''}</code> {escape(m)}" if p else f"<br>{escape(m)}"
+            listed = "".join(
+                f"<br><code>{escape(shown(p))}{f':{n}' if n else ''}</code> {escape(m)}" if p else f"<br>{escape(m)}"
                 for p, n, m in r.findings[:8]
             )
             more = f"<br>... and {len(r.findings) - 8} more" if len(r.findings) > 8 else ""
             rows.append(
                 f"<tr><td style='color:{colour[r.status]};font-weight:bold'>{r.status}</td>"
-                f"<td>{r.rule}</td><td style='text-align:left'>{escape(r.reason)}{shown}{more}</td></tr>"
+                f"<td>{r.rule}</td><td style='text-align:left'>{escape(r.reason)}{listed}{more}</td></tr>"
             )
         split = ""
         if self.split:
             items = "".join(
                 f"<li>{escape(p.title)}: {p.lines} lines in {len(p.files)} files "
-                f"<small>({escape(', '.join(f.path for f in p.files[:6]))}"
+                f"<small>({escape(', '.join(shown(f.path) for f in p.files[:6]))}"
                 f"{' ...' if len(p.files) > 6 else ''})</small></li>"
                 for p in self.split
             )

@@ -118,13 +118,13 @@ def lint_and_debug(change: Change, t: dict) -> list[RuleResult]:
     style = [f for f in findings if f.code not in lint.DEBUG_RULES]
     debugger = [f for f in findings if f.code == "T100"]
     prints = [f for f in findings if f.code in ("T201", "T203") and _print_is_suspicious(f.path)]
-    python = [f for f in change.files if paths.is_python(f.path) and f.added_lines]
+    python = [f for f in change.files if paths.is_python(f.path) and not f.binary]
     lint_result = RuleResult(
         "lint",
         FAIL if style else PASS,
-        f"{len(style)} ruff findings on added lines"
+        f"{len(style)} findings the change introduces (ruff on the head against the base, and imports of removed names)"
         if style
-        else f"ruff finds nothing on the added lines of {len(python)} Python files",
+        else f"ruff finds nothing new in {len(python)} changed Python files, and no import broken",
         [(f.path, f.line, f"{f.code} {f.message}") for f in style],
     )
     by_path = {f.path: f for f in change.files}
@@ -151,7 +151,7 @@ def lint_and_debug(change: Change, t: dict) -> list[RuleResult]:
         f"{len(blocking)} debugger statements, {len(third_party)} in vendored/generated files, "
         f"{len(prints)} prints outside CLI/tests, {len(js_logs)} console.log"
         if debug_findings
-        else "no breakpoint, pdb, debugger statement or stray print on added lines"
+        else "no new breakpoint, pdb, debugger statement or stray print"
     )
     return [lint_result, RuleResult("debug", status, reason, debug_findings)]
 

@@ -182,8 +182,16 @@ def _known_format(rule: str, match: re.Match) -> str | None:
     return value
 
 
+# Every pattern above needs one of these somewhere in the line: most lines of code are skipped
+# after this one search instead of nineteen.
+TRIGGER = re.compile(
+    r"(?i)AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox|hooks\.slack|_live_|AIza|sk-|SG\.|npm_|pypi-|eyJ|"
+    r"-----BEGIN|://|curl|mysql|bearer|secret|passw|pwd|token|key|auth|credential"
+)
+
+
 def scan_line(path: str, number: int, line: str) -> list[Secret]:
-    if ALLOW_PRAGMA in line:
+    if ALLOW_PRAGMA in line or not TRIGGER.search(line):
         return []
     found = []
     for rule, pattern in KNOWN_FORMATS.items():

@@ -85,11 +85,11 @@ def _candidates(module: str) -> list[str]:
 def file_dependencies(change: Change, files: list[FileChange]) -> dict[str, set[str]]:
     """For each changed Python file, the changed files it imports (parsed from the head side)."""
     python = [f for f in files if paths.is_python(f.path) and f.status != "deleted"]
-    sources = change.repo.blobs([f"{change.head}:{f.path}" for f in python])
+    sources = change.repo.blobs([f.new_blob for f in python])
     changed = {f.path for f in files}
     deps: dict[str, set[str]] = {f.path: set() for f in files}
     for f in python:
-        for imported in imports_of(sources.get(f"{change.head}:{f.path}") or b""):
+        for imported in imports_of(sources.get(f.new_blob) or b""):
             deps[f.path].update(c for c in _candidates(imported) if c in changed and c != f.path)
     return deps
 
