@@ -7,10 +7,11 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 
 import pytest
 
-__all__ = ["committed", "flag_key", "run_committed", "stop_the_process_listener", "store"]
+__all__ = ["committed", "flag_key", "run_committed", "stop_the_process_listener", "store", "until"]
 
 _counter = itertools.count()
 
@@ -36,6 +37,16 @@ def run_committed(func, *args, **kwargs):
     if "error" in result:
         raise result["error"]
     return result.get("value")
+
+
+def until(condition, timeout: float = 30.0) -> bool:
+    """Poll a condition the listener thread makes true (a wait, not a timing assert)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from flags_helpers import *  # noqa: F403  (fixtures: committed, flag_key, store, ...)
-from flags_helpers import run_committed
+from flags_helpers import run_committed, until
 from waffle.testutils import override_flag
 
 from workshop.flags import ladder, processes
@@ -70,6 +70,43 @@ def test_a_job_gets_the_same_answer_as_the_request(committed):
     members = {u.pk for u in staff() if group in u.groups.all()}
     assert members and all(answers[pk] for pk in members), f"the {group.name} group is targeted"
     assert not all(answers.values()), "50% of the others: with 8 staff, someone is off (fixed by the hash)"
+
+
+def group_flag_and_an_outsider(committed):
+    """recommended_for_you targeting one group at 0%, and a staff user outside that group
+    (so every check of theirs needs their groups)."""
+    key = ladder.RECOMMENDED
+    group = staff()[1].groups.first()
+    committed(key, enabled=True, everyone=False, percentage=0, users=[], groups=[group.name])
+    flags = get_client()
+    assert flags.store.wait_for(lambda d: key in d and d[key].group_ids == {group.pk} and d[key].percentage == 0)
+    outsider = next(u for u in staff() if group not in u.groups.all())
+    return flags, key, group, outsider
+
+
+def test_a_job_reads_a_user_s_groups_once_not_on_every_check(committed):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    flags, key, _, outsider = group_flag_and_an_outsider(committed)
+    memberships = flags.store.memberships
+    assert flags.is_on(key, outsider) is False  # the first check reads the groups
+    before = memberships.queries
+    with CaptureQueriesContext(connection) as captured:
+        answers = {flags.is_on(key, outsider) for _ in range(50)}  # as a job does: a fresh context each time
+    assert answers == {False}
+    assert len(captured) == 0 and memberships.queries == before, f"{len(captured)} queries for 50 checks"
+
+
+def test_a_job_hears_a_user_join_and_leave_the_targeted_group(committed):
+    flags, key, group, outsider = group_flag_and_an_outsider(committed)
+    assert flags.is_on(key, outsider) is False
+    run_committed(lambda: outsider.groups.add(group))  # the membership trigger NOTIFYs on commit
+    try:
+        assert until(lambda: flags.is_on(key, outsider)), "the cached groups were not cleared"
+    finally:
+        run_committed(lambda: outsider.groups.remove(group))
+    assert until(lambda: not flags.is_on(key, outsider)), "nor after leaving"
 
 
 def test_unknown_flag_is_an_error_in_tests():

@@ -7,9 +7,8 @@ test_flags_store.py.)"""
 
 from __future__ import annotations
 
-import time
-
 import psycopg
+from flags_helpers import until  # the helper only: its autouse fixture needs Django's database
 
 from workshop.flags import schema
 from workshop.flags.client import FlagClient
@@ -24,16 +23,6 @@ CREATE TABLE flags_flagdefinition_users (flagdefinition_id bigint, user_id integ
 CREATE TABLE flags_flagdefinition_groups (flagdefinition_id bigint, group_id integer);
 INSERT INTO flags_flagdefinition (key, everyone) VALUES ('new_checkout', true);
 """
-
-
-def until(condition, timeout: float = 30.0) -> bool:
-    """Poll a condition the listener thread makes true (a wait, not a timing assert)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_with_no_server_at_boot_checks_answer_their_declared_defaults(tmp_path):

@@ -1,5 +1,5 @@
-"""`workshop bench flags`: the cost of one flag check on every rung of the ladder, side by
-side in one process (median microseconds and queries per check, warm), and flip propagation
+"""`workshop bench flags`: the cost of one flag check on every rung of the ladder and on a
+job's path, side by side in one process (median microseconds and queries per check, warm), and flip propagation
 from the committed flip until 4 worker processes all see it (median and p95 over 50 flips).
 
 Runs in a child process on a database of its own (the shop's staff and groups of the tiny
@@ -79,6 +79,23 @@ def bench_flags() -> list[Result]:
             "queries",
             baseline=c["waffle_group_flag"]["queries"],
             note="goal 0 (definitions in memory)",
+        ),
+        Result(
+            "flags.job_check_us",
+            us["job"],
+            "us",
+            baseline=us["recommended"],
+            ratio=us["recommended"] / us["job"],
+            note="flags.is_on(key, user=u) outside a request (a job): a fresh context per check, the user's "
+            "groups from the process's membership cache (cleared by NOTIFY when memberships change); "
+            "baseline: a request's fresh snapshot",
+        ),
+        Result(
+            "flags.job_queries_per_check",
+            c["job"]["queries"],
+            "queries",
+            baseline=c["waffle_group_flag"]["queries"],
+            note="goal 0 after the user's first check (Django's connection and the membership reads counted)",
         ),
         Result(
             "flags.openfeature_us",

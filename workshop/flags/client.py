@@ -14,6 +14,8 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 
+import psycopg
+
 from workshop.errors import WorkshopError
 from workshop.flags.rules import ANONYMOUS, Definition, FlagContext, decide, evaluate
 from workshop.flags.store import FlagStore
@@ -60,13 +62,36 @@ class FlagClient:
         self.overrides: dict[str, bool] = {}  # tests: see override()
         self.unloaded_warned = False
 
+    def context_for(self, user) -> FlagContext:
+        """The context of a Django user (or None / AnonymousUser): the same for a request and a
+        job, which is what makes their answers agree."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return ANONYMOUS
+        return self.context_for_user_id(user.pk)
+
+    def context_for_user_id(self, user_id: int, targeting_key: str | None = None) -> FlagContext:
+        """The context of a user known by id only (a job's payload, an OpenFeature targeting
+        key), with the groups a request would load for that user."""
+        key = str(user_id) if targeting_key is None else targeting_key
+        return FlagContext(key, user_id, load_groups=lambda: self.group_ids_of(user_id))
+
+    def group_ids_of(self, user_id: int) -> frozenset[int]:
+        """From the process's membership cache while the listener hears its changes, else read;
+        with the database unreachable, no groups (checks still answer, from the other rules)."""
+        memberships = self.store.memberships
+        try:
+            return memberships.group_ids(user_id) if self.store.listening else memberships.read(user_id)
+        except psycopg.Error as error:
+            log.warning("flags: the groups of user %s could not be read (%s): checked without them", user_id, error)
+            return frozenset()
+
     def snapshot(self, context: FlagContext = ANONYMOUS) -> Snapshot:
         """Answers frozen at this moment: for a request, a job, a command."""
         return Snapshot(self, self.store.definitions, context)
 
     def is_on(self, key: str, user=None, *, context: FlagContext | None = None, default: bool | None = None) -> bool:
         """One check outside a request (a job, a management command): same rules, same answer."""
-        return self.snapshot(context or context_for_user(user)).is_on(key, default)
+        return self.snapshot(context or self.context_for(user)).is_on(key, default)
 
     def unknown(self, key: str, default: bool | None) -> bool:
         if not self.store.loaded:  # nothing loaded yet (the database down at boot): not an unknown flag
@@ -130,24 +155,22 @@ class Snapshot:
 
 
 def context_for_user(user) -> FlagContext:
-    """The context of a Django user (or None / AnonymousUser): the same for a request and a
-    job, which is what makes their answers agree."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return ANONYMOUS
-    return context_for_user_id(user.pk)
+    """FlagClient.context_for on this process's client (its membership cache)."""
+    return get_client().context_for(user)
 
 
-def context_for_user_id(user_id: int, targeting_key: str | None = None) -> FlagContext:
-    """The context of a user known by id only (an OpenFeature targeting key, a job's payload):
-    the same groups a request would load for that user."""
-    key = str(user_id) if targeting_key is None else targeting_key
-    return FlagContext(key, user_id, load_groups=lambda: group_ids_of(user_id))
+def membership_table() -> tuple[str, str, str]:
+    """The user model's groups table and its user and group columns (auth_user_groups, user_id,
+    group_id for Django's own User)."""
+    from django.contrib.auth import get_user_model
 
-
-def group_ids_of(user_id: int) -> list[int]:
-    from django.contrib.auth.models import Group
-
-    return list(Group.objects.filter(user__pk=user_id).values_list("pk", flat=True))
+    user_model = get_user_model()
+    groups = user_model._meta.get_field("groups")
+    through = groups.remote_field.through
+    relations = [f for f in through._meta.fields if f.is_relation]
+    user_column = next(f.column for f in relations if f.related_model is user_model)
+    group_column = next(f.column for f in relations if f.related_model is groups.related_model)
+    return through._meta.db_table, user_column, group_column
 
 
 @contextlib.contextmanager
@@ -199,6 +222,8 @@ def get_client() -> FlagClient:
     with _lock:
         if _client is None or _pid != os.getpid():
             store = FlagStore(conninfo(), refresh_seconds=30.0)
+            memberships = store.memberships
+            memberships.table, memberships.user_column, memberships.group_column = membership_table()
             _client, _pid = FlagClient(store), os.getpid()
         _client.store.start()
         return _client

@@ -26,7 +26,8 @@ class FlagSnapshotMiddleware:
 
     def __call__(self, request):
         def take():
-            return flag_client.get_client().snapshot(flag_client.context_for_user(getattr(request, "user", None)))
+            client = flag_client.get_client()
+            return client.snapshot(client.context_for(getattr(request, "user", None)))
 
         snapshot = SimpleLazyObject(take)
         request.flags = snapshot

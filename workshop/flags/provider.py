@@ -79,7 +79,7 @@ class WorkshopProvider(AbstractProvider):
     def resolve_boolean_details(
         self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None
     ) -> FlagResolutionDetails[bool]:
-        context = _context(evaluation_context)
+        context = _context(evaluation_context, self.client)
         snapshot = current_snapshot()
         if snapshot is None or snapshot.context.targeting_key != context.targeting_key:
             snapshot = self.client.snapshot(context)  # else the request's own: same flags, groups, overrides
@@ -131,9 +131,7 @@ class WorkshopProvider(AbstractProvider):
         return self._not_boolean(flag_key, default_value)
 
 
-def _context(evaluation_context: EvaluationContext | None) -> rules.FlagContext:
-    from workshop.flags.client import context_for_user_id
-
+def _context(evaluation_context: EvaluationContext | None, client) -> rules.FlagContext:
     if evaluation_context is None or evaluation_context.targeting_key is None:
         return rules.ANONYMOUS
     attributes = evaluation_context.attributes or {}
@@ -141,7 +139,7 @@ def _context(evaluation_context: EvaluationContext | None) -> rules.FlagContext:
     user_id = _user_id(attributes.get("user_id", key))
     if "groups" in attributes or user_id is None:
         return rules.FlagContext(key, user_id, attributes.get("groups", ()))
-    return context_for_user_id(user_id, targeting_key=key)
+    return client.context_for_user_id(user_id, targeting_key=key)
 
 
 def _user_id(value) -> int | None:

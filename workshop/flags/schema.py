@@ -9,6 +9,7 @@ TABLE = "flags_flagdefinition"
 USERS_TABLE = "flags_flagdefinition_users"
 GROUPS_TABLE = "flags_flagdefinition_groups"
 CHANNEL = "workshop_flags"  # migration 0002's trigger NOTIFYs here on every committed change
+MEMBERSHIPS = "memberships"  # migration 0003's payload: a user joined or left a group
 
 LOAD_SQL = f"""
 SELECT f.key, f.enabled, f.everyone, f.percentage::float8, f.fully_on_since,

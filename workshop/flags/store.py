@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import psycopg
 
 from workshop.flags import schema
+from workshop.flags.memberships import Memberships
 from workshop.flags.rules import Definition
 
 log = logging.getLogger("workshop.flags")
@@ -85,6 +86,7 @@ class FlagStore:
         self.error: str | None = None
         self.failures = 0
         self.reconnects = 0
+        self.memberships = Memberships(lambda: self._connect("memberships"))
 
     # --- reading -------------------------------------------------------------------------
 
@@ -157,11 +159,11 @@ class FlagStore:
                 except Exception:  # one broken callback must not stop the others, nor the listener
                     log.exception("flag store: a change listener failed")
 
-    def _connect(self) -> psycopg.Connection:
+    def _connect(self, role: str = "listener") -> psycopg.Connection:
         info = self.conninfo if isinstance(self.conninfo, dict) else {"conninfo": self.conninfo}
         info = {"connect_timeout": self.connect_timeout, **info}
         # Named, so pg_stat_activity shows which connections are flag listeners.
-        return psycopg.connect(**{**info, "application_name": f"{self.name} listener"}, autocommit=True)
+        return psycopg.connect(**{**info, "application_name": f"{self.name} {role}"}, autocommit=True)
 
     # --- the listener thread ---------------------------------------------------------------
 
@@ -184,6 +186,7 @@ class FlagStore:
             self._thread.join(timeout=5)
         self._thread = None
         self.state = STOPPED
+        self.memberships.close()
 
     @property
     def listening(self) -> bool:
@@ -198,6 +201,7 @@ class FlagStore:
                     if connected_before:
                         self.reconnects += 1
                     connected_before = True
+                    self.memberships.clear()  # changes made while nobody listened were not heard
                     self.load(conn)  # after LISTEN: a change committed in between is not missed
                     self.state, self.error, self.failures = LISTENING, None, 0
                     self._attempted.set()
@@ -217,10 +221,12 @@ class FlagStore:
             # Wake at least every half second to notice stop(); psycopg keeps notifications
             # that arrive in between for the next notifies() call.
             wait = max(0.0, min(0.5, next_full - time.monotonic()))
-            notified = any(True for _ in conn.notifies(timeout=wait, stop_after=1))
-            if notified:
-                for _ in conn.notifies(timeout=0):  # drain: one reload covers them all
-                    pass
-            if notified or time.monotonic() >= next_full:
+            payloads = {n.payload for n in conn.notifies(timeout=wait, stop_after=1)}
+            if payloads:  # drain: one reload covers them all
+                payloads.update(n.payload for n in conn.notifies(timeout=0))
+            if schema.MEMBERSHIPS in payloads:
+                self.memberships.clear()
+                payloads.discard(schema.MEMBERSHIPS)
+            if payloads or time.monotonic() >= next_full:
                 self.load(conn)
                 next_full = time.monotonic() + self.refresh_seconds
