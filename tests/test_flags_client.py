@@ -3,6 +3,7 @@ flag policy, the product page on every rung of the ladder, and both code paths o
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 import pytest
@@ -238,3 +239,48 @@ def test_the_command_rejects_typos_and_unknown_users(capsys):
     assert "Flag 'recomended_for_you' is not defined" in capsys.readouterr().err
     assert main(["flags", "is-on", ladder.RECOMMENDED, "--user", "999999"]) == 2
     assert "No user with id 999999" in capsys.readouterr().err
+
+
+def fully_on_since(key: str):
+    from workshop.flags.models import FlagDefinition
+
+    return FlagDefinition.objects.values_list("fully_on_since", flat=True).get(key=key)
+
+
+def test_every_path_that_turns_a_flag_fully_on_records_when(committed, flag_key):
+    from workshop.flags import processes
+    from workshop.flags.client import conninfo
+    from workshop.flags.models import FlagDefinition
+
+    committed(percentage=10)
+    assert fully_on_since(flag_key) is None
+    run_committed(lambda: FlagDefinition.objects.filter(key=flag_key).update(percentage=100))  # no save()
+    since = fully_on_since(flag_key)
+    assert since is not None, "QuerySet.update() to 100%"
+    run_committed(lambda: FlagDefinition.objects.filter(key=flag_key).update(everyone=True, description="x"))
+    assert fully_on_since(flag_key) == since, "still fully on: the clock keeps running"
+    processes.commit_flip(conninfo(), flag_key, enabled=False)  # the kill switch
+    assert fully_on_since(flag_key) is None
+    processes.commit_flip(conninfo(), flag_key, enabled=True)  # the flip helper turns it back on
+    again = fully_on_since(flag_key)
+    assert again is not None and again > since
+    processes.commit_flip(conninfo(), flag_key, everyone=False, percentage=50.0)
+    assert fully_on_since(flag_key) is None
+    committed(percentage=100)  # define() and save()
+    assert fully_on_since(flag_key) is not None
+
+
+def test_a_backdated_rollout_is_kept_and_reported(committed, flag_key, tmp_path):
+    from workshop.flags import stale
+    from workshop.flags.models import FlagDefinition
+
+    committed(everyone=True)
+    old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=90)
+    run_committed(lambda: FlagDefinition.objects.filter(key=flag_key).update(fully_on_since=old))
+    flag = FlagDefinition.objects.get(key=flag_key)
+    flag.description = "a stale instance saving"
+    flag.fully_on_since = datetime.datetime.now(datetime.UTC)
+    run_committed(flag.save)
+    assert fully_on_since(flag_key) == old, "the earlier date wins while the flag stays fully on"
+    (tmp_path / "views.py").write_text(f'flags.is_on("{flag_key}")\n')
+    assert stale.check(tmp_path, days=30).fully_rolled_out.get(flag_key) == 90

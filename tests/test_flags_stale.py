@@ -118,3 +118,70 @@ def test_cli_as_a_separate_process_fails_ci_on_debt(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+
+
+MORE = textwrap.dedent("""
+    from django.utils import translation
+    from waffle import sample_is_active
+    from waffle.testutils import override_sample
+    from workshop import flags
+    from workshop.flags import override as force
+    from workshop.flags.ladder import RECOMMENDED
+
+    def job():
+        if sample_is_active("sampled_banner"):
+            pass
+        with override_sample("sampled_checkout", active=True):
+            pass
+        with flags.override("forced_in_a_test", True):
+            pass
+        with force(RECOMMENDED, False):
+            pass
+        with translation.override("fr"):  # Django's, not a flag
+            pass
+
+    @override_sample("decorated_sample", active=False)
+    def test_it():
+        pass
+""")
+
+TEMPLATE = """{% load waffle_tags %}
+<div>{% flag "new_header" %}new{% else %}old{% endflag %}</div>
+{% switch 'maintenance_banner' %}down{% endswitch %}
+{% sample "survey_popup" %}survey{% endsample %}
+{% if waffle.flag('jinja_flag') %}{% endif %}{{ request.flags.is_on("jinja_workshop_flag") }}
+"""
+
+
+def test_scan_knows_samples_the_workshop_s_override_and_constants_of_other_modules(tmp_path):
+    (tmp_path / "ladder.py").write_text('RECOMMENDED = "recommended_for_you"\n')
+    (tmp_path / "jobs.py").write_text(MORE)
+    (tmp_path / "tests.py").write_text(
+        "from x import ladder\nwith override_flag(ladder.RECOMMENDED, active=True):\n    pass\n"
+    )
+    found = stale.scan(tmp_path)
+    assert set(found) == {
+        "sampled_banner",
+        "sampled_checkout",
+        "forced_in_a_test",
+        "recommended_for_you",
+        "decorated_sample",
+    }, "translation.override('fr') is Django's, not a flag"
+    assert sorted(str(r) for r in found["recommended_for_you"]) == [f"{tmp_path}/jobs.py:16", f"{tmp_path}/tests.py:2"]
+
+
+def test_scan_reads_templates_and_wafflejs(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "page.html").write_text(TEMPLATE)
+    (tmp_path / "static.js").write_text("if (waffle.switch_is_active('js_switch')) { show(); }\n")
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "lib.js").write_text("waffle.flag_is_active('vendored');\n")
+    found = {key: [r.line for r in refs] for key, refs in stale.scan(tmp_path).items()}
+    assert found == {
+        "new_header": [2],
+        "maintenance_banner": [3],
+        "survey_popup": [4],
+        "jinja_flag": [5],
+        "jinja_workshop_flag": [5],
+        "js_switch": [1],
+    }

@@ -33,7 +33,8 @@ class FlagDefinition(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # When the flag last became on for everybody (everyone, or 100%): the stale-flag detector's
-    # "fully rolled out for more than N days". Set by save(), cleared when it stops being so.
+    # "fully rolled out for more than N days". Kept by a database trigger (migration 0004) on
+    # every write, whichever path made it (save(), .update(), raw SQL, the kill switch).
     fully_on_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -58,12 +59,9 @@ class FlagDefinition(models.Model):
             raise ValidationError(str(error)) from None
 
     def save(self, *args, **kwargs) -> None:
-        from django.utils import timezone
-
         validation.check_key(self.key)
         validation.check_percentage(self.percentage)
-        if self.fully_on and self.fully_on_since is None:
-            self.fully_on_since = timezone.now()
-        elif not self.fully_on:
-            self.fully_on_since = None
         super().save(*args, **kwargs)
+        # What the trigger decided (this instance's value may be from before another write).
+        saved = type(self).objects.using(self._state.db).filter(pk=self.pk)
+        self.fully_on_since = saved.values_list("fully_on_since", flat=True).get()
