@@ -1,9 +1,15 @@
 """Every notebook, executed top to bottom twice in one real kernel (attendees re-run
-everything), against the tiny dataset in a database of its own."""
+everything), against the dataset size attendees use in a database of its own. The first run's
+cell times feed the room-time model (each section within its stated minutes, each chapter's
+main path within its limit), and every exercise's solution is checked in the notebook's own
+kernel, on the notebook's data, so a solution that only works on the tiny dataset fails here."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -34,7 +40,11 @@ NEEDS_ELASTICSEARCH = [p for p in NOTEBOOKS if "elasticsearch" in _requires(p)]
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_twice_in_one_kernel(path):
-    _run_twice(path, {})
+    # a database of its own: setup() keeps the dataset a database already holds, and the
+    # Elasticsearch-less runs below use the tiny one
+    room_db = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks") + "_room"
+    seconds = _run_twice(path, {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db}, check_exercises=True)
+    _record_seconds(path, seconds)
 
 
 @pytest.mark.notebooks
@@ -45,7 +55,14 @@ def test_notebook_runs_twice_without_elasticsearch(path):
     _run_twice(path, {"WORKSHOP_ELASTICSEARCH_URL": "http://127.0.0.1:9"})
 
 
-def _run_twice(path: Path, extra_env: dict[str, str]) -> None:
+# The size attendees run (the notebooks' default); WORKSHOP_NOTEBOOK_SIZE=tiny for a quick local run.
+ROOM_SIZE = os.environ.get("WORKSHOP_NOTEBOOK_SIZE", "workshop")
+SECONDS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "cell_seconds"
+EXERCISES_IMPORT = re.compile(r"from (workshop\.\w+\.exercises) import")
+
+
+def _run_twice(path: Path, extra_env: dict[str, str], check_exercises: bool = False) -> dict[str, float]:
+    """Run the notebook twice in one kernel; returns the first run's seconds per cell id."""
     nb = nbformat.read(path, as_version=4)
     # WORKSHOP_NOTEBOOK_DB: a database of one's own when several test runs share one server.
     db_name = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks")
@@ -56,6 +73,7 @@ def _run_twice(path: Path, extra_env: dict[str, str]) -> None:
         "WORKSHOP_NO_DOCKER": "1",
         **extra_env,
     }
+    seconds: dict[str, float] = {}
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     with client.setup_kernel(env=env):
         for run in (1, 2):
@@ -65,9 +83,79 @@ def _run_twice(path: Path, extra_env: dict[str, str]) -> None:
                 assert not errors, f"run {run}, cell {index}: {errors}"
                 # Widget callbacks show their exceptions inside Output widgets, not as cell errors.
                 assert not widget_errors(client), f"run {run}, cell {index}: {widget_errors(client)}"
+                if run == 1:
+                    seconds[cell.get("id", str(index))] = _cell_seconds(cell)
+            if run == 1 and check_exercises:
+                _check_solutions_in_kernel(client, nb)
+    return seconds
+
+
+def _cell_seconds(cell) -> float:
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    return (
+        datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))
+    ).total_seconds()
+
+
+def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
+    """For `workshop lessons time`: the run times of the last notebook test."""
+    SECONDS_DIR.mkdir(parents=True, exist_ok=True)
+    (SECONDS_DIR / f"{path.stem}.json").write_text(json.dumps(seconds, indent=1))
+
+
+def _check_solutions_in_kernel(client: NotebookClient, nb) -> None:
+    """Every exercise's solution passes its check in the notebook's kernel, and the minutes its
+    heading states are the ones its declaration says."""
+    from workshop.lessons import roomtime
+
+    modules = sorted({m for c in nb.cells if c.cell_type == "code" for m in EXERCISES_IMPORT.findall(c.source)})
+    for module in modules:
+        probe = nbformat.v4.new_code_cell(
+            "import importlib as _il, json as _json\n"
+            f"_ex = _il.import_module({module!r}).EXERCISES\n"
+            "print(_json.dumps({n: [e.minutes, e.judge(e.solution()).ok, e.judge(e.solution()).message] "
+            "for n, e in _ex.by_number.items()}))"
+        )
+        nb.cells.append(probe)  # nbclient writes outputs back by index: the probe is a cell for a moment
+        try:
+            client.execute_cell(probe, len(nb.cells) - 1)
+        finally:
+            nb.cells.pop()
+        text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream")
+        assert text, f"{module}: the solution probe printed nothing: {probe.outputs}"
+        results = json.loads(text)
+        failing = {n: message for n, (_minutes, ok, message) in results.items() if not ok}
+        assert not failing, f"{module}: solutions fail on the notebook's dataset: {failing}"
+        stated = {
+            m["number"]: int(m["minutes"])
+            for c in nb.cells
+            if c.cell_type == "markdown"
+            for m in roomtime.EXERCISE.finditer(c.source)
+        }
+        declared = {n: minutes for n, (minutes, _ok, _message) in results.items()}
+        assert stated == declared, f"{module}: exercise headings state {stated} minutes, the declarations {declared}"
 
 
 def widget_errors(client: NotebookClient) -> list[dict]:
     """Error outputs captured by Output widgets so far (the kernel's widget state)."""
     states = client.widget_state.values()
     return [o for state in states for o in state.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_setup_check_names_the_fix_in_a_kernel_without_the_workshop(tmp_path):
+    """Notebook 00's first code cell, run by a Python that cannot import the workshop (-S: no
+    site-packages, run from outside the checkout), stops with the fix instead of a bare
+    ModuleNotFoundError."""
+    import subprocess
+    import sys
+
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "notebooks" / "00_setup_check.ipynb", as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert "doctor" in first.source, "notebook 00 must run the doctor first"
+    run = subprocess.run([sys.executable, "-S", "-c", first.source], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "does not have the workshop installed" in run.stderr and "Change Kernel" in run.stderr
+    assert "Traceback" not in run.stderr

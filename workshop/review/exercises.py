@@ -275,7 +275,7 @@ EXERCISES = Exercises(
         Exercise(
             2,
             "Describe a pull request",
-            minutes=6,
+            minutes=5,
             checker=_check_2,
             hints=(
                 "Tick only what the branch did: look at the files it changes (review(demo, "
@@ -289,7 +289,7 @@ EXERCISES = Exercises(
         Exercise(
             3,
             "Write a review rule",
-            minutes=7,
+            minutes=6,
             checker=_check_3,
             hints=(
                 "Loop over change.files; each has .path and .added_lines, a list of (line number, text) "
