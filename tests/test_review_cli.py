@@ -104,3 +104,33 @@ def test_on_this_repository():
         assert json.loads(recent.stdout)["commits"] == 1
     else:
         assert recent.returncode == 2 and "Ref 'HEAD~1' does not exist" in recent.stderr
+
+
+def test_a_long_one_line_description_from_standard_input(demo):
+    body = "Adds percentage discounts for the summer sale. " * 2000  # ~100 KB, no newline
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "review", str(demo), "--head", "feature/discount", "--description", "-"],
+        input=body,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "description" in done.stdout
+
+
+def test_a_crash_is_not_a_failing_review(demo):
+    """A bug in the reviewer exits 3 with one line, a failing branch exits 1: CI can tell them apart."""
+    crash = (
+        "import sys, workshop.review as r\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise KeyError('injected fault')\n"
+        "r.review = broken\n"
+        "from workshop.cli import main\n"
+        "sys.exit(main(['review', sys.argv[1]]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", crash, str(demo)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3 and done.stderr.count("\n") == 1, done.stderr
+    assert "crashed: KeyError" in done.stderr and "WORKSHOP_DEBUG=1" in done.stderr
+    help_text = workshop("--help").stdout
+    assert "exit status:" in help_text and "3  the reviewer crashed" in help_text

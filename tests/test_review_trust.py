@@ -1,16 +1,19 @@
-"""What a pull request cannot switch off: its gitattributes are read from the base, generated and
-vendored files skip only the size count, deleting a test is not testing, and a vendored
-library's own `debugger;` is a warning, not a failure."""
+"""What a pull request cannot switch off: its gitattributes and PR template are read from the base,
+generated and vendored files skip only the size count, deleting a test is not testing, a vendored
+library's own `debugger;` is a warning, not a failure; and what the user's git settings cannot
+change (textconv, diff prefixes), and a shallow clone's message."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 from review_support import small_repository
 
+from workshop.errors import WorkshopError
 from workshop.review import review
-from workshop.review.examples import Builder
+from workshop.review.examples import PR_TEMPLATE, Builder
 
 NOTEBOOK_WITH_OUTPUT = json.dumps(
     {
@@ -110,3 +113,51 @@ def test_deleting_a_test_is_not_testing_the_change(repo):
     repo.commit("code, test deleted", {"app/models.py": "X = 2\n", "tests/test_models.py": None})
     result = review(repo.repo.root, head="change").result("tests")
     assert result.status == "warn" and result.findings[0][0] == "app/models.py"
+
+
+def test_the_pr_template_comes_from_the_base_in_any_case(tmp_path):
+    b = Builder(tmp_path / "repo")
+    b.commit("base", {"app/a.py": "A = 1\n", ".GitHub/Pull_Request_Template.MD": PR_TEMPLATE})
+    b.branch("change")
+    b.commit(
+        "a PR that empties its own template",
+        {"app/a.py": "A = 2\n", ".GitHub/Pull_Request_Template.MD": "Say something.\n"},
+    )
+    result = review(b.repo.root, head="change", description="Changes A to 2 for the sale, nothing else.").result(
+        "description"
+    )
+    assert result.status == "warn" and "checklist 0% complete" in result.reason  # the base's four items
+    assert {path for path, *_ in result.findings} == {".GitHub/Pull_Request_Template.MD"}
+
+
+def test_diff_settings_of_the_user_do_not_change_what_is_read(repo):
+    """A textconv filter, no prefixes, mnemonic prefixes, relative diffs: the lines read are the
+    file's own and the names its own."""
+    for key, value in (
+        ("diff.upper.textconv", "tr a-z A-Z"),
+        ("diff.noprefix", "true"),
+        ("diff.mnemonicPrefix", "true"),
+        ("diff.relative", "true"),
+    ):
+        repo.git("config", key, value)
+    repo.commit("attrs", {".gitattributes": "*.py diff=upper\n"})
+    repo.branch("change2", "change")
+    repo.commit("code", {"app/views.py": "def view():\n    return 'lower'\n"})
+    (changed,) = review(repo.repo.root, base="change", head="change2").change.files
+    assert changed.path == "app/views.py" and changed.added_lines[1] == (2, "    return 'lower'")
+
+
+def test_a_shallow_clone_says_to_fetch_more_history(repo, tmp_path):
+    repo.commit("one", {"app/a.py": "A = 1\n"})
+    repo.commit("two", {"app/a.py": "A = 2\n"})
+    repo.git("checkout", "--quiet", "main")
+    repo.commit("main moves", {"app/b.py": "B = 1\n"})
+    clone = tmp_path / "clone"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth=1", "--no-single-branch", f"file://{repo.repo.root}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(WorkshopError) as error:
+        review(clone, base="origin/main", head="origin/change")
+    assert "shallow clone" in str(error.value) and "git fetch --deepen" in str(error.value)

@@ -22,7 +22,7 @@ def review(
 ) -> Report:
     """Review `head` of the repository at `path` against `base` (default: main or master).
 
-    description: the PR description's text, or a Path to a file holding it.
+    description: the PR description's text (a str), or a Path to a file holding it.
     """
     t = {**rules.THRESHOLDS, **(thresholds or {})}
     change = load_change(path, base, head)
@@ -36,7 +36,7 @@ def review(
         rules.secret_strings(change, t),
         rules.notebooks(change, t),
         rules.commits(change, t),
-        rules.description(change, t, text, template_text(change.repo, change.head)),
+        rules.description(change, t, text, template_text(change.repo, change.base)),
     ]
     note = ""
     if not change.files:
@@ -50,11 +50,11 @@ def review(
 
 
 def _description_text(description: str | os.PathLike | None) -> str | None:
-    if description is None or isinstance(description, str) and "\n" in description:
+    """A str is the description itself, however long or whatever it holds (a one-line body is
+    not a file name); a path names the file holding it."""
+    if description is None or isinstance(description, str):
         return description
-    if isinstance(description, Path) or isinstance(description, str) and Path(description).is_file():
-        file = Path(description)
-        if not file.is_file():
-            raise WorkshopError(f"Description file {file} does not exist", "pass the file holding the PR description")
-        return file.read_text("utf-8", "replace")
-    return description
+    file = Path(description)
+    if not file.is_file():
+        raise WorkshopError(f"Description file {file} does not exist", "pass the file holding the PR description")
+    return file.read_text("utf-8", "replace")

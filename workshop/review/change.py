@@ -23,6 +23,13 @@ def load_change(path: str | os.PathLike = ".", base: str | None = None, head: st
     base_commit = repo.commit(base)
     merge_base = repo.merge_base(base_commit, head_commit)
     if merge_base is None:
+        if text(repo.git("rev-parse", "--is-shallow-repository")).strip() == "true":
+            raise WorkshopError(
+                f"{head} and {base} share no commit in this shallow clone of {repo.root}: their common "
+                "history was not fetched",
+                "fetch more history: `git fetch --deepen=200` or `git fetch --unshallow` "
+                "(in GitHub Actions, actions/checkout with fetch-depth: 0)",
+            )
         raise WorkshopError(
             f"{head} and {base} share no history in {repo.root}",
             "pick a base the branch was started from (`git log --oneline --graph --all` shows them)",

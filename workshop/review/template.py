@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop.review.git import Repo
+from workshop.review.git import Repo, name
 
 # Where GitHub looks for a single template (case-insensitive), in its order.
 TEMPLATE_PLACES = (
@@ -78,15 +78,31 @@ def find_template(root: Path) -> Path | None:
 
 
 def template_text(repo: Repo, commit: str | None = None) -> tuple[str, str] | None:
-    """(path, text) of the PR template, at `commit` if given, else in the working tree."""
+    """(path, text) of the PR template, at `commit` if given (the review passes the base: a pull
+    request cannot bring or edit the template it is checked against), else in the working tree.
+    Names match in any case, as GitHub matches them (.github/PULL_REQUEST_TEMPLATE.md)."""
     if commit is None:
         found = find_template(repo.root)
         return (found.relative_to(repo.root).as_posix(), found.read_text("utf-8", "replace")) if found else None
-    blobs = repo.blobs([f"{commit}:{place}" for place in TEMPLATE_PLACES])
+    top = {Path(place).parts[0].lower() for place in TEMPLATE_PLACES if len(Path(place).parts) > 1}
+    root = [name(raw) for raw in repo.git("ls-tree", "-z", "--name-only", "--full-tree", commit).split(b"\0") if raw]
+    folders = [f"{entry}/" for entry in root if entry.lower() in top]  # .github, .GitHub, docs, Docs
+    listed = root + [
+        name(raw)
+        for raw in (
+            repo.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", *folders) if folders else b""
+        ).split(b"\0")
+        if raw
+    ]
+    by_lower: dict[str, str] = {}
+    for path in listed:
+        by_lower.setdefault(path.lower(), path)
     for place in TEMPLATE_PLACES:
-        data = blobs.get(f"{commit}:{place}")
-        if data is not None:
-            return place, data.decode("utf-8", "replace")
+        path = by_lower.get(place.lower())
+        if path is not None:
+            data = repo.blobs([f"{commit}:{path}"]).get(f"{commit}:{path}")
+            if data is not None:
+                return path, data.decode("utf-8", "replace")
     return None
 
 
