@@ -21,7 +21,11 @@ CREATE TABLE flags_flagdefinition (id bigserial PRIMARY KEY, key varchar(100) UN
     percentage numeric(5, 2) NOT NULL DEFAULT 0, fully_on_since timestamptz);
 CREATE TABLE flags_flagdefinition_users (flagdefinition_id bigint, user_id integer);
 CREATE TABLE flags_flagdefinition_groups (flagdefinition_id bigint, group_id integer);
+CREATE TABLE auth_user_groups (user_id integer, group_id integer);
 INSERT INTO flags_flagdefinition (key, everyone) VALUES ('new_checkout', true);
+INSERT INTO flags_flagdefinition (key) VALUES ('staff_tools');
+INSERT INTO flags_flagdefinition_groups SELECT id, 7 FROM flags_flagdefinition WHERE key = 'staff_tools';
+INSERT INTO auth_user_groups VALUES (42, 7);
 """
 
 
@@ -52,10 +56,16 @@ def test_a_stopped_server_leaves_the_last_definitions_and_the_listener_comes_bac
     try:
         client = FlagClient(store, on_unknown="error")
         assert store.status().ok and client.is_on("new_checkout") is True
+        member, stranger = client.context_for_user_id(42), client.context_for_user_id(43)
+        assert client.is_on("staff_tools", context=member) is True  # group 7: its groups read once
         server.stop()
         assert until(lambda: store.status().state == RECONNECTING), store.status()
         assert client.is_on("new_checkout") is True, "the last definitions loaded still answer"
-        assert "new_checkout" in str(store.definitions) and store.status().flags == 1
+        queries = store.memberships.queries
+        assert client.is_on("staff_tools", context=client.context_for_user_id(42)) is True, "the groups last read"
+        assert client.is_on("staff_tools", context=stranger) is False, "a user never read: no groups, no error"
+        assert store.memberships.queries == queries, "no attempt to reach the stopped server on a check"
+        assert set(store.definitions) == {"new_checkout", "staff_tools"} and store.status().flags == 2
         server.start()
         assert until(lambda: store.status().state == LISTENING), store.status()
         assert store.status().reconnects == 1

@@ -18,7 +18,7 @@ import psycopg
 
 from workshop.errors import WorkshopError
 from workshop.flags.rules import ANONYMOUS, Definition, FlagContext, decide, evaluate
-from workshop.flags.store import FlagStore
+from workshop.flags.store import RECONNECTING, FlagStore
 
 log = logging.getLogger("workshop.flags")
 
@@ -76,9 +76,13 @@ class FlagClient:
         return FlagContext(key, user_id, load_groups=lambda: self.group_ids_of(user_id))
 
     def group_ids_of(self, user_id: int) -> frozenset[int]:
-        """From the process's membership cache while the listener hears its changes, else read;
-        with the database unreachable, no groups (checks still answer, from the other rules)."""
+        """From the process's membership cache while the listener hears its changes. While it
+        reconnects (the database down), the groups last read, else none, without trying the
+        database on every check: checks still answer, from the other rules. A store that was
+        never started reads every time."""
         memberships = self.store.memberships
+        if self.store.state == RECONNECTING:
+            return memberships.cached(user_id) or frozenset()
         try:
             return memberships.group_ids(user_id) if self.store.listening else memberships.read(user_id)
         except psycopg.Error as error:

@@ -46,6 +46,10 @@ class Memberships:
                 self._groups[user_id] = groups
         return groups
 
+    def cached(self, user_id: int) -> frozenset[int] | None:
+        """The groups last read for this user, or None (the database is down: no read)."""
+        return self._groups.get(user_id)
+
     def read(self, user_id: int) -> frozenset[int]:
         """The user's groups from the database, not kept (the listener is not listening)."""
         with self._lock:
