@@ -107,6 +107,7 @@ def test_status_shows_the_outbox_depth_age_and_dead_letters(installed):
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stdout.splitlines() if line.startswith("outbox triggers"))
     assert f"{depth:,} pending" in line and "1 dead letters" in line
+    assert line.endswith("no relay running (start one: `workshop search relay`)")  # old events, nobody shipping
     age = float(line.split("oldest ")[1].split(" s old")[0].replace(",", ""))
     assert age >= 90
 
@@ -114,6 +115,7 @@ def test_status_shows_the_outbox_depth_age_and_dead_letters(installed):
 def test_a_second_relay_waits_while_the_first_holds_the_outbox(es, prefix, installed):
     first, second = relay_for(es, prefix, batch_size=10), relay_for(es, prefix)
     assert first.run_once() == 10  # holds the lock from now on
+    assert outbox.backlog().relay == f"workshop-search-relay {os.getpid()}"
     before = outbox.pending()
     assert before > 0
     assert second.drain(lock_wait=0) == 0 and second.stats.standby  # ships nothing while the first lives

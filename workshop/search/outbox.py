@@ -129,15 +129,24 @@ class Backlog:
     oldest_seconds: float | None  # age of the oldest (None: empty): a relay that is not running shows here
     refused: int  # pending events Elasticsearch has refused at least once (retried, then dead-lettered)
     dead_letters: int  # events set aside after MAX_ATTEMPTS refusals
+    relay: str | None = None  # the session holding the one-relay lock (None: no relay running)
 
     def __str__(self) -> str:
         age = f", oldest {self.oldest_seconds:,.1f} s old" if self.oldest_seconds is not None else ""
         refused = f", {self.refused:,} refused and retrying" if self.refused else ""
-        return f"{self.pending:,} pending{age}{refused}; {self.dead_letters:,} dead letters"
+        relay = f"relay: {self.relay}" if self.relay else "no relay running"
+        if not self.relay and (self.oldest_seconds or 0) > STALE_SECONDS:  # the alarm: nothing ships them
+            relay += " (start one: `workshop search relay`)"
+        return f"{self.pending:,} pending{age}{refused}; {self.dead_letters:,} dead letters; {relay}"
+
+
+STALE_SECONDS = 60
 
 
 def backlog() -> Backlog:
-    """The outbox's depth and age, and what Elasticsearch refused."""
+    """The outbox's depth and age, what Elasticsearch refused, and which relay runs."""
+    from workshop.search import relay
+
     with connection.cursor() as cur:
         cur.execute(
             "SELECT count(*), extract(epoch FROM now() - min(created_at)), count(*) FILTER (WHERE attempts > 0) "
@@ -145,7 +154,10 @@ def backlog() -> Backlog:
         )
         depth, oldest, refused = cur.fetchone()
         cur.execute("SELECT count(*) FROM search_deadletter")
-        return Backlog(depth, None if oldest is None else float(oldest), refused, cur.fetchone()[0])
+        dead = cur.fetchone()[0]
+        cur.execute(relay.HOLDER_SQL)
+        holder = cur.fetchone()
+    return Backlog(depth, None if oldest is None else float(oldest), refused, dead, holder[0] if holder else None)
 
 
 def requeue_dead_letters() -> int:

@@ -37,6 +37,13 @@ CRASH_ENV = "WORKSHOP_SEARCH_RELAY_CRASH"  # tests: SIGKILL ourselves at a named
 DSN_ENV = "WORKSHOP_SEARCH_RELAY_DSN"
 MAX_ATTEMPTS = 5  # refusals of one event before it moves to the dead-letter table
 LOCK = "hashtext('workshop.search.relay')"  # the advisory lock key: one relay per database
+# who holds the lock (pg_locks splits a bigint key into classid, the high half, and objid)
+HOLDER_SQL = (
+    f"SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    f"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+    f"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    f"AND l.classid::bigint = (({LOCK}::bigint >> 32) & 4294967295) AND l.objid::bigint = ({LOCK}::bigint & 4294967295)"
+)
 TRANSIENT = {429, 500, 502, 503, 504}  # item statuses that are the node's state, not the document's
 
 
