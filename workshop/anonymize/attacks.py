@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import sql
 
 ROLL_SEED = 1990
@@ -196,20 +197,37 @@ def tightened_rules(noise_days: int, base: dict | None = None) -> dict:
 def detach_reviews(schema: str, key: bytes | None = None, conn=None) -> int:
     """The blue team's second move: move each review of the copy to another customer by a
     keyed permutation of the authors. Ratings per product stay exact; who wrote what does not
-    survive (so neither does the link from three reviews to someone's orders)."""
-    from workshop.anonymize import keys
+    survive (so neither does the link from three reviews to someone's orders).
+
+    Only into a copy the engine made (its marker). The derived key reaches the server the
+    way the engine's keys do (session_keys: COPY into a session table), never as statement
+    text or a bind parameter, which the server logs."""
+    from workshop.anonymize import db, keys, ownership, session_keys
     from workshop.anonymize.measure import _conn
 
-    secret = keys.derive(keys.check(key if key is not None else keys.load_key()), "review-authors").hex()
+    db.check_schema_name(schema)
+    secret = keys.derive(keys.check(key if key is not None else keys.load_key()), "review-authors")
+    name = session_keys.secret_name(secret, "review-authors")
     with _conn(conn) as c:
-        return c.execute(
-            sql.SQL(
-                "WITH a AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {t}), "
-                "b AS (SELECT customer_id, row_number() OVER (ORDER BY md5(%(k)s || id::text)) AS n FROM {t}) "
-                "UPDATE {t} AS r SET customer_id = b.customer_id FROM a JOIN b USING (n) WHERE r.id = a.id"
-            ).format(t=sql.Identifier(schema, "shop_review")),
-            {"k": secret},
-        ).rowcount
+        ownership.require_marked(c, schema, "detach_reviews")
+        session_keys.install(c, {name: secret})
+        try:
+            return c.execute(
+                sql.SQL(
+                    "WITH a AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {t}), "
+                    "b AS (SELECT customer_id, row_number() OVER (ORDER BY md5({k} || id::text)) AS n FROM {t}) "
+                    "UPDATE {t} AS r SET customer_id = b.customer_id FROM a JOIN b USING (n) WHERE r.id = a.id"
+                ).format(
+                    t=sql.Identifier(schema, "shop_review"),
+                    # the key's hex, as before: the same permutation of the authors
+                    k=sql.SQL("encode((SELECT b FROM {} WHERE name = {}), 'hex')").format(
+                        session_keys.TABLE, sql.Literal(name)
+                    ),
+                )
+            ).rowcount
+        finally:  # the key leaves the caller's session with the statement (unless its transaction failed)
+            if c.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+                c.execute(sql.SQL("DELETE FROM {} WHERE name = {}").format(session_keys.TABLE, sql.Literal(name)))
 
 
 def reviews_per_month_error(released: str, source: str = "public", conn=None) -> float:

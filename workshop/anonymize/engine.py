@@ -2,7 +2,8 @@
 
 1. Rules are validated against Django's models and the source catalog (nothing written).
    The target must be absent or a copy this engine made (the marker comment on its
-   schema): nothing else is ever renamed or dropped.
+   schema): nothing else is ever renamed or dropped, and neither is a copy that something
+   someone else made depends on, such as a view over it (ownership.py).
 2. A build schema `<target>__building` gets every table (LIKE the source, no indexes yet)
    and the seeded fake-value pools (COPY). Key material goes to each worker connection
    once, by COPY into a session-local table (session_keys.py), never as statement text.
@@ -36,13 +37,13 @@ from workshop.anonymize import catalog as catalog_mod
 from workshop.anonymize import collisions, db, keys, pools, scheduler, session_keys
 from workshop.anonymize import renumber as renumber_mod
 from workshop.anonymize import rules as rules_mod
+from workshop.anonymize.ownership import MARKER, drop_marked, marked, refuse_others_objects
 from workshop.anonymize.strategies import Fake, Pseudonymize
 from workshop.errors import WorkshopError
 
 BUILD_SUFFIX = "__building"
 OLD_SUFFIX = "__old"  # the previous copy between the swap and its deletion
 LOCK_NAMESPACE = 0x5750_0003  # advisory lock: one build per target at a time
-MARKER = "by workshop.anonymize"  # the end of the comment on every schema this engine writes
 RESERVED = {"public", "information_schema"}
 
 
@@ -73,35 +74,23 @@ class Report:
         return f"{self.rows:,} rows in {len(self.tables)} tables -> {self.target} in {self.seconds:.2f} s ({self.rows_per_second:,.0f} rows/s)"
 
 
-def _marked(conn, schema: str) -> bool | None:
-    """None: no such schema; True: made by this engine (its comment ends with the marker)."""
-    row = conn.execute(
-        "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s", [schema]
-    ).fetchone()
-    if row is None:
-        return None
-    return bool(row[0]) and row[0].endswith(MARKER)
-
-
 def check_target(conn, target: str, source: str) -> None:
-    """Refuse a target the engine would rename or drop without having made it."""
+    """Refuse a target the engine would rename or drop without having made it, or whose
+    dropping would take along something someone else made over it."""
     if target in RESERVED or target == source:
         raise WorkshopError(
             f"The target schema {target!r} is {'the source' if target == source else 'reserved'}",
             "anonymize into a schema of its own, e.g. 'anon'",
         )
     for schema in (target, target + BUILD_SUFFIX, target + OLD_SUFFIX):
-        if _marked(conn, schema) is False:
+        made = marked(conn, schema)
+        if made is False:
             raise WorkshopError(
                 f"Schema {schema!r} exists and was not made by workshop.anonymize",
                 "anonymize into another schema, e.g. 'anon' (drop that one yourself if it is disposable)",
             )
-
-
-def _drop_marked(conn, schema: str) -> None:
-    """DROP ... CASCADE, only of a schema that carries this engine's marker."""
-    if _marked(conn, schema):
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        if made:
+            refuse_others_objects(conn, schema)
 
 
 def _comment(source: str, building: bool = False) -> sql.Composable:
@@ -165,8 +154,8 @@ def build(
             old = target + OLD_SUFFIX
             with conn.transaction():  # the swap: readers see the old copy or the new one, never half
                 check_target(conn, target, source)
-                _drop_marked(conn, old)  # a crash's leftover
-                if _marked(conn, target):
+                drop_marked(conn, old)  # a crash's leftover
+                if marked(conn, target):
                     conn.execute(
                         sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(target), sql.Identifier(old))
                     )
@@ -182,7 +171,7 @@ def build(
             # Deleting the old copy's files (seconds for a freshly written gigabyte) happens
             # after the swap's commit, so readers are only ever held up by the renames.
             mark = time.perf_counter()
-            _drop_marked(conn, old)
+            drop_marked(conn, old)
             phases["drop old"] = time.perf_counter() - mark
         except BaseException as exc:
             _drop_quietly(conn, build_schema)
@@ -230,9 +219,9 @@ def _drop_quietly(conn: psycopg.Connection, schema: str) -> None:
     try:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.rollback()
-        _drop_marked(conn, schema)
-    except psycopg.Error:
-        pass  # the next run drops it before starting
+        drop_marked(conn, schema)
+    except (psycopg.Error, WorkshopError):
+        pass  # the next run drops it before starting (or says what depends on it)
 
 
 def _check_shapes(conn, source: str, resolved: dict) -> None:
@@ -328,7 +317,7 @@ class _Runner:
         mark = time.perf_counter()
         cur = self.conn.cursor()
         with self.conn.transaction():
-            _drop_marked(self.conn, self.schema)  # a crashed run's leftovers
+            drop_marked(self.conn, self.schema)  # a crashed run's leftovers
             cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
             cur.execute(
                 sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(self.schema), _comment(self.source, True))

@@ -58,15 +58,28 @@ def plant_leaks(source: str = "public", into: str = PLANTED_SCHEMA, every: int =
     changed. The dataset itself is not touched."""
     from psycopg import sql
 
+    from workshop.anonymize import db, ownership
     from workshop.anonymize.measure import _conn
     from workshop.errors import WorkshopError
 
-    if into in (source, "public") or into.startswith("pg_") or not into.isidentifier():
+    db.check_schema_name(source, "Source")
+    if db.check_schema_name(into, "Target") in (source, "public"):
         raise WorkshopError(f"Cannot plant into schema {into!r}", f"use a schema of its own, e.g. {PLANTED_SCHEMA!r}")
     with _conn(None) as c:
         with c.transaction():
-            c.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(into)))
+            # Replaced only when this chapter made it (the marker) and nothing of someone
+            # else's depends on it: never someone's own schema.
+            ownership.require_marked(c, into, "plant_leaks", absent_ok=True)
+            ownership.drop_marked(c, into)
             c.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(into)))
+            c.execute(
+                sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                    sql.Identifier(into),
+                    sql.Literal(
+                        f"copy of {source} with leaks planted for exercise 2, not anonymized, {ownership.MARKER}"
+                    ),
+                )
+            )
             tables = [
                 t for (t,) in c.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", [source])
             ]

@@ -471,11 +471,14 @@ def suppress(ids: list[int], *, schema: str, conn=None) -> int:
     a sequential scan (minutes instead of about a second)."""
     from psycopg import sql
 
+    from workshop.anonymize import db, ownership
     from workshop.anonymize.measure import _conn
     from workshop.anonymize.rules import get_model
 
+    db.check_schema_name(schema)
     customer = get_model("shop.Customer")
     with _conn(conn) as c:
+        ownership.require_marked(c, schema, "suppress")  # deletes: only in a copy the engine made
         with c.transaction():
             # The copy was just written and sits in memory: a random read costs about what a
             # sequential one does, so index lookups of the few thousand rows win over scans.
