@@ -62,3 +62,29 @@ def test_history_frame_summary_and_plot(repo):
     )  # "two" alone
     fig = history.plot_history(frame, threshold=100)
     assert len(fig.axes) == 3
+
+
+def test_the_benchmark_stops_when_the_walks_disagree(repo):
+    """`workshop bench review` times two walks only if they give the same answer."""
+    pytest.importorskip("pydriller", reason="PyDriller is in the test extra")
+    from workshop.errors import WorkshopError
+    from workshop.review.bench import pydriller_walk, same_counts
+
+    ours, theirs = history.walk(repo, workers=1), pydriller_walk(repo)
+    same_counts(ours, theirs)  # they agree on this repository
+    sha, files, added, removed = theirs[0]
+    with pytest.raises(WorkshopError, match=r"disagree on 1 of 6 commits"):
+        same_counts(ours, [(sha, files, added + 1, removed), *theirs[1:]])
+
+
+def test_timing_counts_the_cpu_of_the_child_s_processes():
+    """The walks are timed in a forked child; its CPU time includes the processes it ran (git
+    for us, git through GitPython for PyDriller), not only the Python process's own."""
+    import subprocess
+    import sys
+
+    from workshop.review.bench import timed_in_child
+
+    burn = [sys.executable, "-c", "sum(i * i for i in range(3_000_000))"]
+    wall, cpu = timed_in_child(lambda: subprocess.run(burn, check=True))
+    assert cpu >= 0.05 and wall > 0  # a few hundred ms of a grandchild's CPU, not ~0

@@ -46,16 +46,18 @@ def new_path(name: str) -> str:
     return name.split(" => ", 1)[1]
 
 
-def walk(path: str | os.PathLike = ".", ref: str = "HEAD", max_count: int | None = None) -> list[Commit]:
+def walk(
+    path: str | os.PathLike = ".", ref: str = "HEAD", max_count: int | None = None, workers: int | None = None
+) -> list[Commit]:
     """Every commit reachable from `ref` (newest first), with its counted files and lines.
 
     A long history is cut into slices (`--skip`/`--max-count`) read by one git process per
-    core at the same time: git computes diffs only for the commits it prints."""
+    core (at most 4, or `workers`) at the same time: git computes diffs only for the commits it prints."""
     repo = Repo.open(path)
     commit = repo.commit(ref)
     total = int(text(repo.git("rev-list", "--count", commit)).strip())
     total = min(total, max_count) if max_count else total
-    slices = max(1, min(os.cpu_count() or 1, 4, total // SLICE_MIN))
+    slices = max(1, min(workers or os.cpu_count() or 1, 4, total // SLICE_MIN))
     size = -(-total // slices)
     with ThreadPoolExecutor(slices) as pool:
         outputs = list(pool.map(lambda i: _log(repo, commit, i * size, min(size, total - i * size)), range(slices)))
