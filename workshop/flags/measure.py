@@ -149,10 +149,18 @@ def checks(user, count: int = 2000) -> dict[str, tuple[Callable, Callable[[], Se
         # a job: flags.is_on(key, user=u) outside any request, a fresh context per check (the
         # user's groups from the process's membership cache; the first check, in warm(), read them)
         "job": (lambda r: flags.is_on(key, user), lambda: range(count)),
+        # the same job before the membership cache: the user's groups read on every check
+        "job_uncached": (lambda r: flags.snapshot(_uncached_context(user)).is_on(key), lambda: range(count)),
         "openfeature": (lambda r: openfeature.get_boolean_value(key, False, evaluation_context), lambda: range(count)),
         # the SDK's own cost: the same call through a provider that returns a constant
         "openfeature_floor": (lambda r: floor.get_boolean_value(key, False, evaluation_context), lambda: range(count)),
     }
+
+
+def _uncached_context(user):
+    from workshop.flags.rules import FlagContext
+
+    return FlagContext(str(user.pk), user.pk, load_groups=lambda: user.groups.values_list("id", flat=True))
 
 
 def run(count: int = 2000, rounds: int = 15, progress: bool = False) -> dict[str, dict[str, float]]:
