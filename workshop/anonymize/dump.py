@@ -91,8 +91,20 @@ def _private_file(path: Path) -> None:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
 
 
+def csv_name(table: str) -> str:
+    """The file a table's CSV goes to, inside the dump's folder. A table name is anything a
+    quoted identifier allows: one with a separator, a NUL or nothing but dots (`..`) would
+    name a file elsewhere (`folder / "/tmp/x.csv"` is /tmp/x.csv), so it is refused."""
+    if not table.strip(".") or any(c in table for c in "/\\\0"):
+        shown = repr(table) if len(repr(table)) <= 60 else repr(table)[:57] + "..."
+        raise WorkshopError(
+            f"The copy has a table name {shown} that cannot be a file name",
+            "rename that table (ALTER TABLE ... RENAME) or install pg_dump, whose dump is one file",
+        )
+    return f"{table}.csv"
+
+
 def _copy_to_csv(schema: str, folder: Path) -> Path:
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with db.connect() as conn:
         tables = [
             r[0]
@@ -102,8 +114,10 @@ def _copy_to_csv(schema: str, folder: Path) -> Path:
                 [schema],
             )
         ]
+        names = {table: csv_name(table) for table in tables}  # every name checked before any file is written
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for table in tables:
-            out_path = folder / f"{table}.csv"
+            out_path = folder / names[table]
             _private_file(out_path)
             with (
                 open(out_path, "wb") as out,
