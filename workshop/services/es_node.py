@@ -53,6 +53,16 @@ ELASTICSEARCH = Distribution(
 )
 
 
+ENV_HEAP = "WORKSHOP_ES_HEAP_MB"
+
+
+def heap_size() -> int:
+    text = os.environ.get(ENV_HEAP, "512")
+    if not text.isdecimal() or not 128 <= int(text) <= 32768:
+        raise WorkshopError(f"{ENV_HEAP}={text[:20]!r} is not a heap size", "use megabytes from 128 to 32768, e.g. 256")
+    return int(text)
+
+
 def install(home: Path | None = None) -> Path:
     """The unpacked distribution under <state>/elasticsearch/, downloaded with Maven if needed."""
     base = _base(state.home(home))
@@ -63,15 +73,17 @@ def install(home: Path | None = None) -> Path:
 def start(
     home: Path | None = None,
     port: int | None = None,
-    heap_mb: int = 512,
+    heap_mb: int | None = None,
     timeout: float = 120,
     dist: Distribution = ELASTICSEARCH,
 ) -> str:
     """Start the node (or find it already running) and return its URL once yellow or green.
 
     `port` defaults to $WORKSHOP_ES_PORT, else 9201. A node already recorded in the state
-    folder is reused whatever its port.
+    folder is reused whatever its port. `heap_mb` defaults to $WORKSHOP_ES_HEAP_MB, else 512
+    (Binder sets 256: its session has 1-2 GB for everything).
     """
+    heap_mb = heap_size() if heap_mb is None else heap_mb
     port = _default_port(dist) if port is None else _check_port(port)
     base = _base(state.home(home), dist)
     with es_process.locked(base):  # concurrent callers (pytest-xdist, two kernels) wait, then reuse the node
