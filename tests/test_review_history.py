@@ -33,10 +33,16 @@ def test_walk_counts_files_and_lines_without_lock_files(repo):
     assert (commits["five: rename"].files, commits["five: rename"].lines) == (1, 0)
 
 
-def test_new_path_of_a_rename():
-    assert history.new_path("app/{b.py => renamed.py}") == "app/renamed.py"
-    assert history.new_path("old.py => new/place.py") == "new/place.py"
-    assert history.new_path("{old => new}/poetry.lock") == "new/poetry.lock"
+def test_names_git_would_quote_are_classified_by_their_real_name(tmp_path):
+    """A lock file in a folder with a tab, and a rename between odd names: `git log -z` gives
+    the names whole, so the lock file is left out and the renamed module is counted."""
+    b = Builder(tmp_path / "odd")
+    b.commit("odd", {"deps/tab\tdir/poetry.lock": "x\n" * 100, 'app/"quoted".py': "A = 1\n"})
+    b.write({'app/"quoted".py': None})
+    b.commit("move", {"app/new\nline.py": "A = 1\nB = 2\n", "vendor/x\ty/lib.py": "L = 1\n" * 50})
+    commits = {c.subject: c for c in history.walk(b.repo.root)}
+    assert (commits["odd"].files, commits["odd"].lines) == (1, 1)
+    assert (commits["move"].files, commits["move"].added, commits["move"].removed) == (1, 1, 0)
 
 
 def test_same_numbers_as_pydriller(repo):

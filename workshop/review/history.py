@@ -9,14 +9,12 @@ per-cell count of the review needs both versions of each notebook, too slow for 
 from __future__ import annotations
 
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from workshop.review import paths
-from workshop.review.git import Repo, text
+from workshop.review.git import Repo, name, text
 
-RENAME = re.compile(r"\{([^{}]*) => ([^{}]*)\}")
 SLICE_MIN = 250  # commits: below that, one git process is quicker than starting several
 COLUMNS = ["commit", "time", "author", "files", "added", "removed", "lines", "merge", "subject"]
 
@@ -37,15 +35,6 @@ class Commit:
         return self.added + self.removed
 
 
-def new_path(name: str) -> str:
-    """numstat names a rename `dir/{old => new}/f.py` or `old => new`: keep the new path."""
-    if " => " not in name:
-        return name
-    if "{" in name:
-        return RENAME.sub(lambda m: m.group(2), name).replace("//", "/")
-    return name.split(" => ", 1)[1]
-
-
 def walk(
     path: str | os.PathLike = ".", ref: str = "HEAD", max_count: int | None = None, workers: int | None = None
 ) -> list[Commit]:
@@ -64,30 +53,50 @@ def walk(
     return [c for out in outputs for c in _parse(out)]
 
 
-def _log(repo: Repo, commit: str, skip: int, count: int) -> str:
+def _log(repo: Repo, commit: str, skip: int, count: int) -> bytes:
     args = [
         "log",
+        "-z",  # names NUL-terminated and never quoted; a rename's two names come whole
         "--numstat",
         "--find-renames",
         "--no-color",
+        "--no-textconv",
+        "--no-relative",
         "--format=%x1e%H%x00%ct%x00%an%x00%P%x00%s",
         f"--skip={skip}",
         f"--max-count={count}",
     ]
-    return text(repo.git(*args, commit, "--"))
+    return repo.git(*args, commit, "--")
 
 
-def _parse(out: str) -> list[Commit]:
+def numstat_entries(body: bytes) -> list[tuple[str, str, str]]:
+    """(added, removed, new name) from `--numstat -z`: `a\tr\tname\0`, or for a rename
+    `a\tr\t\0old\0new\0`."""
+    fields = body.lstrip(b"\n").split(b"\0")
+    entries, i = [], 0
+    while i < len(fields):
+        if not fields[i]:
+            i += 1
+            continue
+        plus, minus, path = fields[i].split(b"\t", 2)
+        if not path:  # a rename: the old and new names follow
+            path, i = fields[i + 2], i + 3
+        else:
+            i += 1
+        entries.append((plus.decode(), minus.decode(), name(path)))
+    return entries
+
+
+def _parse(out: bytes) -> list[Commit]:
     commits = []
-    for record in out.split("\x1e")[1:]:
-        header, _, body = record.partition("\n")
-        sha, when, author, parents, subject = header.split("\x00", 4)
+    for record in out.split(b"\x1e")[1:]:
+        header, found, body = record.partition(b"\0\n")
+        if not found:  # a commit without a diff (a merge): no numstat part
+            header, body = record.rstrip(b"\0"), b""
+        sha, when, author, parents, subject = text(header).split("\x00", 4)
         files = added = removed = 0
-        for line in body.splitlines():
-            if not line:
-                continue
-            plus, minus, name = line.split("\t", 2)
-            if paths.not_counted(new_path(name)):
+        for plus, minus, path in numstat_entries(body):
+            if paths.not_counted(path):
                 continue
             files += 1
             if plus != "-":  # binary files count as a file, without lines
