@@ -64,6 +64,14 @@ def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
     target_seed = seed if seed is not None else (current.seed if current else generate.DEFAULT_SEED)
     load.load(target_size, target_seed, progress=progress)
     current = load.current()
+    if db.source == "classroom":  # the room's copy of this attendee's progress, after a reset too
+        from workshop.classroom import room_progress
+        from workshop.lessons import progress as local_progress
+
+        try:
+            room_progress.push(local_progress.load())
+        except WorkshopError:
+            pass  # an unreadable progress file is reported where it is used (`workshop progress`)
     search = elasticsearch.find()
     _last_status = Status(
         database=db.safe_url,

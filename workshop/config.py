@@ -23,6 +23,8 @@ ENV_DB_NAME = "WORKSHOP_DB_NAME"  # database name on the embedded server / Docke
 ENV_SIZE = "WORKSHOP_DATA_SIZE"  # dataset size loaded by setup()
 ENV_ELASTICSEARCH_URL = "WORKSHOP_ELASTICSEARCH_URL"
 ENV_NO_DOCKER = "WORKSHOP_NO_DOCKER"  # "1": never probe the Docker stack ports
+ENV_CLASSROOM = "WORKSHOP_CLASSROOM"  # "1": an attendee on the room's shared server (workshop/classroom/)
+ENV_CLASSROOM_ADMIN_URL = "WORKSHOP_CLASSROOM_ADMIN_URL"  # the instructor's URL for `workshop classroom`
 
 DEFAULT_DB_NAME = "workshop"
 DEFAULT_SIZE = "workshop"
@@ -70,6 +72,10 @@ def db_name() -> str:
 
 def default_size() -> str:
     return os.environ.get(ENV_SIZE) or DEFAULT_SIZE
+
+
+def classroom() -> bool:
+    return os.environ.get(ENV_CLASSROOM, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def docker_allowed() -> bool:

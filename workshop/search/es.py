@@ -5,10 +5,10 @@ client's structures, and one clear message when the node is not there or goes aw
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from workshop.classroom import search_isolation
 from workshop.errors import WorkshopError
 from workshop.search.documents import KINDS, Kind
 from workshop.search.query import Query
@@ -51,15 +51,15 @@ def answering(es) -> Iterator[None]:
 
 
 def index_name(prefix: str, kind: Kind | str) -> str:
+    """The index of a kind; in classroom mode only the attendee's own (one line otherwise)."""
     name = kind if isinstance(kind, str) else kind.name
-    return f"{prefix}-{name}"
+    return search_isolation.check_index(f"{prefix}-{name}")
 
 
 def prefix_for(database: str, backend: str) -> str:
-    """Index names start with the database name, so parallel test runs and notebooks on
-    other databases never share an index."""
-    safe = re.sub(r"[^a-z0-9_]+", "_", database.lower()).strip("_") or "db"
-    return f"workshop-{safe}-{backend}"
+    """Index names start with the database name, so parallel test runs, notebooks on other
+    databases and a room's attendees never share an index."""
+    return f"{search_isolation.database_prefix(database)}{backend}"
 
 
 def choose_analyzer(es) -> Analyzer:

@@ -99,6 +99,10 @@ def with_database(url: str, name: str) -> str:
 
 def resolve(*, start: bool = True, home: Path | None = None) -> Database:
     """The database to use, started and created if needed. Raises WorkshopError with a fix."""
+    if config.classroom():  # the attendee's own database on the room's server
+        from workshop.classroom import attendee
+
+        return attendee.database()
     url = os.environ.get(config.ENV_DATABASE_URL)
     if url:
         db = Database(url, "url")
@@ -340,12 +344,16 @@ class EmbeddedPostgres:
             ) from None
         return Database(server.get_uri(), "embedded")
 
+    def settings(self) -> dict[str, str]:
+        """The server settings _tune() keeps (a subclass may add or change some)."""
+        return {**EMBEDDED_TUNING, **EMBEDDED_PRIVACY}
+
     def _tune(self, db: Database) -> bool:
-        """Apply EMBEDDED_TUNING and EMBEDDED_PRIVACY where they differ; True when a restart
-        is needed (and safe: nobody else is connected; we hold the start lock)."""
+        """Apply settings() where they differ; True when a restart is needed (and safe:
+        nobody else is connected; we hold the start lock)."""
         with db.connect(autocommit=True) as conn:
             changed = False
-            for name, value in {**EMBEDDED_TUNING, **EMBEDDED_PRIVACY}.items():
+            for name, value in self.settings().items():
                 current = conn.execute("SELECT current_setting(%s)", [name]).fetchone()[0]
                 if current != value:
                     conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
