@@ -60,30 +60,32 @@ def _median(runs: list[tuple[float, dict]]) -> tuple[float, dict]:
 def measure_page(size: int, runs: int = 3) -> dict:
     """The N+1 page against its fix. Timed without the query inspector, whose wrapper walks the
     stack on every query (a cost paid per query: 200 times by the naive page, twice by the
-    fixed one); its queries are counted in one more run of each page, not timed. One warm-up
-    render of each first; then the two take turns, so a burst of load on a shared machine
-    hits both; medians."""
+    fixed one); each timed render is followed by one under the inspector, which counts the
+    queries and shows what recording costs. One warm-up render of each first; then the two
+    pages take turns, so a burst of load on a shared machine hits both; medians."""
     pages = {"naive": order_page_naive, "fixed": order_page_fixed}
     for page in pages.values():
         page(size)
-    seconds: dict[str, list[float]] = {name: [] for name in pages}
-    rows = {}
+    plain: dict[str, list[float]] = {name: [] for name in pages}
+    recorded: dict[str, list[float]] = {name: [] for name in pages}
+    rows, logs = {}, {}
     for _ in range(runs):
         for name, page in pages.items():
             elapsed, rows[name] = _timed(page, size)
-            seconds[name].append(elapsed)
-    logs = {}
-    for name, page in pages.items():
-        with record_queries() as logs[name]:
-            page(size)
+            plain[name].append(elapsed)
+            with record_queries() as logs[name]:
+                page(size)
+            recorded[name].append(logs[name].seconds)
     if rows["naive"] != rows["fixed"]:
         raise RuntimeError("the fixed page shows other rows than the naive one")
     return {
         "size": size,
         "naive_queries": logs["naive"].count,
         "fixed_queries": logs["fixed"].count,
-        "naive": statistics.median(seconds["naive"]),
-        "fixed": statistics.median(seconds["fixed"]),
+        "naive": statistics.median(plain["naive"]),
+        "fixed": statistics.median(plain["fixed"]),
+        "naive_recorded": statistics.median(recorded["naive"]),
+        "fixed_recorded": statistics.median(recorded["fixed"]),
         "runs": runs,
         "suspects": len(logs["naive"].suspects()),
     }
