@@ -249,7 +249,7 @@ EXERCISES = Exercises(
         Exercise(
             1,
             "Sticky bucketing",
-            minutes=7,
+            minutes=6,
             checker=_check_1,
             hints=(
                 "The answer must depend only on the flag key, the user id and the percentage, and be the same "
