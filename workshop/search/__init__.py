@@ -22,6 +22,7 @@ _EXPORTS = {
     "SearchQuerySet": "api",
     "QueryError": "query",
     "parse": "query",
+    "S": "query",
 }
 __all__ = list(_EXPORTS)
 

@@ -169,7 +169,7 @@ class SearchQuerySet(models.QuerySet):
 
     def search(
         self,
-        text: str,
+        text: str | Query,
         backend: str = "postgres",
         *,
         fuzzy: bool = False,
@@ -183,7 +183,7 @@ class SearchQuerySet(models.QuerySet):
         if ranking not in RANKINGS:
             raise WorkshopError(f"Unknown ranking {ranking!r}", f"choose one of {', '.join(RANKINGS)}")
         flat = ranking == "flat"
-        query = parse(text)
+        query = text.searchable() if isinstance(text, Query) else parse(text)  # composed with S(...), or typed
         kind = PRODUCT if self.model._meta.label == PRODUCT.model_label else REVIEW
         if backend == "postgres":
             return self._search_postgres(query, kind, fuzzy, flat)

@@ -63,12 +63,62 @@ class Query:
 
         return Query(tuple(tuple(fix(t) for t in g) for g in self.groups), self.excluded, self.source)
 
+    # Composition, as Django's Q objects compose filters: (S("lamp") | S("light")) & ~S("desk").
+    # The result stays in the language's shape (an AND of OR-groups, minus excluded terms), so
+    # every backend runs it unchanged; what that shape cannot say is refused in one line.
+
+    def __and__(self, other: Query) -> Query:
+        other = _query(other)
+        return _bounded(Query(self.groups + other.groups, _unique(self.excluded + other.excluded)))
+
+    def __or__(self, other: Query) -> Query:
+        other = _query(other)
+        if self.excluded or other.excluded:
+            raise QueryError("an OR of searches that exclude words cannot be searched", "apply & ~S(...) after the OR")
+        if not self.groups or not other.groups:
+            raise QueryError("an OR with a search that finds nothing by itself", "give each side a word to find")
+        # (a AND b) OR (c AND d) = (a OR c) AND (a OR d) AND (b OR c) AND (b OR d)
+        groups = tuple(_unique(a + b) for a in self.groups for b in other.groups)
+        return _bounded(Query(tuple(dict.fromkeys(groups)), ()))
+
+    def __invert__(self) -> Query:
+        if self.excluded or len(self.groups) != 1:
+            raise QueryError("only a word, a phrase or an OR of them can be excluded", 'write ~S("word")')
+        return Query((), self.groups[0])
+
+    def searchable(self) -> Query:
+        """This query, if a backend can run it: at least one word to find, at most MAX_TERMS terms."""
+        if not self.groups:
+            raise QueryError("the search only excludes words", "combine it with a word to find: S(...) & ~S(...)")
+        return _bounded(self)
+
     def __str__(self) -> str:
         def show(t: Term) -> str:
             return f'"{t.text}"' if t.phrase else t.text
 
         parts = [" OR ".join(show(t) for t in g) for g in self.groups] + [f"-{show(t)}" for t in self.excluded]
         return " ".join(parts)
+
+
+def _query(value) -> Query:
+    if isinstance(value, Query):
+        return value
+    raise QueryError(f"a search combines with another S(...), not with {type(value).__name__}", 'write S("words")')
+
+
+def _unique(terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    return tuple(dict.fromkeys(terms))
+
+
+def _bounded(query: Query) -> Query:
+    if sum(len(g) for g in query.groups) + len(query.excluded) > MAX_TERMS:
+        raise QueryError(f"the combined search has more than {MAX_TERMS} terms", "combine fewer words")
+    return query
+
+
+def S(text: str) -> Query:  # noqa: N802 (named after Django's Q, which it mirrors)
+    """A search term to compose with &, | and ~, from the same language the search box takes."""
+    return parse(text)
 
 
 def parse(text: str) -> Query:

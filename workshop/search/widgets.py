@@ -49,6 +49,17 @@ def render_facets(facets: dict[str, int]) -> str:
     return f"<div><b>per category</b>{bars}</div>"
 
 
+def window_note(total: int | None, fetched: int) -> str:
+    """Under the facets when an Elasticsearch backend matched more than it returned: its search
+    fetches the best `window` hits (1,000 by default), and filters and facets work on those."""
+    if total is None or total <= fetched:
+        return ""
+    return (
+        f"<div><small>counts of the best {fetched:,} of {total:,} matches: filters and facets "
+        "narrow that window, they never reach beyond it</small></div>"
+    )
+
+
 def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
     """The search box. Backends that cannot run here are listed with the reason."""
     from workshop.search import api
@@ -96,7 +107,7 @@ def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
         state = qs.search_state
         display(HTML(render_results(rows, qs.count(), backend.value, state.corrections)))
         with facets_out:
-            display(HTML(render_facets(facets)))
+            display(HTML(render_facets(facets) + window_note(state.total, sum(facets.values()))))
 
     for control in (box, backend, kind, fuzzy, category):
         control.observe(show, names="value")
