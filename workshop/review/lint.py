@@ -163,7 +163,8 @@ def ruff_findings(change: Change) -> list[Finding]:
     with tempfile.TemporaryDirectory(prefix="workshop-review-") as tmp:
         head_root, base_root = Path(tmp) / "head", Path(tmp) / "base"
         write_tree(head_root, {**head_files, **config_files})
-        write_tree(base_root, {**base_files, **config_files})  # the head's rules for both: only the code differs
+        if base_targets:  # the head's rules for both: only the code differs
+            write_tree(base_root, {**base_files, **config_files})
         head_found = run_ruff(head_root, head_targets, change.head_ref)
         base_found = run_ruff(base_root, base_targets, change.head_ref)
     renamed = {f.old_path: f.path for f in changed if f.old_path}
