@@ -91,6 +91,7 @@ SAFE: dict = {
     "search.ProductVector": "search index of the catalogue",
     "search.Lexeme": "search vocabulary of the catalogue and reviews",
     "search.ReviewVector": "search index derived from reviews (same exposure as shop.Review.body)",
+    "search.DeadLetter": "search-index events the relay gave up on: the same payloads as search.OutboxEvent",
     "queries.InvoiceLine": "derived order figures",
     "queries.OrderTotal": "derived order figures",
 }
