@@ -65,3 +65,13 @@ def test_email_duplicates_differing_by_case():
     twin.save()
     (row,) = Shopper.objects.email_duplicates()
     assert row == {"email_key": original.email.lower(), "accounts": 2}
+
+
+def test_the_chapters_reset_never_empties_the_table_behind_the_proxy():
+    """Shopper is a proxy of shop.Customer: emptying the queries app's tables must not touch
+    shop_customer (the proxy reports it as its table)."""
+    from workshop.lessons.app_tables import truncate_app
+
+    before = Customer.objects.count()
+    emptied = truncate_app("queries")
+    assert "shop_customer" not in emptied and Customer.objects.count() == before > 0

@@ -14,7 +14,7 @@ def truncate_app(label: str, *extra_apps: str) -> list[str]:
             model._meta.db_table
             for app in (label, *extra_apps)
             for model in apps.get_app_config(app).get_models(include_auto_created=True)
-            if model._meta.managed
+            if model._meta.managed and not model._meta.proxy  # a proxy's table is another model's
         }
     )
     with connection.cursor() as cursor:
