@@ -51,6 +51,10 @@ def test_first_setup_clones_the_template_into_a_database_the_attendee_owns_and_n
             "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s", [names.TEMPLATE]
         ).fetchone()
         assert (is_template, allows) == (True, False)
+        for who in (alice, bob):  # not even through the owner role, of which they are members
+            assert not admin.execute(
+                "SELECT has_database_privilege(%s, %s, 'CONNECT')", [who, names.TEMPLATE]
+            ).fetchone()[0]
         super_, createrole, createdb = admin.execute(
             "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s", [alice]
         ).fetchone()

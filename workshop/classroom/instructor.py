@@ -103,9 +103,15 @@ def prepare(
             exists = False
         if not exists:
             ident, owner = sql.Identifier(names.TEMPLATE), sql.Identifier(names.OWNER_ROLE)
-            # Collation C, as every workshop database (see postgres.ensure_database)
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_COLLATE 'C'").format(ident))
-            conn.execute(sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(ident, owner))
+            # Collation C, as every workshop database (see postgres.ensure_database); closed until
+            # PUBLIC has lost CONNECT, so no attendee can slip into the template while it fills.
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_COLLATE 'C' ALLOW_CONNECTIONS false").format(ident)
+            )
+            roles.seal(conn, names.TEMPLATE)
+            # The owner role creates schemas there; it needs no CONNECT (the loader signs in as the
+            # instructor and only then becomes it), so its members, the attendees, get none either.
+            conn.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(ident, owner))
     if exists:
         report = Prepared("kept (already prepared; --force rebuilds it)")
     else:
