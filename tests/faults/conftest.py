@@ -1,30 +1,31 @@
-"""Fixtures of the fault-injection suite (see harness.py): the tally written to
-test-artifacts/faults.json, and a private workshop with the tiny dataset loaded."""
+"""Fixtures of the fault-injection suite (see harness.py): the tally written per suite to
+test-artifacts/faults/<suite>.json and summed in test-artifacts/faults.json, and a private workshop with the tiny dataset loaded."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
-from harness import ARTIFACTS, Tally, Workshop, private_parent, write_results
+from harness import Tally, Workshop, private_parent, write_suites
 
 
 @pytest.fixture(scope="session")
-def tally():
-    tally = Tally()
-    yield tally
-    write_results(
-        {
-            "faults.injected": (tally.injected, "signals, kills, full disk, stale pid files (tests/faults)"),
-            "faults.survived": (
-                tally.survived,
-                "previous or new data complete, no orphans, one-line error, next call ok",
-            ),
-            "faults.data_lost": (tally.data_lost, "goal: 0"),
-            "faults.orphans": (tally.orphans, "goal: 0"),
-        }
-    )
-    (ARTIFACTS / "faults.log").write_text("\n".join(tally.log) + "\n")
+def _faults_run():
+    run = Tally()
+    yield run
+    modules = {_suite_name(p) for p in Path(__file__).parent.glob("test_*.py")}
+    write_suites(run, modules)
+
+
+def _suite_name(path: Path) -> str:
+    return path.stem.removeprefix("test_").removesuffix("_faults")
+
+
+@pytest.fixture
+def tally(_faults_run, request):
+    """Records this test's faults into its suite (its module: test_<suite>_faults.py)."""
+    return _faults_run.suite(_suite_name(Path(request.node.fspath)))
 
 
 @pytest.fixture(scope="module")

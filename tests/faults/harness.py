@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
@@ -30,52 +29,140 @@ ARTIFACTS = ROOT / "test-artifacts"
 SEED = 20261129  # the injection points are random, but the same on every run
 
 
-def write_results(entries: dict[str, tuple[float, str]]) -> None:
-    """Merge {name: (value, note)} into test-artifacts/faults.json, a list of
-    {name, value, unit, baseline, ratio, note} like `workshop bench --json` writes."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "faults.json"
-    try:
-        current = {r["name"]: r for r in json.loads(path.read_text())}
-    except (OSError, ValueError, TypeError, KeyError):
-        current = {}
-    for name, (value, note) in entries.items():
-        current[name] = {"name": name, "value": value, "unit": "count", "baseline": None, "ratio": None, "note": note}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(sorted(current.values(), key=lambda r: r["name"]), indent=2))
-    tmp.replace(path)
+SUITES = ARTIFACTS / "faults"  # one file per suite (test module): a re-run replaces its own file only
+
+
+@dataclass
+class Fault:
+    """One fault and its measured outcome. `landed`: the target was still running when the
+    signal or kill arrived (or the service was really cut); a fault that did not land is
+    shown, never counted as injected."""
+
+    name: str
+    landed: bool
+    data_ok: bool
+    orphans: list
+    message_ok: bool
+    next_ok: bool
+    why_not: str = ""  # why it did not land
+    reported: str = ""  # a known defect of another module (the test is xfail)
+
+    @property
+    def survived(self) -> bool:
+        return self.data_ok and not self.orphans and self.message_ok and self.next_ok
+
+    def line(self) -> str:
+        if not self.landed:
+            return f"{self.name}: NOT LANDED ({self.why_not})"
+        return (
+            f"{self.name}: {'survived' if self.survived else 'FAILED'} (data_ok={self.data_ok}, "
+            f"orphans={self.orphans}, one_line={self.message_ok}, next_ok={self.next_ok})"
+            + (f" [known: {self.reported}]" if self.reported else "")
+        )
 
 
 @dataclass
 class Tally:
-    injected: int = 0
-    survived: int = 0
-    data_lost: int = 0
-    orphans: int = 0
-    log: list[str] = field(default_factory=list)
+    """The faults of one pytest run, by suite; `tally.suite(name)` records into one suite."""
+
+    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}")
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+
+    def suite(self, name: str) -> SuiteTally:
+        return SuiteTally(self, name)
+
+
+@dataclass
+class SuiteTally:
+    run: Tally
+    name: str
 
     def record(
-        self, name: str, *, data_ok: bool, orphans: list, message_ok: bool, next_ok: bool, reported: str = ""
-    ) -> None:
-        """Count one injected fault; fail on orphans always, on lost data, the message or the
-        next call unless `reported` names a known issue of another module (then xfail)."""
-        self.injected += 1
-        self.data_lost += 0 if data_ok else 1
-        self.orphans += len(orphans)
-        ok = data_ok and not orphans and message_ok and next_ok
-        self.survived += int(ok)
-        self.log.append(
-            f"{name}: {'survived' if ok else 'FAILED'} (data_ok={data_ok}, orphans={orphans}, "
-            f"one_line={message_ok}, next_ok={next_ok})"
-        )
+        self,
+        name: str,
+        *,
+        landed: bool,
+        data_ok: bool,
+        orphans: list,
+        message_ok: bool,
+        next_ok: bool,
+        why_not: str = "",
+        reported: str = "",
+    ) -> Fault:
+        """Keep one fault's outcome, then fail on any bad one (landed or not). A known defect
+        of another module: the test carries xfail(strict=True) and `reported` says which,
+        for the log; the fault is counted like any other."""
+        fault = Fault(name, landed, data_ok, list(orphans), message_ok, next_ok, why_not or "", reported)
+        self.run.faults.setdefault(self.name, []).append(fault)
         assert not orphans, f"{name}: orphan processes {orphans}"
-        if reported and not ok:  # counted above (data_lost included), then marked as another module's
-            import pytest
-
-            pytest.xfail(f"{name}: {reported}")
         assert data_ok, f"{name}: data lost"
         assert message_ok, f"{name}: no one-line error"
         assert next_ok, f"{name}: the next call failed"
+        return fault
+
+
+def write_suites(run: Tally, modules: set[str]) -> None:
+    """Replace the file of every suite this run recorded, drop the files of suites whose
+    module is gone, and rebuild the combined summary from what is left."""
+    SUITES.mkdir(parents=True, exist_ok=True)
+    finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for suite, faults in run.faults.items():
+        _write_json(
+            SUITES / f"{suite}.json",
+            {"suite": suite, "run_id": run.run_id, "finished": finished, "faults": [asdict(f) for f in faults]},
+        )
+    suites = []
+    for path in sorted(SUITES.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            faults = [Fault(**f) for f in data["faults"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            path.unlink()  # unreadable or of an older format: stale
+            continue
+        if data["suite"] not in modules:
+            path.unlink()  # its test module is gone: stale
+            continue
+        suites.append((data, faults))
+    _write_json(ARTIFACTS / "faults.json", summary(suites))
+    log = [f"# {d['suite']}: run {d['run_id']}, finished {d['finished']}" for d, _ in suites]
+    log += [f"{d['suite']}: {f.line()}" for d, faults in suites for f in faults]
+    (ARTIFACTS / "faults.log").write_text("\n".join(log) + "\n")
+
+
+def summary(suites: list[tuple[dict, list[Fault]]]) -> list[dict]:
+    """The `workshop bench --json` format: {name, value, unit, baseline, ratio, note} rows,
+    totals over the suites' latest runs, then per suite."""
+
+    def counts(faults: list[Fault]) -> dict[str, tuple[int, str]]:
+        landed = [f for f in faults if f.landed]
+        return {
+            "landed": (len(landed), "faults that hit a running target (goal: >= 25 over all suites)"),
+            "not_landed": (len(faults) - len(landed), "target already finished, or the cut found no session"),
+            "survived": (sum(f.survived for f in landed), "data complete, no orphans, one-line error, next call ok"),
+            "data_lost": (sum(not f.data_ok for f in faults), "goal: 0"),
+            "orphans": (sum(len(f.orphans) for f in faults), "goal: 0"),
+        }
+
+    runs = ", ".join(f"{d['suite']} {d['run_id']}" for d, _ in suites)
+    rows = [
+        _row(f"faults.{name}", value, f"{note}; suites: {runs}")
+        for name, (value, note) in counts([f for _, faults in suites for f in faults]).items()
+    ]
+    for data, faults in suites:
+        rows += [
+            _row(f"faults.{data['suite']}.{n}", v, f"run {data['run_id']}") for n, (v, _) in counts(faults).items()
+        ]
+    return rows
+
+
+def _row(name: str, value: int, note: str) -> dict:
+    return {"name": name, "value": value, "unit": "count", "baseline": None, "ratio": None, "note": note}
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
 
 
 class Workshop:
@@ -201,16 +288,41 @@ def one_line(stderr: str) -> bool:
     return len(lines) == 1 and "Traceback" not in stderr and lines[0].startswith("workshop: ")
 
 
-def interrupt(proc: subprocess.Popen, sig: int, after: float) -> tuple[int | None, str, str]:
+@dataclass
+class Injection:
+    """What a signal sent to a running command did: `landed` when the command was still
+    running when it arrived and did not then finish its work normally (exit 0)."""
+
+    landed: bool
+    code: int | None  # the exit status (negative: killed by that signal)
+    out: str
+    err: str
+    why_not: str = ""
+
+
+def interrupt(proc: subprocess.Popen, sig: int, after: float) -> Injection:
     """Send `sig` to the process `after` seconds into its run (if still running); wait."""
     try:
         out, err = proc.communicate(timeout=after)
-        return proc.returncode, out, err  # finished before the injection point
+        return Injection(False, proc.returncode, out, err, f"the command had finished (exit {proc.returncode})")
     except subprocess.TimeoutExpired:
         pass
-    proc.send_signal(sig)
+    # Not yet waited for, the pid cannot be reused: a process that exited meanwhile is a
+    # zombie, the signal does nothing, and its exit status says it finished by itself.
+    running = proc.poll() is None
+    if running:
+        os.kill(proc.pid, sig)
     out, err = proc.communicate(timeout=120)
-    return None if sig == signal.SIGKILL else proc.returncode, out, err
+    if not running or proc.returncode == 0:
+        return Injection(False, proc.returncode, out, err, f"the command finished first (exit {proc.returncode})")
+    return Injection(True, proc.returncode, out, err)
+
+
+def quiet_after_kill(err: str, following: subprocess.CompletedProcess) -> bool:
+    """What the user sees after a SIGKILL: the killed command cannot explain itself, so it
+    must not have printed a half error either, and the next command must say nothing about
+    leftovers (exit 0, empty stderr)."""
+    return "Traceback" not in err and following.returncode == 0 and following.stderr.strip() == ""
 
 
 def private_parent() -> Path:
@@ -218,3 +330,38 @@ def private_parent() -> Path:
     parent = Path(tempfile.mkdtemp(prefix="workshop-faults-"))
     parent.chmod(0o755)
     return parent
+
+
+def with_node(shop: Workshop) -> Workshop:
+    """`shop` with an Elasticsearch node installed in its state folder, on a free port (never
+    the shared one on 9201). Skipped with the reason when no node can be installed here;
+    required in CI."""
+    import shutil
+
+    import pytest
+
+    from workshop.errors import WorkshopError
+    from workshop.services import es_node
+
+    shop.env["WORKSHOP_ES_PORT"] = str(_free_port())
+    try:
+        es_node.install(shop.home)
+    except WorkshopError as exc:
+        shutil.rmtree(shop.home.parent, ignore_errors=True)
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must be able to install Elasticsearch: {exc}")
+        pytest.skip(f"cannot install an Elasticsearch node here: {exc}")
+    return shop
+
+
+def _free_port() -> int:
+    """A free port whose transport port (+100) is in range too."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port + 100 < 65536:
+            return port
+    raise RuntimeError("no free port")

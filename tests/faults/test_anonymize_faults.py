@@ -10,10 +10,12 @@ import random
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import psycopg
 import pytest
-from harness import SEED, interrupt  # tests/faults/harness.py
+from harness import SEED, interrupt, quiet_after_kill  # tests/faults/harness.py
 
 pytestmark = pytest.mark.faults
 
@@ -51,22 +53,31 @@ def _copy_ok(shop) -> bool:
     return _counts(url, "anon") == _counts(url, "public")
 
 
+def _message_ok(sig, shot, again) -> bool:
+    """SIGINT: the kernel's KeyboardInterrupt (exit 130 here), no traceback of ours;
+    SIGKILL: nothing half-said, and the next call says nothing about leftovers."""
+    if sig == signal.SIGKILL:
+        return quiet_after_kill(shot.err, again)
+    return shot.code in (0, 130, -signal.SIGINT) and "Traceback" not in shot.err
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_build_interrupted_or_killed_at_random_points(built, tally, sig):
     rng = random.Random(SEED + 10 + int(sig))
     for after in sorted(round(rng.uniform(1.2, 3.4), 2) for _ in range(2)):
         proc = built.spawn([sys.executable, "-c", BUILD])
-        code, _out, err = interrupt(proc, sig, after)
+        shot = interrupt(proc, sig, after)
         data_ok = _copy_ok(built)
-        message_ok = code in (0, 130, None, -signal.SIGINT) and "Traceback" not in err
         orphans = built.orphans(group=proc.pid)
         again = built.python(BUILD)
         next_ok = again.returncode == 0 and _copy_ok(built)
         tally.record(
             f"anonymize.build {sig.name} at {after}s",
+            landed=shot.landed,
+            why_not=shot.why_not,
+            message_ok=_message_ok(sig, shot, again),
             data_ok=data_ok,
             orphans=orphans,
-            message_ok=message_ok,
             next_ok=next_ok or print(again.stderr[-2000:]) or False,
         )
 
@@ -81,7 +92,7 @@ def test_dump_interrupted_or_killed(built, tally, sig):
     before = hashlib.sha256(target.read_bytes()).hexdigest()
     after = round(random.Random(SEED + 20 + int(sig)).uniform(0.9, 1.6), 2)
     proc = built.spawn([sys.executable, "-c", DUMP])
-    code, _out, err = interrupt(proc, sig, after)
+    shot = interrupt(proc, sig, after)
     pg_restore = EmbeddedPostgres(built.home).bin_dir() / "pg_restore"
 
     def readable() -> bool:
@@ -89,46 +100,98 @@ def test_dump_interrupted_or_killed(built, tally, sig):
 
     now = hashlib.sha256(target.read_bytes()).hexdigest() if target.exists() else None
     data_ok = now == before or (now is not None and readable())  # the previous dump, or a complete new one
-    message_ok = code in (0, 130, None, -signal.SIGINT) and "Traceback" not in err
     orphans = built.orphans(group=proc.pid)
     again = built.python(DUMP)
     leftovers = [p.name for p in built.home.glob("anon.dump*") if p.name != "anon.dump"]
     next_ok = again.returncode == 0 and readable() and not leftovers
     tally.record(
         f"anonymize dump {sig.name} at {after}s",
+        landed=shot.landed,
+        why_not=shot.why_not,
         data_ok=data_ok,
         orphans=orphans,
-        message_ok=message_ok,
+        message_ok=_message_ok(sig, shot, again),
         next_ok=next_ok or print(again.stderr[-1000:], leftovers) or False,
     )
 
 
 def test_a_load_of_another_dataset_while_build_copies(built, tally):
     """The copy must come from one snapshot: all of the old dataset or all of the new one,
-    never a mix (nor a failed foreign-key check)."""
+    never a mix (nor a failed foreign-key check). It counts only when the two really met:
+    seen together at the loader's advisory lock (the build shares it, the load takes it
+    alone, so one of them waits for the other). Tried with the load started later each time
+    until they meet."""
     url = built.url()
-    old = _counts(url, "public")
-    build = built.spawn([sys.executable, "-c", BUILD])
-    load = built.spawn(built.command("data", "load", "--size", "tiny", "--seed", "9", "--force", "--quiet"))
-    _b_out, b_err = build.communicate(timeout=300)
-    _l_out, l_err = load.communicate(timeout=300)
-    new = _counts(url, "public")
-    copy = _counts(url, "anon")
-    data_ok = copy in (old, new)
-    message_ok = build.returncode in (0, 2) and load.returncode == 0 and "Traceback" not in b_err + l_err
-    orphans = built.orphans(group=build.pid) + built.orphans(group=load.pid)
-    restore = built.run("data", "load", "--size", "tiny", "--seed", "42", "--quiet")
-    again = built.python(BUILD)
-    next_ok = restore.returncode == 0 and again.returncode == 0 and _copy_ok(built)
-    # Fixed in the engine: the catalog is read with the source tables locked (no index
-    # vanishes under pg_get_indexdef), and the snapshot is taken after ACCESS SHARE locks on
-    # them (a TRUNCATE committed after it would show them empty); a load waits for the build
-    # at its advisory lock, or the build for the load.
-    # An empty copy (the TRUNCATE race) is neither `old` nor `new`: data lost.
-    tally.record(
-        "load during anonymize.build",
-        data_ok=data_ok or print(old, new, copy, b_err[-1500:]) or False,
-        orphans=orphans,
-        message_ok=message_ok,
-        next_ok=next_ok,
-    )
+    landed = []
+    for delay in (0.0, 1.0, 2.0):
+        old = _counts(url, "public")
+        with Overlap(url) as overlap:
+            build = built.spawn([sys.executable, "-c", BUILD])
+            time.sleep(delay)
+            load = built.spawn(built.command("data", "load", "--size", "tiny", "--seed", "9", "--force", "--quiet"))
+            _b_out, b_err = build.communicate(timeout=300)
+            _l_out, l_err = load.communicate(timeout=300)
+        new = _counts(url, "public")
+        copy = _counts(url, "anon")
+        data_ok = copy in (old, new)
+        message_ok = build.returncode in (0, 2) and load.returncode == 0 and "Traceback" not in b_err + l_err
+        orphans = built.orphans(group=build.pid) + built.orphans(group=load.pid)
+        restore = built.run("data", "load", "--size", "tiny", "--seed", "42", "--quiet")
+        again = built.python(BUILD)
+        next_ok = restore.returncode == 0 and again.returncode == 0 and _copy_ok(built)
+        # Fixed in the engine: the catalog is read with the source tables locked (no index
+        # vanishes under pg_get_indexdef), and the snapshot is taken after ACCESS SHARE locks on
+        # them (a TRUNCATE committed after it would show them empty); a load waits for the build
+        # at its advisory lock, or the build for the load.
+        # An empty copy (the TRUNCATE race) is neither `old` nor `new`: data lost.
+        fault = tally.record(
+            f"load {delay}s into anonymize.build",
+            landed=overlap.met,
+            why_not=f"never seen together at the loader's lock ({overlap.samples} samples)",
+            data_ok=data_ok or print(old, new, copy, b_err[-1500:]) or False,
+            orphans=orphans,
+            message_ok=message_ok,
+            next_ok=next_ok,
+        )
+        landed.append(fault.landed)
+        if fault.landed:
+            break
+    assert any(landed), "the load and the build never overlapped: nothing was tested"
+
+
+class Overlap:
+    """Samples pg_locks every 20 ms in a thread: `met` once the build's shared hold (or
+    wait) and the load's exclusive one on the loader's advisory lock are seen together."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.met = False
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> Overlap:
+        self._conn = psycopg.connect(self.url, autocommit=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._conn.close()
+
+    def _watch(self) -> None:
+        from workshop.shop.data.load import LOCK_KEY
+
+        while not self._stop.is_set():
+            modes = (
+                self._conn.execute(
+                    "SELECT array_agg(DISTINCT mode) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid = %s AND objid = %s AND objsubid = 1",
+                    [LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF],
+                ).fetchone()[0]
+                or []
+            )
+            self.samples += 1
+            self.met = self.met or {"ShareLock", "ExclusiveLock"} <= set(modes)
+            self._stop.wait(0.02)
