@@ -88,12 +88,15 @@ class SuiteTally:
         next_ok: bool,
         why_not: str = "",
         reported: str = "",
+        must_land: bool = False,
     ) -> Fault:
-        """Keep one fault's outcome, then fail on any bad one (landed or not). A known defect
-        of another module: the test carries xfail(strict=True) and `reported` says which,
-        for the log; the fault is counted like any other."""
+        """Keep one fault's outcome, then fail on any bad one (landed or not), and on a fault
+        that `must_land` (not a random point: a cut, a pause) but did not. A known defect of
+        another module: the test carries xfail(strict=True) and `reported` says which, for the
+        log; the fault is counted like any other."""
         fault = Fault(name, landed, data_ok, list(orphans), message_ok, next_ok, why_not or "", reported)
         self.run.faults.setdefault(self.name, []).append(fault)
+        assert landed or not must_land, f"{name}: the fault did not land ({why_not}): nothing was tested"
         assert not orphans, f"{name}: orphan processes {orphans}"
         assert data_ok, f"{name}: data lost"
         assert message_ok, f"{name}: no one-line error"
@@ -221,6 +224,22 @@ class Workshop:
                     found = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # names from our catalog
                     assert found == expected, f"{table}: {found} rows, the dataset says {expected}"
             return size, seed
+
+    def sessions(self) -> set[int]:
+        """Backend pids of the client sessions connected now (other than this query's)."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return {pid for (pid,) in rows}
+
+    def cut(self, pids: set[int]) -> list[int]:
+        """pg_terminate_backend of those sessions (a connection cut); the pids really cut."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)", [list(pids)]
+            ).fetchall()
+        return [pid for pid, cut in rows if cut]
 
     def postmaster_pid(self) -> int | None:
         pid_file = self.home / "pgdata" / "postmaster.pid"

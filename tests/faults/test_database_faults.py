@@ -215,6 +215,7 @@ def test_a_stale_pid_file_naming_a_live_unrelated_process(shop, tally):
             "stale postmaster.pid -> live unrelated pid",
             landed=planted,
             why_not="the planted pid file did not name the live bystander",
+            must_land=True,
             data_ok=data_ok,
             orphans=shop.orphans(),
             message_ok=message_ok,
@@ -226,16 +227,6 @@ def test_a_stale_pid_file_naming_a_live_unrelated_process(shop, tally):
 
 
 # --- connection cuts: pg_terminate_backend of the sessions users keep open -------------------
-
-
-def _terminate(shop: Workshop, where: str, params: list) -> list[int]:
-    """pg_terminate_backend on the sessions `where` selects; the pids it really cut."""
-    with psycopg.connect(shop.url(), autocommit=True) as conn:
-        rows = conn.execute(
-            f"SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND {where}",
-            params,
-        ).fetchall()
-    return [pid for pid, cut in rows if cut]
 
 
 FLAG = "faults_connection_cut"
@@ -252,6 +243,7 @@ def test_the_flag_listeners_session_cut(shop, tally):
     from psycopg.conninfo import conninfo_to_dict
 
     assert shop.python(DEFINE.format(FLAG, False)).returncode == 0
+    others = shop.sessions()
     env = {**shop.env, "WORKSHOP_FLAGS_CONNINFO": json.dumps(conninfo_to_dict(shop.url()))}
     worker = subprocess.Popen(
         [sys.executable, "-m", "workshop.flags.worker", FLAG],
@@ -280,7 +272,8 @@ def test_the_flag_listeners_session_cut(shop, tally):
         while ready["model"] != "ready":  # the first load reports itself as a change too
             ready = lines.get(timeout=60)
         assert ready["state"][1] is False, ready
-        cut = _terminate(shop, "application_name = %s", ["worker listener"])
+        listeners = shop.sessions() - others  # the worker's: it opened them, nothing else runs
+        cut = shop.cut(listeners)
         flipped = shop.python(DEFINE.format(FLAG, True))
         data_ok = flipped.returncode == 0 and seen(True)  # the flip after the cut reached the process
         back = shop.python(DEFINE.format(FLAG, False))
@@ -297,6 +290,7 @@ def test_the_flag_listeners_session_cut(shop, tally):
         "flag listener's session cut",
         landed=bool(cut),
         why_not="no flag listener session to cut",
+        must_land=True,
         data_ok=data_ok,
         orphans=shop.orphans(group=worker.pid),
         message_ok=message_ok or print(err[-2000:]) or False,
@@ -354,7 +348,7 @@ def test_a_notebook_sessions_query_cut(shop, tally):
                 running = True
                 break
             time.sleep(0.1)
-    cut = _terminate(shop, "pid = %s", [backend]) if running else []
+    cut = shop.cut({backend}) if running else []
     out, err = kernel.communicate(timeout=120)
     cells += [json.loads(line[5:]) for line in out.splitlines() if line.startswith("CELL")]
     products = [int(line.split()[1]) for line in out.splitlines() if line.startswith("PRODUCTS")]
@@ -366,6 +360,7 @@ def test_a_notebook_sessions_query_cut(shop, tally):
         reported=NOTEBOOK_DEFECT,
         landed=bool(cut),
         why_not="the query was not seen running",
+        must_land=True,
         data_ok=shop.dataset() == PREVIOUS,
         orphans=shop.orphans(group=kernel.pid),
         message_ok=failed is not None and "terminating connection" in failed[1],
@@ -407,6 +402,7 @@ def test_the_state_folders_disk_full(tally):
             "state folder's disk full during load",
             landed=free == 0 and failed.returncode != 0,
             why_not=f"{free} blocks free, load exit {failed.returncode}",
+            must_land=True,
             data_ok=data_ok,
             orphans=small.orphans(),
             message_ok=message_ok or print(failed.stderr, again.stderr) or False,

@@ -143,6 +143,7 @@ def test_es_up_killed_while_the_node_boots_then_the_node_killed(node, tally):
         "Elasticsearch node SIGKILL, restarted",
         landed=died,
         why_not="the node outlived SIGKILL",
+        must_land=True,
         data_ok=data_ok,
         orphans=node.orphans(),
         message_ok=message_ok or print(status.stdout, status.stderr) or False,
@@ -180,6 +181,7 @@ def test_a_stale_node_record_naming_a_live_unrelated_process(node, tally):
             "stale node.json -> live unrelated pid",
             landed=planted,
             why_not="the planted record did not name the live bystander",
+            must_land=True,
             data_ok=data_ok,
             orphans=[o for o in node.orphans() if not o.startswith(f"{bystander.pid}:")],  # it is ours to end
             message_ok=message_ok,
