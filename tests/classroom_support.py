@@ -64,25 +64,19 @@ def room_fixture():
     attendees = [f"a{tag}", f"b{tag}", f"jupyter-c{tag}"]
     server = ClassroomServer(home)
     found = elasticsearch.find()  # before the state folder changes: this checkout's node
-    keys = ("WORKSHOP_CLASSROOM_ADMIN_URL", "WORKSHOP_HOME", "WORKSHOP_ELASTICSEARCH_URL")
-    saved = {k: os.environ.get(k) for k in keys}
-    try:
+    with pytest.MonkeyPatch.context() as patch:
         if found.available:  # the instructor's drop-all deletes the room's indexes there
-            os.environ["WORKSHOP_ELASTICSEARCH_URL"] = found.url
-        admin_url = server.admin_url()
-        os.environ["WORKSHOP_CLASSROOM_ADMIN_URL"] = admin_url
-        os.environ["WORKSHOP_HOME"] = str(home)  # the instructor's state folder (attendees.tsv)
-        instructor.prepare(attendees, size="tiny")
-        urls = dict(
-            line.split("\t", 1) for line in instructor.attendees_file().read_text().splitlines() if "\t" in line
-        )
-        yield Room(home, admin_url, urls, tag, found.url if found.available else None)
-        instructor.drop_all()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
-        shutil.rmtree(parent, ignore_errors=True)
+            patch.setenv("WORKSHOP_ELASTICSEARCH_URL", found.url)
+        try:
+            admin_url = server.admin_url()
+            patch.setenv("WORKSHOP_CLASSROOM_ADMIN_URL", admin_url)
+            patch.setenv("WORKSHOP_HOME", str(home))  # the instructor's state folder (attendees.tsv)
+            instructor.prepare(attendees, size="tiny")
+            urls = dict(
+                line.split("\t", 1) for line in instructor.attendees_file().read_text().splitlines() if "\t" in line
+            )
+            yield Room(home, admin_url, urls, tag, found.url if found.available else None)
+            instructor.drop_all()
+        finally:
+            server.stop()
+            shutil.rmtree(parent, ignore_errors=True)

@@ -156,3 +156,24 @@ def test_attendee_database_names_stay_apart_after_the_search_engines_folding():
     assert len(taken) == 5
     with pytest.raises(WorkshopError, match="not an attendee name"):
         names.check_attendee("Robert'); DROP")
+
+
+def test_prepare_can_clone_ahead_a_database_the_attendee_owns_and_finds(room):
+    from workshop.classroom import instructor
+
+    late = f"d{room.tag}"
+    report = instructor.prepare([late], size="tiny", clone_now=True)
+    assert report.cloned == [late] and report.template.startswith("kept")
+    with _connect(room.admin_url) as admin:
+        assert roles.sealed(admin, names.database_for(late))
+        owner = admin.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [names.database_for(late)]
+        ).fetchone()[0]
+        assert owner == late
+    room.urls.update(
+        line.split("\t", 1) for line in instructor.attendees_file().read_text().splitlines() if "\t" in line
+    )
+    assert (
+        room.run(late, "from workshop.shop.models import Customer\nprint(json.dumps(Customer.objects.count()))\n")
+        == 400
+    )

@@ -34,6 +34,7 @@ def cmd_classroom(args: argparse.Namespace) -> int:
                 snapshot=args.snapshot,
                 force=args.force,
                 passwords=not args.no_passwords,
+                clone_now=args.clone_now,
             )
         )
     elif args.action == "status":
@@ -74,6 +75,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--snapshot", metavar="FILE", help="prepare: import a `workshop data export` file instead")
     p.add_argument("--force", action="store_true", help="prepare: rebuild the template")
+    p.add_argument("--clone-now", action="store_true", help="prepare: clone the attendees' databases now")
     p.add_argument("--no-passwords", action="store_true", help="prepare: roles without passwords (peer auth)")
     p.add_argument("--csv", metavar="FILE", help="status: also write nbgrader export's CSV")
     p.add_argument("--yes", action="store_true", help="drop-all: really")

@@ -65,12 +65,15 @@ class Prepared:
     template: str  # "built (...)" or "kept"
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    cloned: list[str] = field(default_factory=list)
     file: Path | None = None
 
     def __str__(self) -> str:
         lines = [f"template {names.TEMPLATE}: {self.template}"]
         if self.created or self.existing:
             lines.append(f"attendee roles: {len(self.created)} created, {len(self.existing)} already there")
+        if self.cloned:
+            lines.append(f"databases cloned ahead: {len(self.cloned)}")
         if self.file:
             lines.append(f"their URLs (with passwords) are in {self.file} (0600); hand each attendee their line")
         return "\n".join(lines)
@@ -84,8 +87,11 @@ def prepare(
     snapshot: str | None = None,
     force: bool = False,
     passwords: bool = True,
+    clone_now: bool = False,
 ) -> Prepared:
-    """Build the template (once; `force` rebuilds it) and create the attendees' roles."""
+    """Build the template (once; `force` rebuilds it) and create the attendees' roles.
+    `clone_now`: clone their databases now rather than on their first setup() (a room of
+    50 cloning at once waits for the disk; see `workshop bench classroom`)."""
     from workshop.classroom import template
     from workshop.shop.data.generate import DEFAULT_SEED
     from workshop.shop.data.sizes import get_size
@@ -141,6 +147,10 @@ def prepare(
                 elif not passwords:
                     known[name] = attendee_url(db.url, name, None)
             state.write_private(report.file, "".join(f"{k}\t{v}\n" for k, v in sorted(known.items())))
+        for name in attendees if clone_now else ():
+            if not roles.database_exists(conn, names.database_for(name)):
+                roles.clone(conn, names.database_for(name), owner=name)
+                report.cloned.append(name)
     return report
 
 
