@@ -21,6 +21,10 @@ def _connect(url: str, database: str | None = None) -> psycopg.Connection:
     return psycopg.connect(target, autocommit=True, connect_timeout=5)
 
 
+def _owner(admin: psycopg.Connection, database: str) -> str:
+    return admin.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [database]).fetchone()[0]
+
+
 @pytest.fixture(scope="module")
 def two(room):
     """Two attendees whose first setup() has run: (room, alice, bob)."""
@@ -123,10 +127,7 @@ def test_the_instructors_reset_gives_a_fresh_clone_owned_by_the_attendee(two):
     assert names.database_for(alice) in message
     with _connect(room.admin_url) as admin:
         assert roles.sealed(admin, names.database_for(alice))
-        owner = admin.execute(
-            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [names.database_for(alice)]
-        ).fetchone()[0]
-        assert owner == alice
+        assert _owner(admin, names.database_for(alice)) == alice
     assert (
         room.run(alice, "from workshop.shop.models import Customer\nprint(json.dumps(Customer.objects.count()))\n")
         == 400
@@ -166,10 +167,7 @@ def test_prepare_can_clone_ahead_a_database_the_attendee_owns_and_finds(room):
     assert report.cloned == [late] and report.template.startswith("kept")
     with _connect(room.admin_url) as admin:
         assert roles.sealed(admin, names.database_for(late))
-        owner = admin.execute(
-            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [names.database_for(late)]
-        ).fetchone()[0]
-        assert owner == late
+        assert _owner(admin, names.database_for(late)) == late
     room.urls.update(
         line.split("\t", 1) for line in instructor.attendees_file().read_text().splitlines() if "\t" in line
     )
