@@ -2,32 +2,53 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# `make lab` installs what the notebooks need; `make test` (and `make install`, for contributors)
+# adds the test extras. One stamp each, so `make lab` never pulls in the test tools.
+LAB_STAMP  := $(VENV)/.lab-stamp
+TEST_STAMP := $(VENV)/.test-stamp
+# Offline install: with wheels in the wheelhouse (`make wheelhouse`, or the folder from the
+# instructor's USB stick in WORKSHOP_WHEELHOUSE), pip never touches the network.
+WHEELHOUSE ?= $(or $(WORKSHOP_WHEELHOUSE),wheelhouse)
+OFFLINE    := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEELHOUSE),)
+# uv installs the same wheels several times faster; used when the wheelhouse carries it.
+UV_WHEEL   := $(firstword $(wildcard $(WHEELHOUSE)/uv-*.whl))
+PIP_INSTALL = $(if $(and $(OFFLINE),$(UV_WHEEL)),$(BIN)/uv pip install --quiet --python $(BIN)/python,$(BIN)/python -m pip install --quiet)
 
-.PHONY: install lab test test-fast lint services doctor bench clean help
+.PHONY: install lab test test-fast lint services doctor bench clean help wheelhouse
 
 help:
 	@echo "make lab    - set up (venv, packages, embedded PostgreSQL, data) and open JupyterLab"
 	@echo "make test   - the same set-up, a local Elasticsearch node if Java+Maven are here, lint, then every test"
 	@echo "make test-fast - lint and the tests without notebooks, browser and fault injection"
+	@echo "make wheelhouse - download every wheel for an offline room (WORKSHOP_WHEELHOUSE, default wheelhouse/)"
 	@echo "make doctor - check the set-up;  make bench - run the benchmarks;  make clean - remove .venv and .workshop"
 
-$(STAMP): pyproject.toml
+$(VENV)/.venv-stamp:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1)); set PYTHON=python3.12 for example"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(if $(OFFLINE),$(if $(UV_WHEEL),$(BIN)/python -m pip install --quiet $(OFFLINE) uv,),$(BIN)/python -m pip install --quiet --upgrade pip)
+	@touch $@
+
+$(LAB_STAMP): pyproject.toml $(VENV)/.venv-stamp
+	$(PIP_INSTALL) $(OFFLINE) -e .
 	@# JupyterLab 4's "get notified about news?" toast ignores the server flags: switch the plugin off.
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements >/dev/null 2>&1
-	@touch $(STAMP)
+	@touch $@
 
-install: $(STAMP)
+$(TEST_STAMP): $(LAB_STAMP)
+	$(PIP_INSTALL) $(OFFLINE) $(if $(OFFLINE),--find-links $(WHEELHOUSE)/test,) -e '.[test]'
+	@touch $@
 
-lab: install
+install: $(TEST_STAMP)
+
+wheelhouse:
+	$(PYTHON) deploy/wheelhouse.py --dest $(WHEELHOUSE) $(WHEELHOUSE_ARGS)
+
+lab: $(LAB_STAMP)
 	$(BIN)/workshop lab
 
-doctor: install
+doctor: $(LAB_STAMP)
 	$(BIN)/workshop doctor
 
 # Elasticsearch for the search tests: started when Java and Maven are here. In CI it is
@@ -45,7 +66,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/workshop anonymize check
 
-test: lint services
+test: $(TEST_STAMP) lint services
 	$(BIN)/python -m pytest
 
 test-fast: lint
