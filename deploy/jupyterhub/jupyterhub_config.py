@@ -94,8 +94,11 @@ def workshop_environment(spawner) -> None:
         # the user's own state folder (their embedded server, or classroom mode's local notes)
         "WORKSHOP_HOME": str(home / ".workshop"),
     }
-    if user in ATTENDEES:
-        env.update({"WORKSHOP_CLASSROOM": "1", "WORKSHOP_DATABASE_URL": ATTENDEES[user]})
+    # read again at every start: an attendee prepared during the session (a laptop that failed)
+    # gets their URL once the instructor adds them on the Hub's admin page, no restart needed
+    attendees = read_attendees(os.environ.get("WORKSHOP_HUB_ATTENDEES"))
+    if user in attendees:
+        env.update({"WORKSHOP_CLASSROOM": "1", "WORKSHOP_DATABASE_URL": attendees[user]})
     if os.environ.get("WORKSHOP_ELASTICSEARCH_URL"):
         env["WORKSHOP_ELASTICSEARCH_URL"] = os.environ["WORKSHOP_ELASTICSEARCH_URL"]
     spawner.environment.update(env)
