@@ -110,6 +110,7 @@ async def _run_cells(base: str, token: str, kernel_id: str, cells: list[str]) ->
             content.update({"allow_stdin": False, "stop_on_error": True})
             message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
             await socket.write_message(json.dumps({**message, "buffers": []}))
+            replied = idle = False
             while True:
                 raw = await asyncio.wait_for(socket.read_message(), timeout=300)
                 assert raw is not None, "the kernel's websocket closed"
@@ -120,7 +121,9 @@ async def _run_cells(base: str, token: str, kernel_id: str, cells: list[str]) ->
                     stdout.append(reply["content"]["text"])
                 if reply["msg_type"] == "error":
                     errors.append(f"{reply['content']['ename']}: {reply['content']['evalue']}")
-                if reply["msg_type"] == "execute_reply":
+                replied = replied or reply["msg_type"] == "execute_reply"
+                idle = idle or (reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle")
+                if replied and idle:  # the reply (shell) and the outputs (iopub) may come in either order
                     break
             if errors:
                 break
