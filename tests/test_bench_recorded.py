@@ -4,6 +4,7 @@ them and a live run's errors."""
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -22,7 +23,8 @@ def test_a_recorded_run_matches_the_benchmark_as_it_is_now(path):
     assert run.name == path.stem and run.name in available, f"{path.name}: no benchmark {run.name!r}"
     declared = bench.NAMES.get(run.name)
     assert declared is not None, f"benchmark {run.name} must declare its names= to be recorded"
-    assert run.names == declared, f"{path.name} is stale: run `workshop bench {run.name} --record`"
+    problem = bench.undeclared(run.name, run.names)
+    assert not problem, f"{path.name} is stale ({problem}): run `workshop bench {run.name} --record`"
     for key in ("date", "machine", "cores", "load_average", "python", "commit", "command"):
         assert run.conditions.get(key) not in (None, ""), f"{path.name}: condition {key} missing"
 
@@ -38,6 +40,73 @@ def test_a_benchmark_that_produces_other_names_than_declared_fails():
     finally:
         bench._REGISTRY.pop("test-drift")
         bench.NAMES.pop("test-drift")
+
+
+def test_optional_names_come_whole_or_not_at_all():
+    @bench.benchmark(
+        "test-optional", "a benchmark with a service-only part", names=("o.base",), optional={"svc": ("o.a", "o.b")}
+    )
+    def with_service():
+        return []
+
+    try:
+        assert bench.undeclared("test-optional", {"o.base"}) == ""
+        assert bench.undeclared("test-optional", {"o.base", "o.a", "o.b"}) == ""
+        assert bench.services_present("test-optional", {"o.base", "o.a", "o.b"}) == ["svc"]
+        assert "only part of the svc names (missing ['o.b'])" in bench.undeclared("test-optional", {"o.base", "o.a"})
+        assert "missing ['o.base']" in bench.undeclared("test-optional", {"o.a", "o.b"})
+        assert "undeclared ['o.c']" in bench.undeclared("test-optional", {"o.base", "o.c"})
+    finally:
+        bench._REGISTRY.pop("test-optional")
+        bench.NAMES.pop("test-optional")
+        bench.OPTIONAL.pop("test-optional")
+
+
+CHAPTERS = {"01": "review", "03": "flags"}
+
+
+def how_fast_calls(notebook) -> list[tuple[str, bool, dict]]:
+    """(record name, live= given, cell metadata) of each how_fast(...) call in a notebook's code cells."""
+    calls = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] != "code" or "how_fast" not in "".join(cell["source"]):
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "how_fast":
+                name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+                calls.append((name, any(k.arg == "live" for k in node.keywords), cell.get("metadata", {})))
+    return calls
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_each_chapter_shows_a_recorded_run_with_a_live_button(chapter):
+    [notebook] = sorted((recorded.config.CHECKOUT_DIR / "notebooks").glob(f"{chapter}_*.ipynb"))
+    calls = how_fast_calls(notebook)
+    assert calls, f"{notebook.name} has no how_fast(...) cell"
+    for name, live, metadata in calls:
+        assert name == CHAPTERS[chapter], (
+            f"{notebook.name} shows {name!r}, its theme's benchmark is {CHAPTERS[chapter]!r}"
+        )
+        assert (recorded.FOLDER / f"{name}.json").exists(), f"{notebook.name} shows {name}, which has no record"
+        assert live, f"{notebook.name}: how_fast({name!r}) without live= has no button"
+        assert metadata.get("workshop", {}).get("widget_minutes", 0) > 0, "the room-time model counts the widget"
+
+
+def test_declared_names_are_what_the_results_code_names():
+    """The declarations against the code that names the results, without the hours a run takes."""
+    from workshop.queries.aggregations import AGGREGATIONS
+    from workshop.queries.bench import results
+    from workshop.search import bench as search_bench
+
+    bench.discover()
+    aggregation = {"rows": 1, "unit": "rows", "db": 1.0, "db_runs": 1, "models": 2.0, "values": 2.0}
+    page = {"size": 1, "naive_queries": 3, "fixed_queries": 2, "naive": 1.0, "fixed": 1.0, "suspects": 1}
+    measured = {"aggregations": [{**aggregation, "name": a.name} for a in AGGREGATIONS], "page": page}
+    assert not bench.undeclared("queries", {r.name for r in results(measured)})
+    full = {m: 1.0 for m in search_bench.UNITS}
+    zombodb = {m: 1.0 for m in search_bench.ZOMBODB_METRICS}
+    for backends in ({"postgres": full}, {"postgres": full, "signals": full, "outbox": full, "zombodb": zombodb}):
+        assert not bench.undeclared("search", {r.name for r in search_bench.results_from(backends)})
 
 
 def test_missing_or_broken_records_are_one_line(tmp_path):

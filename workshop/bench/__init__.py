@@ -32,19 +32,45 @@ class Result:
 Bench = Callable[[], list[Result]]
 _REGISTRY: dict[str, tuple[Bench, str]] = {}
 NAMES: dict[str, frozenset[str]] = {}  # a benchmark's declared result names, when it declares them
+OPTIONAL: dict[str, dict[str, frozenset[str]]] = {}  # {benchmark: {service: names only where it runs}}
 
 
-def benchmark(name: str, description: str = "", names: tuple[str, ...] = ()) -> Callable[[Bench], Bench]:
+def benchmark(
+    name: str, description: str = "", names: tuple[str, ...] = (), optional: dict[str, tuple[str, ...]] | None = None
+) -> Callable[[Bench], Bench]:
     """Register a benchmark. `names`: the result names it produces; declared, they are checked
-    on every run and against its recorded run (data/bench/<name>.json), so neither drifts."""
+    on every run and against its recorded run (data/bench/<name>.json), so neither drifts.
+    `optional`: {service: names} produced only where that service runs, all of a group or none."""
 
     def register(func: Bench) -> Bench:
         _REGISTRY[name] = (func, description or (func.__doc__ or "").strip().splitlines()[0])
         if names:
             NAMES[name] = frozenset(names)
+            OPTIONAL[name] = {service: frozenset(group) for service, group in (optional or {}).items()}
         return func
 
     return register
+
+
+def undeclared(name: str, produced: set[str]) -> str:
+    """Why `produced` is not what benchmark `name` declares ("" when it is): every declared name,
+    and each optional group whole or not at all."""
+    declared = NAMES[name]
+    problems = []
+    missing, extra = sorted(declared - produced), sorted(produced - declared)
+    for service, group in OPTIONAL.get(name, {}).items():
+        present = group & produced
+        extra = [n for n in extra if n not in group]
+        if present and present != group:
+            problems.append(f"only part of the {service} names (missing {sorted(group - present)})")
+    if missing or extra:
+        problems.insert(0, f"missing {missing}, undeclared {extra}")
+    return "; ".join(problems)
+
+
+def services_present(name: str, produced: set[str]) -> list[str]:
+    """The optional groups (services) a run or record holds."""
+    return sorted(service for service, group in OPTIONAL.get(name, {}).items() if group & produced)
 
 
 def run_child(what: str, script: str, db_name: str, args: tuple = ()) -> dict:
@@ -87,12 +113,11 @@ def run(names: list[str] | None = None) -> list[Result]:
 def run_one(name: str, available: dict | None = None) -> list[Result]:
     available = available or discover()
     produced = available[name][0]()
-    declared = NAMES.get(name)
-    if declared is not None and {r.name for r in produced} != declared:
-        missing, extra = sorted(declared - {r.name for r in produced}), sorted({r.name for r in produced} - declared)
+    problem = undeclared(name, {r.name for r in produced}) if name in NAMES else ""
+    if problem:
         raise WorkshopError(
-            f"Benchmark {name} produced other results than it declares (missing {missing}, undeclared {extra})",
-            "update names= in its @benchmark declaration",
+            f"Benchmark {name} produced other results than it declares ({problem})",
+            "update names= (or optional=) in its @benchmark declaration",
         )
     return produced
 

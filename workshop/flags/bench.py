@@ -31,7 +31,23 @@ def _child() -> dict:
     return run_child("flags bench: checks and propagation", _CHILD, BENCH_DB, (CHECKS, ROUNDS, WORKERS, FLIPS))
 
 
-@benchmark("flags", "one flag check on every rung (us, queries), and flip propagation to 4 processes")
+@benchmark(
+    "flags",
+    "one flag check on every rung (us, queries), and flip propagation to 4 processes",
+    names=(
+        "flags.env_toggle_us",
+        "flags.waffle_switch_us",
+        "flags.waffle_flag_us",
+        "flags.waffle_group_flag_us",
+        "flags.recommended_us",
+        "flags.recommended_queries_per_check",
+        "flags.job_check_us",
+        "flags.job_queries_per_check",
+        "flags.openfeature_us",
+        "flags.propagation_p50_ms",
+        "flags.propagation_p95_ms",
+    ),
+)
 def bench_flags() -> list[Result]:
     data = _child()
     c, p = data["checks"], data["propagation"]
@@ -121,3 +137,13 @@ def bench_flags() -> list[Result]:
             f"{max(p['all']) * 1000:.1f} ms; clock starts before the committing UPDATE is sent",
         ),
     ]
+
+
+def live(count: int = 300):
+    """The notebook's small version (chapter 03, "how fast?"): every rung's check, `count`
+    checks each, side by side in the attendee's kernel on the chapter's own flags."""
+    import pandas as pd
+
+    from workshop.flags import measure
+
+    return pd.DataFrame(measure.run(count=count, rounds=3)).T

@@ -72,10 +72,67 @@ def results_from(measured: dict) -> list[Result]:
     return out
 
 
+def _names(backend: str, metrics: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"search.{backend}.{metric}" for metric in metrics)
+
+
+ALL_METRICS = tuple(UNITS)
+ZOMBODB_METRICS = (  # no index rate (its index is built inside PostgreSQL), one ranking, not in the experiment
+    "query_p50_ms",
+    "query_p95_ms",
+    "visible_lag_p50_ms",
+    "visible_lag_p95_ms",
+    "visible_lag_misses",
+    "ndcg_at_10",
+)
+
+
+# postgres always; the Elasticsearch backends and ZomboDB only where they run (a record says
+# which by the rows it holds: each group is there whole or not at all)
 @benchmark(
     "search",
     "search backends side by side on 100k documents: indexing, query and visibility latency, ranking (nDCG@10), "
     "disagreements",
+    names=_names("postgres", ALL_METRICS),
+    optional={
+        "elasticsearch": _names("signals", ALL_METRICS) + _names("outbox", ALL_METRICS),
+        "zombodb": _names("zombodb", ZOMBODB_METRICS),
+    },
 )
 def bench_search() -> list[Result]:
     return results_from(_child(DOCUMENTS))
+
+
+LIVE_QUERIES = ("wireless earbuds", "cast iron skillet", "standing desk", "yoga mat", "headphons")  # a typo too
+
+
+def live(queries: tuple[str, ...] = LIVE_QUERIES, repeats: int = 3) -> list[Result]:
+    """The notebook's small version (chapter 05): query latency (the search and the first 10 rows
+    through the ORM, typo tolerance on) on a few queries, with every backend usable here; a
+    backend that is not set up in this kernel gets a row saying why instead of a time."""
+    import statistics
+    import time
+
+    from workshop.search import api
+    from workshop.search.benchmark import percentile
+
+    out = []
+    for backend, why in api.backends().items():
+        if why:
+            out.append(Result(f"search.{backend}.query_p50_ms", float("nan"), "ms", note=why))
+            continue
+        try:
+            for q in queries:  # warm-up: connections and caches
+                list(api.products().search(q, backend=backend, fuzzy=True)[:10])
+            timings = []
+            for _ in range(repeats):
+                for q in queries:
+                    started = time.perf_counter()
+                    list(api.products().search(q, backend=backend, fuzzy=True)[:10])
+                    timings.append((time.perf_counter() - started) * 1000)
+        except Exception as error:  # e.g. a backend this kernel has not installed: say so, go on
+            out.append(Result(f"search.{backend}.query_p50_ms", float("nan"), "ms", note=f"{error}"))
+            continue
+        note = f"{len(queries)} queries x {repeats}; p95 {percentile(timings, 95):.1f} ms"
+        out.append(Result(f"search.{backend}.query_p50_ms", statistics.median(timings), "ms", note=note))
+    return out
