@@ -97,3 +97,29 @@ def test_progress_command_shows_the_table(chapter, capsys):
     assert "99" in out and "1 of 1 exercises tried are passed" in out
     assert cli.main(["progress", "--forget", "all"]) == 0
     assert progress.table() == []
+
+
+def test_the_room_time_model_counts_prose_code_runs_exercises_and_widgets(tmp_path):
+    from workshop.lessons import roomtime
+
+    words = " ".join(["word"] * 300)  # two minutes at 150 words a minute
+    cells = [
+        {"cell_type": "markdown", "source": "# Title\n\nIntro."},
+        {"cell_type": "markdown", "source": f"## 1 · First (4 min)\n\n{words}"},
+        {"cell_type": "code", "id": "a", "source": "x = 1", "metadata": {}},
+        {"cell_type": "code", "id": "w", "source": "widget()", "metadata": {"workshop": {"widget_minutes": 2}}},
+        {"cell_type": "markdown", "source": "## Exercises (6 min)\n\n### Exercise 1: t (6 min)"},
+        {"cell_type": "code", "id": "c", "source": "answer_1 = ...\ncheck(1, answer_1)", "metadata": {}},
+        {"cell_type": "markdown", "source": "## Later: more\n\n" + words},
+    ]
+    path = tmp_path / "07_demo.ipynb"
+    path.write_text(json.dumps({"cells": cells}))
+    chapter = roomtime.model(path, {"a": 60.0, "c": 30.0})
+    first, exercises, later = chapter.sections[1:]
+    # prose (and the heading's few words), a code cell, its minute of run, the widget cell (1 + 2)
+    assert first.minutes == pytest.approx(2.0 + 1 + 1.0 + (1 + 2), abs=0.05)
+    assert first.stated == 4 and not first.fits  # stated below the model: reported
+    assert exercises.minutes == pytest.approx(6 + 0.5, abs=0.1)  # declared minutes + the check's run
+    assert later.later and later.minutes == pytest.approx(2.0, abs=0.05)
+    assert any("First" in p for p in chapter.problems())
+    assert chapter.main_path < 35 and not any("main path" in p for p in chapter.problems())

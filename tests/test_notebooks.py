@@ -45,6 +45,12 @@ def test_notebook_runs_twice_in_one_kernel(path):
     room_db = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks") + "_room"
     seconds = _run_twice(path, {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db}, check_exercises=True)
     _record_seconds(path, seconds)
+    # The room-time model with these run times: no section over its stated minutes, the main path
+    # within its limit (35 min, the setup check 10).
+    from workshop.lessons import roomtime
+
+    chapter = roomtime.model(path, seconds)
+    assert not chapter.problems(), "\n".join([*chapter.problems(), roomtime.table(chapter)])
 
 
 @pytest.mark.notebooks
