@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -123,3 +124,17 @@ def test_the_opensearch_node_listens_on_localhost_only(node):
     local = [line.split()[3] for line in listening.strip().splitlines()]
     # 127.0.0.1, or its IPv4-mapped form [::ffff:127.0.0.1]: loopback either way
     assert local and all(address.rsplit(":", 1)[0].strip("[]").endswith("127.0.0.1") for address in local)
+
+
+def test_status_says_what_is_built_and_running_and_exits_1_unless_all_is():
+    done = subprocess.run(
+        [sys.executable, "-m", "workshop.cli", "zombodb", "status"], capture_output=True, text=True, timeout=120
+    )
+    lines = done.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["build", "postgres", "opensearch"]
+    built = zombodb_build.cached() is not None
+    assert lines[0].startswith("build     ok:") == built
+    if not built:
+        assert "workshop zombodb build" in lines[0] or "cannot build here" in lines[0]
+    everything = built and all(" running: " in line for line in lines[1:])
+    assert done.returncode == (0 if everything else 1)

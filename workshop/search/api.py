@@ -7,9 +7,10 @@
 
 Backends: "postgres" (tsvector in the same transaction), "outbox" and "signals"
 (Elasticsearch, fed two ways), "zombodb" (an Elasticsearch index inside PostgreSQL, when
-the connected server has the extension). Elasticsearch backends return their best `window`
+a database has the extension). The outbox and signals backends return their best `window`
 hits (ids and scores) and the queryset keeps those rows: ORM filters chained afterwards
-narrow that window, they do not reach beyond it.
+narrow that window, they do not reach beyond it. Postgres and zombodb filter in the
+database itself: chained filters reach every matching row of the table.
 """
 
 from __future__ import annotations
@@ -190,10 +191,7 @@ class SearchQuerySet(models.QuerySet):
         if backend == "zombodb":
             from workshop.search import zombodb
 
-            if flat:
-                raise WorkshopError("The zombodb backend has no flat ranking", "compare rankings on postgres or outbox")
-            zombodb.require()
-            return zombodb.search(self, query, kind)
+            return zombodb.search(self, query, kind, fuzzy, flat)  # flat: the same fields, no boosts
         return self._search_elasticsearch(query, kind, backend, fuzzy, window, flat)
 
     def _search_postgres(self, query: Query, kind: Kind, fuzzy: bool, flat: bool = False):
@@ -279,6 +277,10 @@ class SearchQuerySet(models.QuerySet):
                     for f in kind.headline_fields
                 }
             )
+        if state and state.backend == "zombodb":
+            from workshop.search import zombodb
+
+            qs = zombodb.highlights(qs, kind)
         objects = list(qs.select_related(*(["category"] if kind is PRODUCT else ["product__category"]))[:limit])
         if state and state.backend in ES_BACKENDS:
             state.highlights.update(
@@ -300,6 +302,11 @@ class SearchQuerySet(models.QuerySet):
                     marked = html.escape(text).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
                     if "<mark>" in marked:
                         highlights[f] = marked
+                elif state and state.backend == "zombodb":
+                    fragments = getattr(obj, f"zdb_highlight_{f}") or []
+                    if fragments:  # plain text with <em> around the matches: escape, then mark
+                        marked = html.escape(fragments[0]).replace("&lt;em&gt;", "<mark>")
+                        highlights[f] = marked.replace("&lt;/em&gt;", "</mark>")
                 elif state and state.highlights.get(obj.pk, {}).get(f):
                     highlights[f] = state.highlights[obj.pk][f][0].replace("<em>", "<mark>").replace("</em>", "</mark>")
             category = obj.category.name if kind is PRODUCT else obj.product.category.name

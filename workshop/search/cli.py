@@ -9,6 +9,9 @@ BACKENDS = ("postgres", "outbox", "signals", "zombodb")
 
 
 def register(subparsers) -> None:
+    from workshop.search import zombodb_cli
+
+    zombodb_cli.register(subparsers)  # `workshop zombodb ...`: its services, beside `workshop search`
     search = subparsers.add_parser("search", help="search: install backends, run the outbox relay, query")
     sub = search.add_subparsers(dest="search_command", required=True, metavar="ACTION")
     install = sub.add_parser("install", help="make a backend ready in the workshop database (idempotent)")

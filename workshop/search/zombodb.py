@@ -4,8 +4,10 @@ elasticsearch-py 7), revived for ZomboDB 3000's SQL.
 ZomboDB is a PostgreSQL index access method whose index lives in Elasticsearch: the index
 is written inside the transaction (like a B-tree) and searched with `table ==> query`, so
 there is no invalidation code at all. It needs the zombodb extension (PostgreSQL 13-15,
-Elasticsearch 7.x; binaries for sponsors only, built from source in docker/zombodb/). On a
-server without it (the embedded one) the backend is reported unavailable.
+Elasticsearch 7.x API; binaries for sponsors only): `workshop zombodb up` builds it and runs
+it beside the embedded server (workshop/search/zombodb_db.py says which database the backend
+searches), docker-compose's zombodb profile is the other way. Without either the backend is
+reported unavailable, with the command that makes it available.
 
     class Product(models.Model):
         objects = SearchQuerySet.as_manager()
@@ -17,7 +19,7 @@ server without it (the embedded one) the backend is reported unavailable.
     Product.objects.dict_search({"match": {"title": "lamp"}}).annotate_score().order_by_score()
     Product.objects.dsl_search(Q("match", title="lamp")).annotate_highlight("title")
 
-Every query value is a SQL parameter (`dsl.query_string(%s)`, `%s::json::zdbquery`,
+Every query value is a SQL parameter (`dsl.query_string(%s)`, `%s::zdbquery`,
 `dsl.limit(%s, ...)`), never spliced. In ZomboDB 3000 a bare string after `==>` is ZQL,
 ZomboDB's own language, so query strings go through `dsl.query_string()` explicitly, which
 is Elasticsearch's query_string (what django-zombodb meant).
@@ -34,17 +36,23 @@ require_setup()  # used before workshop.setup(): say which cell to run
 
 from django.contrib.postgres.indexes import PostgresIndex  # noqa: E402
 from django.contrib.postgres.operations import CreateExtension  # noqa: E402
-from django.db import connection, models  # noqa: E402
+from django.db import connections, models  # noqa: E402
 from django.db.backends.ddl_references import Statement  # noqa: E402
 
 from workshop.errors import WorkshopError  # noqa: E402
 
 EXTENSION = "zombodb"
-ENV_URL = "WORKSHOP_ZOMBODB_ES_URL"
-DEFAULT_URL = "http://elasticsearch7:9200/"  # the Elasticsearch 7.17 of docker-compose's zombodb profile
+# docker-compose's zombodb profile: its PostgreSQL reaches the Elasticsearch 7.17 by service
+# name (set WORKSHOP_ZOMBODB_ES_URL to it when WORKSHOP_DATABASE_URL points at that stack)
+DOCKER_ES_URL = "http://elasticsearch7:9200/"
 
-# the columns each table's ZomboDB index searches (it indexes the whole row: (table.*))
-FIELDS = {"product": {"title": 3.0, "brand": 2.0, "description": 1.0}, "review": {"title": 2.0, "body": 1.0}}
+# the columns each table's ZomboDB index searches (it indexes the whole row, (table.*), so the
+# joined category name of the other backends' documents is not among them)
+ROW_FIELDS = {"product": ("title", "brand", "description"), "review": ("title", "body")}
+# ZomboDB maps varchar to an unanalyzed keyword: "lamp" would not find "Brass desk lamp".
+# These varchar columns are mapped as analyzed text, as the text columns are by default.
+ANALYZED = {"type": "text", "analyzer": "zdb_standard", "copy_to": "zdb_all"}
+FIELD_MAPPINGS = {"product": {"title": ANALYZED, "brand": ANALYZED}, "review": {"title": ANALYZED}}
 
 
 class ZomboDBError(WorkshopError):
@@ -89,8 +97,18 @@ class ZomboDBIndex(PostgresIndex):
         batch_size: int | None = None,
         compression_level: int | None = None,
         options: str | None = None,
+        field_mapping: dict[str, dict] | None = None,
         **kwargs,
     ) -> None:
+        if field_mapping is not None and not (
+            isinstance(field_mapping, dict)
+            and all(isinstance(k, str) and isinstance(v, dict) for k, v in field_mapping.items())
+        ):
+            raise ZomboDBError(
+                "ZomboDBIndex field_mapping must map field names to Elasticsearch mappings",
+                'write e.g. field_mapping={"title": {"type": "text", "analyzer": "zdb_standard"}}',
+            )
+        self.field_mapping = dict(field_mapping or {})
         self.zdb_options = {
             "url": url,
             "shards": shards,
@@ -117,6 +135,8 @@ class ZomboDBIndex(PostgresIndex):
     def deconstruct(self):
         path, args, kwargs = super().deconstruct()
         kwargs.update({k: v for k, v in self.zdb_options.items() if v is not None})
+        if self.field_mapping:
+            kwargs["field_mapping"] = self.field_mapping
         return path, args, kwargs
 
     def with_params(self, schema_editor) -> str:
@@ -130,9 +150,17 @@ class ZomboDBIndex(PostgresIndex):
         return ", ".join(parts)
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
+        """The field mappings first (zdb.define_field_mapping, read when the index is built),
+        then the index."""
         table = schema_editor.quote_name(model._meta.db_table)
+        mappings = "".join(
+            f"SELECT zdb.define_field_mapping({schema_editor.quote_value(model._meta.db_table)}::regclass, "
+            f"{schema_editor.quote_value(field)}, {schema_editor.quote_value(json.dumps(definition))}::json); "
+            for field, definition in sorted(self.field_mapping.items())
+        )
         return Statement(
-            "CREATE INDEX %(name)s ON %(table)s USING zombodb ((%(table)s.*)) WITH (%(with)s)",
+            "%(mappings)sCREATE INDEX %(name)s ON %(table)s USING zombodb ((%(table)s.*)) WITH (%(with)s)",
+            mappings=mappings,
             name=schema_editor.quote_name(self.name),
             table=table,
             **{"with": self.with_params(schema_editor)},
@@ -143,16 +171,17 @@ class ZomboDBIndex(PostgresIndex):
 
 
 def _default_url() -> str:
-    import os
+    from workshop.search import zombodb_db
 
-    return os.environ.get(ENV_URL, DEFAULT_URL)
+    return zombodb_db.node_url()
 
 
 # --- queries -------------------------------------------------------------------------------
 
 
 class ZdbQuery(models.Expression):
-    """A zdbquery value: dsl.query_string(%s) or %s::json::zdbquery, optionally inside
+    """A zdbquery value: dsl.query_string(%s) or %s::zdbquery (the text form: ZomboDB reads JSON that
+    is not its own structure as query DSL; a ::json cast would not), optionally inside
     dsl.limit(%s, ...). Its values are parameters."""
 
     output_field = models.TextField()
@@ -162,7 +191,7 @@ class ZdbQuery(models.Expression):
         self.kind, self.value, self.limit = kind, value, limit
 
     def as_sql(self, compiler, connection):
-        sql = "dsl.query_string(%s)" if self.kind == "query_string" else "%s::json::zdbquery"
+        sql = "dsl.query_string(%s)" if self.kind == "query_string" else "%s::zdbquery"
         params: list = [self.value]
         if self.limit is not None:
             sql, params = f"dsl.limit(%s, {sql})", [self.limit, *params]
@@ -244,7 +273,7 @@ class SearchQuerySetMixin:
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
             raise ZomboDBError(f"limit must be a positive integer, not {limit!r}", "pass limit=10 for example")
         if validate:
-            validate_query(self.model, validated_body)
+            validate_query(self.model, validated_body, self.db)
         qs = self.filter(ZdbMatch(self._table(), ZdbQuery(kind, value, limit)))
         return qs.order_by_score(score_attr) if sort else qs
 
@@ -301,20 +330,29 @@ class SearchQuerySet(SearchQuerySetMixin, models.QuerySet):
     pass
 
 
-def index_name(model) -> str:
+def index_name(model, using: str = "default") -> str:
+    """The table's ZomboDB index: the one declared in Meta.indexes, else the one built on it."""
     for index in model._meta.indexes:
         if isinstance(index, ZomboDBIndex):
             return index.name
-    return f"{model._meta.db_table}_zombodb"
+    with connections[using].cursor() as cur:
+        cur.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = %s::regclass AND a.amname = 'zombodb'",
+            [model._meta.db_table],
+        )
+        found = cur.fetchone()
+    if not found:
+        raise ZomboDBError(f"{model._meta.db_table} has no ZomboDB index", 'run search.install("zombodb") first')
+    return found[0]
 
 
-def validate_query(model, body: dict) -> None:
+def validate_query(model, body: dict, using: str = "default") -> None:
     """Elasticsearch's _validate/query through zdb.request(); one line when invalid."""
-    require()
-    with connection.cursor() as cur:
+    with connections[using].cursor() as cur:
         cur.execute(
             "SELECT zdb.request(%s::regclass, '_validate/query?explain', 'POST', %s)",
-            [index_name(model), json.dumps({"query": body})],
+            [index_name(model, using), json.dumps({"query": body})],
         )
         answer = json.loads(cur.fetchone()[0])
     if not answer.get("valid"):
@@ -326,46 +364,100 @@ def validate_query(model, body: dict) -> None:
 
 
 def unavailable_reason() -> str:
-    with connection.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", [EXTENSION])
-        if cur.fetchone():
-            return ""
-    return (
-        "the connected PostgreSQL has no zombodb extension "
-        "(`docker compose --profile zombodb up -d`, then WORKSHOP_DATABASE_URL to it)"
-    )
+    """ "" when the backend can run here (a database with the extension, or the ZomboDB server
+    running, where install() loads this database), else why not and what to run."""
+    from workshop.search import zombodb_db
+
+    if zombodb_db.alias() or zombodb_db.database_url():
+        return ""
+    return f"no database with the zombodb extension here: {zombodb_db.FIX_UP}"
 
 
-def require() -> None:
-    why = unavailable_reason()
-    if why:
-        raise ZomboDBError("ZomboDB is not available here", why)
+def require() -> str:
+    """The database alias to search; raises when there is none."""
+    from workshop.search import zombodb_db
+
+    alias = zombodb_db.alias()
+    if alias is None:
+        if zombodb_db.database_url():
+            raise ZomboDBError("ZomboDB runs, but this database is not on it yet", 'run search.install("zombodb")')
+        raise ZomboDBError("ZomboDB is not available here", unavailable_reason())
+    return alias
 
 
 def install() -> str:
-    """The extension and one ZomboDB index per searchable table (idempotent)."""
+    """The extension and one ZomboDB index per searchable table, text fields analyzed
+    (idempotent). On the ZomboDB server, this database is created and loaded first (the
+    same dataset as the default database's, by the same loader)."""
+    from workshop.search import zombodb_db
     from workshop.search.documents import KINDS
 
-    require()
-    with connection.schema_editor() as editor:
-        with connection.cursor() as cur:
-            cur.execute("CREATE EXTENSION IF NOT EXISTS zombodb")
+    if zombodb_db.alias() is None and zombodb_db.database_url():
+        from workshop.shop.data import load
+
+        current = load.current()
+        zombodb_db.prepare(current.size if current else None)
+    alias = require()
+    url = _default_url()
+    created = []
+    with connections[alias].cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS zombodb")
+    with connections[alias].schema_editor() as editor:
         for kind in KINDS.values():
-            model = kind.model()
-            index = ZomboDBIndex(fields=["id"], name=f"search_{kind.name}_zdb")
-            with connection.cursor() as cur:
+            index = ZomboDBIndex(
+                fields=["id"], name=f"search_{kind.name}_zdb", url=url, field_mapping=FIELD_MAPPINGS[kind.name]
+            )
+            with connections[alias].cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_class WHERE relname = %s", [index.name])
                 if not cur.fetchone():
-                    editor.add_index(model, index)
-    return "zombodb: extension and indexes in place"
+                    editor.add_index(kind.model(), index)
+                    created.append(index.name)
+    return f"zombodb: extension in place, {'indexes created: ' + ', '.join(created) if created else 'indexes in place'}"
 
 
-def search(qs, query, kind):
-    """The parsed query as an Elasticsearch bool query (the same builder as the ES backends,
-    over the table's own columns), through `==>`, scored and sorted."""
-    from workshop.search import es as es_side
+def search(qs, query, kind, fuzzy: bool = False, flat: bool = False):
+    """The parsed query through `==>` on the database that has ZomboDB, scored and sorted.
 
-    columns = type(kind)(**{**kind.__dict__, "text_fields": FIELDS[kind.name]})
-    body = es_side.build_query(columns, query)
-    zqs = SearchQuerySet(model=qs.model, query=qs.query.clone(), using=qs._db)
-    return zqs.dict_search(body, limit=1000).order_by_score("score")
+    No window: ORM filters chained afterwards reach every matching row of the table. With
+    `fuzzy`, typos are tolerated only when the words as typed find nothing (as for the ES
+    backends): Elasticsearch's fuzziness=AUTO, run by the node ZomboDB talks to."""
+    from workshop.search.api import SearchState
+
+    qs = qs.using(require())
+    found = matching(qs, query, kind, flat=flat)
+    if fuzzy and not found.exists():
+        found = matching(qs, query, kind, fuzzy=True, flat=flat)
+    else:
+        fuzzy = False
+    found._search_state = SearchState("zombodb", query, kind, fuzzy=fuzzy)
+    return found
+
+
+def matching(qs, query, kind, fuzzy: bool = False, flat: bool = False):
+    """The ES backends' bool query (the same builder, the same boosts) over the table's own
+    columns, as `table ==> '<json>'::zdbquery` on qs's database, with zdb.score() as score."""
+    from dataclasses import replace
+
+    from workshop.search.es import build_query
+
+    columns = replace(kind, text_fields={f: b for f, b in kind.text_fields.items() if f in ROW_FIELDS[kind.name]})
+    table = qs.model._meta.db_table
+    body = json.dumps(build_query(columns, query, fuzzy, flat))
+    return (
+        qs.filter(ZdbMatch(table, ZdbQuery("json", body)))
+        .annotate(score=ZdbRowFunction("score", table, output_field=models.FloatField()))
+        .order_by("-score", "pk")
+    )
+
+
+def highlights(qs, kind):
+    """The queryset with zdb.highlight() of each headline field (the `==>` query's matches)."""
+    from django.contrib.postgres.fields import ArrayField
+
+    table = qs.model._meta.db_table
+    return qs.annotate(
+        **{
+            f"zdb_highlight_{f}": ZdbRowFunction("highlight", table, f, output_field=ArrayField(models.TextField()))
+            for f in kind.headline_fields
+        }
+    )

