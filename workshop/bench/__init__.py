@@ -73,12 +73,12 @@ def services_present(name: str, produced: set[str]) -> list[str]:
     return sorted(service for service, group in OPTIONAL.get(name, {}).items() if group & produced)
 
 
-def run_child(what: str, script: str, db_name: str, args: tuple = ()) -> dict:
+def run_child(what: str, script: str, db_name: str, args: tuple = (), env: dict[str, str] | None = None) -> dict:
     """Run a benchmark body in a fresh Python on database `db_name` (its own dataset, never
     the notebooks'); its progress goes to stderr, its last stdout line is the JSON returned."""
     from workshop import config
 
-    env = {**os.environ, config.ENV_DB_NAME: db_name}
+    env = {**os.environ, config.ENV_DB_NAME: db_name, **(env or {})}
     env.pop(config.ENV_SIZE, None)  # the body picks its dataset size itself
     print(f"{what} (database {db_name})", file=sys.stderr, flush=True)
     done = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env, stdout=subprocess.PIPE, text=True)

@@ -198,8 +198,7 @@ def ranking_quality(backend: str) -> dict:
 
     weighted = relevance.score(backend)
     found = {"ndcg_at_10": weighted.ndcg, "judged_queries": len(weighted.per_query)}
-    if backend != "zombodb":  # it ranks with its own boosts only
-        found["ndcg_at_10_flat"] = relevance.score(backend, ranking="flat").ndcg
+    found["ndcg_at_10_flat"] = relevance.score(backend, ranking="flat").ndcg
     log(
         f"{backend}: nDCG@10 {weighted.ndcg:.3f} weighted, {found.get('ndcg_at_10_flat', float('nan')):.3f} flat, "
         f"over {len(weighted.per_query)} judged queries ({len(weighted.unjudged)} with nothing to find here)"
@@ -245,14 +244,12 @@ def lag_under_load(backends: list[str], probes: int, writes_per_second: float = 
 
 
 def run(total: int = 100_000, probes: int = 30, operations: int = 120) -> dict:
-    from workshop.search import api, experiment
+    from workshop.search import experiment
 
     docs = ensure_documents(total)
     log(f"{docs:,} documents (products and reviews, generated products included)")
     results = index_rates(docs)
-    backends = ["signals", "outbox", "postgres"]
-    if not api.backends()["zombodb"]:
-        backends.append("zombodb")
+    backends = ["signals", "outbox", "postgres"]  # zombodb: measured on its own server (zombodb_bench.py)
     for backend in backends:
         p50, p95 = query_latency(backend)
         results.setdefault(backend, {}).update(query_p50_ms=p50, query_p95_ms=p95)
