@@ -40,7 +40,16 @@ def test_postgres_15_with_zombodb_built_from_the_source_release():
     assert "github.com/zombodb/zombodb/archive/refs/tags/v${ZOMBODB_VERSION}.tar.gz" in DOCKERFILE
     assert build["args"]["ZOMBODB_VERSION"] == "3000.2.8" and build["args"]["PGRX_VERSION"] == "0.13.1"
     assert "cargo install cargo-pgrx --version ${PGRX_VERSION} --locked" in DOCKERFILE
-    assert "cargo pgrx install --release" in DOCKERFILE
+    # workshop zombodb build's recipe: a one-commit git repository, `cargo pgrx package`, the same features
+    from workshop.services import zombodb_build
+
+    assert build["args"]["ZOMBODB_VERSION"] == zombodb_build.ZOMBODB_VERSION
+    assert build["args"]["PGRX_VERSION"] == zombodb_build.PGRX_VERSION
+    assert build["args"]["PG_MAJOR"] == str(zombodb_build.PG_MAJOR)
+    assert "git init -q && git add -A" in DOCKERFILE and "commit -q" in DOCKERFILE
+    package = re.search(r"RUN cargo pgrx package ([^\n]*\\\n[^\n]*)", DOCKERFILE).group(1)
+    flags = package.replace("${PG_MAJOR}", str(zombodb_build.PG_MAJOR)).split()
+    assert " ".join(zombodb_build.FEATURES) in " ".join(flags)
     # the final image carries the extension's files, not the toolchain
     final = DOCKERFILE[DOCKERFILE.rindex("\nFROM ") :]
     assert "cargo" not in final.replace("COPY --from=build", "") and "zombodb*.so" in final
@@ -54,7 +63,7 @@ def test_elasticsearch_7_17_for_zombodb_and_reachable_under_the_url_the_index_us
     image = SERVICES["elasticsearch7"]["image"]
     assert re.fullmatch(r"docker\.elastic\.co/elasticsearch/elasticsearch:7\.17\.\d+", image)
     # ZomboDB (inside the zombodb container) reaches Elasticsearch by its service name
-    assert zombodb.DEFAULT_URL == "http://elasticsearch7:9200/"
+    assert zombodb.DOCKER_ES_URL == "http://elasticsearch7:9200/"
     assert SERVICES["zombodb"]["depends_on"]["elasticsearch7"]["condition"] == "service_healthy"
 
 
