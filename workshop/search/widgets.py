@@ -60,8 +60,8 @@ def window_note(total: int | None, fetched: int) -> str:
     )
 
 
-def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
-    """The search box. Backends that cannot run here are listed with the reason."""
+def search_box(query: str = "lamp", limit: int = 8, backend: str = "postgres") -> widgets.VBox:
+    """The search box, on `backend` first. Backends that cannot run here are listed with the reason."""
     from workshop.search import api
     from workshop.search.query import QueryError
 
@@ -73,7 +73,9 @@ def search_box(query: str = "lamp", limit: int = 8) -> widgets.VBox:
         continuous_update=False,  # on Enter
         layout=widgets.Layout(width="420px"),
     )
-    backend = widgets.Dropdown(options=usable, value="postgres", description="Backend")
+    backend = widgets.Dropdown(
+        options=usable, value=backend if backend in usable else "postgres", description="Backend"
+    )
     kind = widgets.Dropdown(options=[("products", "product"), ("reviews", "review")], description="Kind")
     fuzzy = widgets.Checkbox(value=True, description="Typo tolerance")
     category = widgets.Dropdown(options=[ALL], value=ALL, description="Category")
