@@ -3,11 +3,13 @@
     from workshop.anonymize import build, shop_rules
     report = build()                 # the shop's rules, into schema "anon"
     build(rules, target="anon2")     # your own {"app.Model": {"field": Strategy}}
+    build(subset={"shop.Customer": Q(state="CA")}, target="partner")  # those customers and their rows
 
 Modules: strategies (what replaces a value), rules (validation against the schema),
 shop_rules (the shop's rules), engine (the set-based copy), pools (Faker pools),
 sqlhash (HMAC-SHA256 and keyed permutations in plain SQL), keys (the secret key),
-measure (k-anonymity, linkage attack, leak scan), dump (share the copy), widgets,
+measure (k-anonymity, linkage attack, leak scan), dump (share the copy), subset (a part of
+the copy that follows foreign keys), widgets,
 scheduler (the build's jobs on a few connections), timeline (plot them), target (declared
 quasi-identifiers and a privacy target reached by a lattice search with suppression),
 alias (the copy as a Django database alias), attacks (voter roll, Netflix), dp (OpenDP),

@@ -37,6 +37,7 @@ from workshop.anonymize import catalog as catalog_mod
 from workshop.anonymize import collisions, db, keys, pools, scheduler, session_keys
 from workshop.anonymize import renumber as renumber_mod
 from workshop.anonymize import rules as rules_mod
+from workshop.anonymize import subset as subset_mod
 from workshop.anonymize.ownership import MARKER, drop_marked, marked, refuse_others_objects
 from workshop.anonymize.strategies import Fake, Pseudonymize
 from workshop.errors import WorkshopError
@@ -108,6 +109,7 @@ def build(
     only: list[str] | None = None,
     chunk_rows: int = 250_000,
     renumber: bool = False,
+    subset: dict | None = None,
 ) -> Report:
     """Write the anonymized copy of schema `source` into schema `target`; returns a Report.
 
@@ -116,6 +118,8 @@ def build(
     key: the master key (default keys.load_key()).
     renumber: give every integer primary key a keyed new number, the same in every foreign
     key onto it (renumber.py: what it protects and what it costs). Off by default.
+    subset: {"app.Model": Q(...)}: only the rows each Q selects, and the rows of other tables
+    whose foreign keys all point inside the subset (subset.py). Default: every row.
     """
     from workshop.anonymize.shop_rules import shop_rules
 
@@ -139,6 +143,7 @@ def build(
         if only is not None:
             keep = {rules_mod.get_model(label)._meta.db_table for label in only}
             tables = {n: t for n, t in tables.items() if n in keep}
+        roots = subset_mod.validate(subset, tables, source) if subset is not None else {}
         build_schema = target + BUILD_SUFFIX
         locked = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, target]).fetchone()[0]
         if not locked:
@@ -147,7 +152,7 @@ def build(
             check_target(conn, target, source)  # under the lock: nothing else renames these meanwhile
             phases["validate"] = time.perf_counter() - started
             runner = _Runner(
-                conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows, renumber
+                conn, source, build_schema, tables, resolved, hmac_key, workers, progress, chunk_rows, renumber, roots
             )
             counts = runner.run(phases)
             mark = time.perf_counter()
@@ -307,8 +312,21 @@ class _Runner:
     of a table are added and validated once it and every table it references are attached.
     """
 
-    def __init__(self, conn, source, schema, tables, resolved, hmac_key, workers, progress, chunk_rows, renumber=False):
-        self.conn, self.source, self.schema, self.renumber = conn, source, schema, renumber
+    def __init__(
+        self,
+        conn,
+        source,
+        schema,
+        tables,
+        resolved,
+        hmac_key,
+        workers,
+        progress,
+        chunk_rows,
+        renumber=False,
+        roots=None,
+    ):
+        self.conn, self.source, self.schema, self.renumber, self.roots = conn, source, schema, renumber, roots or {}
         self.tables, self.resolved, self.hmac_key = tables, resolved, hmac_key
         self.workers, self.progress, self.chunk_rows = max(1, workers), progress, chunk_rows
         self.jobs: list = []  # the timeline: (worker, kind, table, start, end), perf_counter times
@@ -343,6 +361,8 @@ class _Runner:
             )
             for t in self.tables.values()
         }
+        plan = subset_mod.Plan(self.roots, self.fkeys, self.source)
+        self.kept = {name: plan.where(name, q) for name, (q, _) in self.queries.items()}  # None: every row
         secrets = {name: value for q, _ in self.queries.values() for name, value in q.secrets.items()}
         connections: list = []
         coordinator = None
@@ -556,6 +576,7 @@ class _Runner:
         )
         lo, hi = self.ranges[t.name]
         params = q.params
+        kept = self.kept[t.name]
         # Tables with rules are CPU-bound: id ranges on every connection. The others are
         # copied by one statement after a TRUNCATE in the same transaction, which on a
         # server with wal_level=minimal (the embedded one) skips writing the rows to the WAL.
@@ -566,15 +587,18 @@ class _Runner:
                 + q.select(
                     t.columns,
                     expressions,
-                    sql.SQL("{} BETWEEN {} AND {}").format(
-                        sql.Identifier("s", t.pk), sql.Literal(start), sql.Literal(start + step - 1)
+                    sql.SQL("{} BETWEEN {} AND {}{}").format(
+                        sql.Identifier("s", t.pk),
+                        sql.Literal(start),
+                        sql.Literal(start + step - 1),
+                        sql.SQL(" AND ({})").format(kept) if kept is not None else sql.SQL(""),
                     ),
                 )
                 for start in range(lo, hi + 1, step)
             ]
             truncate = False
         else:
-            statements, truncate = [insert + q.select(t.columns, expressions)], True
+            statements, truncate = [insert + q.select(t.columns, expressions, kept)], True
 
         def copy(statement):
             def run(conn):
