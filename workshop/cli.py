@@ -128,7 +128,7 @@ def cmd_es(args: argparse.Namespace) -> int:
     from workshop.services import elasticsearch, es_node
 
     if args.action == "up":
-        print(f"Elasticsearch ready: {es_node.start()}")
+        print(f"Elasticsearch ready: {es_node.start(timeout=args.timeout)}")
     elif args.action == "down":
         print("Elasticsearch node stopped." if es_node.stop() else "No local Elasticsearch node was running.")
     elif args.action == "install":
@@ -205,6 +205,16 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number of seconds from 1 to 3600")
+    return value
+
+
 def _seed(text: str) -> int:
     from workshop.shop.data.load import MAX_SEED
 
@@ -252,6 +262,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("es", help="a local Elasticsearch node: install, up, down, status")
     p.add_argument("action", choices=["install", "up", "down", "status"])
+    p.add_argument("--timeout", type=_seconds, default=120, help="up: seconds to wait for the node (default 120)")
     p.set_defaults(func=cmd_es)
 
     p = sub.add_parser("lab", help="set up, then start JupyterLab on notebooks/")
