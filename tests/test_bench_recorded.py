@@ -62,7 +62,7 @@ def test_optional_names_come_whole_or_not_at_all():
         bench.OPTIONAL.pop("test-optional")
 
 
-CHAPTERS = {"01": "review", "03": "flags"}
+CHAPTERS = {"01": "review", "03": "flags", "04": "queries", "05": "search"}
 
 
 def how_fast_calls(notebook) -> list[tuple[str, bool, dict]]:
