@@ -123,3 +123,12 @@ def test_the_room_time_model_counts_prose_code_runs_exercises_and_widgets(tmp_pa
     assert later.later and later.minutes == pytest.approx(2.0, abs=0.05)
     assert any("First" in p for p in chapter.problems())
     assert chapter.main_path < 35 and not any("main path" in p for p in chapter.problems())
+
+
+def test_lessons_time_markdown_lists_every_chapters_main_path(capsys):
+    from workshop import cli
+
+    assert cli.main(["lessons", "time", "--markdown"]) == 0
+    table = capsys.readouterr().out
+    for key in ("00", "01", "02", "03", "04", "05"):
+        assert f"| **{key}** | **main path**" in table

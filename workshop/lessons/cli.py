@@ -43,6 +43,9 @@ def cmd_lessons(args: argparse.Namespace) -> int:
     chapters = roomtime.chapters()
     if args.chapter:
         chapters = [c for c in chapters if c.key == args.chapter.zfill(2)]
+    if args.markdown:
+        print(roomtime.markdown(chapters))
+        return 0
     for chapter in chapters:
         print(roomtime.table(chapter), end="\n\n")
     problems = [p for c in chapters for p in c.problems()]
@@ -77,4 +80,5 @@ def register(sub) -> None:
     p = sub.add_parser("lessons", help="room time: each chapter's sections by the room-time model")
     p.add_argument("action", choices=["time"])
     p.add_argument("chapter", nargs="?", metavar="CHAPTER", help="00..05 (all without)")
+    p.add_argument("--markdown", action="store_true", help="the main paths as one Markdown table")
     p.set_defaults(func=cmd_lessons)

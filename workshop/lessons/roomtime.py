@@ -164,3 +164,18 @@ def table(chapter: Chapter) -> str:
             f"{p['run']:>5.1f} {p['exercises']:>6.0f}{mark}"
         )
     return "\n".join(lines)
+
+
+def markdown(chapters_: list[Chapter]) -> str:
+    """The main paths as one Markdown table (chapter, section, stated, model), for the README
+    and the instructor guide."""
+    lines = ["| chapter | section | stated (min) | model (min) |", "|---|---|---:|---:|"]
+    for chapter in chapters_:
+        for s in chapter.sections:
+            if s.later or not s.minutes:
+                continue
+            lines.append(
+                f"| {chapter.key} | {s.title} | {s.stated if s.stated is not None else ''} | {s.minutes:.1f} |"
+            )
+        lines.append(f"| **{chapter.key}** | **main path** (limit {chapter.limit}) | | **{chapter.main_path:.1f}** |")
+    return "\n".join(lines)
