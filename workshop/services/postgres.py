@@ -290,8 +290,11 @@ class EmbeddedPostgres:
             return
         _end_orphaned_backends(self.pgdata)
         if info is None or psutil.pid_exists(info.pid):
-            with contextlib.suppress(FileNotFoundError):
-                pid_file.unlink()
+            # a pid that lingers (a zombie of the killed postmaster, or reused): PostgreSQL would
+            # take its postmaster.pid and socket lock for a live server's and refuse to start
+            for stale in [pid_file, *self.pgdata.glob(".s.PGSQL.*.lock")]:
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
 
     @contextlib.contextmanager
     def _start_lock(self):
