@@ -54,10 +54,16 @@ def database() -> Database:
                 f"use the attendee URL the instructor gave you; the instructor uses {config.ENV_CLASSROOM_ADMIN_URL}",
             )
         name = names.database_for(role)
-        if not roles.database_exists(conn, name):
-            _create(conn, name, role)
-        elif not roles.sealed(conn, name):  # a clone interrupted before it opened
-            _seal(conn, name, role)
+        # two kernels of one attendee starting at once: one clones and seals, the other waits
+        # (sealing concurrently can fail with "tuple concurrently updated" on the catalog row)
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"workshop classroom {name}"])
+        try:
+            if not roles.database_exists(conn, name):
+                _create(conn, name, role)
+            elif not roles.sealed(conn, name):  # a clone interrupted before it opened
+                _seal(conn, name, role)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"workshop classroom {name}"])
     _own, _own_name = Database(database_url(url, name), "classroom"), name
     return _own
 
