@@ -13,6 +13,7 @@ the machine. The PAM/Unix-user mode is the same config with WORKSHOP_HUB_AUTH=pa
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import secrets
@@ -132,6 +133,14 @@ async def _run_cells(base: str, token: str, kernel_id: str, cells: list[str]) ->
     return errors, "".join(stdout)
 
 
+def _run_async(coroutine):
+    """Run a coroutine to its end in a thread of its own: in the full suite the browser tests'
+    Playwright (sync API, session-scoped) keeps an event loop running in the main thread, where
+    asyncio.run() refuses to start another."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _run_notebook(hub: str, token: str, user: str) -> list[str]:
     import nbformat
 
@@ -143,7 +152,7 @@ def _run_notebook(hub: str, token: str, user: str) -> list[str]:
     notebook = nbformat.read(REPO / "notebooks" / NOTEBOOK, as_version=4)
     cells = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     assert len(cells) >= 3
-    return asyncio.run(_run_cells(base, token, session["kernel"]["id"], cells))[0]
+    return _run_async(_run_cells(base, token, session["kernel"]["id"], cells))[0]
 
 
 def _kernel_variables(hub: str, token: str, user: str) -> dict:
@@ -156,7 +165,7 @@ def _kernel_variables(hub: str, token: str, user: str) -> dict:
         "print('RESULT', json.dumps({'db': connection.settings_dict['NAME'], "
         "'classroom': os.environ.get('WORKSHOP_CLASSROOM'), 'user': os.environ.get('JUPYTERHUB_USER')}))"
     )
-    errors, stdout = asyncio.run(_run_cells(base, token, kernels[0]["id"], [code]))
+    errors, stdout = _run_async(_run_cells(base, token, kernels[0]["id"], [code]))
     assert errors == [], errors
     return json.loads(stdout.split("RESULT ", 1)[1])
 

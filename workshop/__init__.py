@@ -13,13 +13,29 @@ from __future__ import annotations
 
 import time
 
-from workshop.errors import WorkshopError
-from workshop.status import Status
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: see __getattr__
+if TYPE_CHECKING:
+    from workshop.errors import WorkshopError
+    from workshop.status import Status
 
 __all__ = ["setup", "reset", "status", "WorkshopError", "Status"]
 __version__ = "0.1.0"
 
 _last_status: Status | None = None
+
+
+def __getattr__(name: str):
+    # The package itself imports nothing: the `workshop` command starts by importing it, and a
+    # Ctrl-C before the command's own handler is in place would print a traceback.
+    if name == "WorkshopError":
+        from workshop.errors import WorkshopError
+
+        return WorkshopError
+    if name == "Status":
+        from workshop.status import Status
+
+        return Status
+    raise AttributeError(f"module 'workshop' has no attribute {name!r}")
 
 
 def setup(size: str | None = None, *, seed: int | None = None, progress: bool = True) -> Status:
@@ -29,7 +45,7 @@ def setup(size: str | None = None, *, seed: int | None = None, progress: bool = 
     already loaded and no size is asked for, it is kept as it is. Returns a Status, which a
     notebook shows as a small table.
     """
-    from workshop.errors import explain
+    from workshop.errors import WorkshopError, explain
 
     try:
         return _setup(size, seed, progress)
@@ -45,8 +61,10 @@ def setup(size: str | None = None, *, seed: int | None = None, progress: bool = 
 def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
     global _last_status
     from workshop import config, django_setup
+    from workshop.errors import WorkshopError
     from workshop.services import elasticsearch, postgres
     from workshop.shop.data import generate, get_size, load
+    from workshop.status import Status
 
     started = time.perf_counter()
     wanted = size or config.default_size()

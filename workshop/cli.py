@@ -3,14 +3,30 @@ subcommands (workshop/<theme>/cli.py)."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
+import signal
 import sys
-from pathlib import Path
 
-from workshop import config
-from workshop.errors import WorkshopError
+
+def _interrupted_while_starting(signum, frame) -> None:
+    # Ctrl-C while the command is still importing: nothing has been touched yet, so say so in
+    # one line instead of a traceback; main() puts Python's own handler back first thing.
+    sys.stderr.write("workshop: interrupted while starting; nothing was changed.\n")
+    os._exit(130)
+
+
+# Only as the command (`workshop ...`, `python -m workshop.cli`), never when a kernel or a test
+# imports this module; and not when Ctrl-C was ignored by whoever started us.
+_as_command = __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "workshop"
+if _as_command and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import argparse  # noqa: E402  (after the handler: imports are where an early Ctrl-C lands)
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from workshop import config  # noqa: E402
+from workshop.errors import WorkshopError  # noqa: E402
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -294,6 +310,8 @@ def _theme_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C is KeyboardInterrupt again
     from workshop.errors import debug_enabled
 
     try:  # building the parser imports numpy: a Ctrl-C there is an interruption like any other

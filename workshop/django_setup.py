@@ -43,6 +43,36 @@ def configure(database_url: str) -> None:
                 "restart the kernel (Kernel > Restart) and run setup() again",
             )
         django.setup()
+    watch_kernel_connections()
+
+
+def watch_kernel_connections() -> None:
+    """In a notebook kernel, check Django's connections before each cell.
+
+    Django drops a broken connection at the start and end of each request; a kernel has no
+    requests, so after a cut session (a server restart, pg_terminate_backend) every later
+    cell would fail with "the connection is closed". Idempotent; nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and _reopen_broken_connections not in shell.events.callbacks["pre_run_cell"]:
+        shell.events.register("pre_run_cell", _reopen_broken_connections)
+
+
+def _reopen_broken_connections(info=None) -> None:
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        # Only after an error, and never inside a transaction the learner opened: its
+        # atomic block must fail as a whole rather than continue on a new session.
+        if connection.connection is None or connection.in_atomic_block or not connection.errors_occurred:
+            continue
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()  # the next query opens a fresh session
 
 
 def require_setup() -> None:

@@ -56,11 +56,15 @@ def test_data_load_interrupted_or_killed_at_random_points(shop, tally, sig):
         next_ok = again.returncode == 0 and shop.dataset() == PREVIOUS
         # SIGINT: one line that says nothing was left half-written (or, when it lands before
         # Python has installed its handler, a silent exit by the signal); SIGKILL: nothing
-        # half-said, and the next load says nothing about leftovers
+        # half-said, and the next load says nothing about leftovers. After its one line the
+        # command may still end by the signal itself: for some interruption points during its
+        # imports CPython, after its normal shutdown, restores SIG_DFL and kills itself with
+        # SIGINT although main() caught the KeyboardInterrupt (seen with strace); a shell
+        # shows 130 either way.
         if sig == signal.SIGINT:
             message_ok = (
                 shot.code == 0
-                or (shot.code == 130 and one_line(shot.err))
+                or (shot.code in (130, -signal.SIGINT) and one_line(shot.err))
                 or (shot.code == -signal.SIGINT and not shot.err)
             )
         else:
@@ -330,14 +334,6 @@ for cell in cells:
 """
 
 
-NOTEBOOK_DEFECT = (
-    "workshop core: Django reopens a broken connection only at request boundaries, and a kernel "
-    "has none: after the cut every later cell fails with 'the connection is closed' until the kernel "
-    "restarts or setup() runs again (a pre_run_cell hook closing unusable connections would fix it)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=NOTEBOOK_DEFECT)
 def test_a_notebook_sessions_query_cut(shop, tally):
     """A notebook kernel's session is cut while a cell's query runs: that cell fails naming
     the cause, and the next cell's query works without restarting the kernel."""
@@ -371,7 +367,6 @@ def test_a_notebook_sessions_query_cut(shop, tally):
     failed = cells[3] if len(cells) > 3 else None
     tally.record(
         "notebook session cut mid-query",
-        reported=NOTEBOOK_DEFECT,
         landed=bool(cut),
         why_not="the query was not seen running",
         must_land=True,
