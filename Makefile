@@ -66,8 +66,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/workshop anonymize check
 
+# PYTEST_ARGS: a selection, e.g. PYTEST_ARGS='-m "not zombodb"' (.ci/run runs those last, once built)
 test: $(TEST_STAMP) lint services
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not notebooks and not browser and not faults"

@@ -34,16 +34,31 @@ def _requires(path: Path) -> list[str]:
     return nbformat.read(path, as_version=4).metadata.get("workshop", {}).get("requires", [])
 
 
+def _live_when_up(path: Path) -> dict[str, str]:
+    """Sections that run live where an optional service is up, else show a recorded run:
+    {service: the kernel variable that is true when that section ran live}."""
+    return nbformat.read(path, as_version=4).metadata.get("workshop", {}).get("live_when_up", {})
+
+
 NEEDS_ELASTICSEARCH = [p for p in NOTEBOOKS if "elasticsearch" in _requires(p)]
+# Marked with the optional services they run live in CI, so .ci/run can run them once those are up.
+ROOM_RUNS = [
+    pytest.param(p, id=p.stem, marks=[getattr(pytest.mark, service) for service in _live_when_up(p)]) for p in NOTEBOOKS
+]
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", ROOM_RUNS)
 def test_notebook_runs_twice_in_one_kernel(path):
     # a database of its own: setup() keeps the dataset a database already holds, and the
     # Elasticsearch-less runs below use the tiny one
     room_db = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks") + "_room"
-    seconds = _run_twice(path, {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db}, check_exercises=True)
+    seconds = _run_twice(
+        path,
+        {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db},
+        check_exercises=True,
+        live_in_ci=_live_when_up(path) if os.environ.get("CI") else {},
+    )
     _record_seconds(path, seconds)
     # The room-time model with these run times: no section over its stated minutes, the main path
     # within its limit (35 min, the setup check 10).
@@ -67,8 +82,12 @@ SECONDS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "cell_
 EXERCISES_IMPORT = re.compile(r"from (workshop\.\w+\.exercises) import")
 
 
-def _run_twice(path: Path, extra_env: dict[str, str], check_exercises: bool = False) -> dict[str, float]:
-    """Run the notebook twice in one kernel; returns the first run's seconds per cell id."""
+def _run_twice(
+    path: Path, extra_env: dict[str, str], check_exercises: bool = False, live_in_ci: dict[str, str] | None = None
+) -> dict[str, float]:
+    """Run the notebook twice in one kernel; returns the first run's seconds per cell id.
+    live_in_ci: {service: kernel variable} that must be true after the first run (CI provides
+    those services, so their sections must have run live, not from a recorded run)."""
     nb = nbformat.read(path, as_version=4)
     # WORKSHOP_NOTEBOOK_DB: a database of one's own when several test runs share one server.
     db_name = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks")
@@ -93,6 +112,9 @@ def _run_twice(path: Path, extra_env: dict[str, str], check_exercises: bool = Fa
                     seconds[cell.get("id", str(index))] = _cell_seconds(cell)
             if run == 1 and check_exercises:
                 _check_solutions_in_kernel(client, nb)
+            if run == 1 and live_in_ci:
+                ran = _kernel_values(client, nb, list(live_in_ci.values()))
+                assert all(ran), f"CI provides {list(live_in_ci)}, yet these sections ran from a recording: {ran}"
     return seconds
 
 
@@ -110,6 +132,19 @@ def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
     """For `workshop lessons time`: the run times of the last notebook test."""
     SECONDS_DIR.mkdir(parents=True, exist_ok=True)
     (SECONDS_DIR / f"{path.stem}.json").write_text(json.dumps(seconds, indent=1))
+
+
+def _kernel_values(client: NotebookClient, nb, names: list[str]) -> dict[str, object]:
+    """The values of these variables in the notebook's kernel, through a probe cell."""
+    probe = nbformat.v4.new_code_cell(
+        f"import json as _json; print(_json.dumps({{n: bool(globals().get(n)) for n in {names!r}}}))"
+    )
+    nb.cells.append(probe)  # nbclient writes outputs back by index: the probe is a cell for a moment
+    try:
+        client.execute_cell(probe, len(nb.cells) - 1)
+    finally:
+        nb.cells.pop()
+    return json.loads("".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream"))
 
 
 def _check_solutions_in_kernel(client: NotebookClient, nb) -> None:

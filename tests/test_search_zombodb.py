@@ -21,7 +21,7 @@ from workshop.search import zombodb
 from workshop.search.zombodb import SearchQuerySet, ZomboDBExtension, ZomboDBIndex
 from workshop.shop.models import Product
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.zombodb]
 
 
 def products() -> SearchQuerySet:

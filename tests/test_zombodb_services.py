@@ -16,6 +16,8 @@ import pytest
 from workshop.errors import WorkshopError
 from workshop.services import opensearch, zombodb_build, zombodb_server
 
+pytestmark = pytest.mark.zombodb
+
 needs_pg15 = pytest.mark.skipif(
     not Path(f"/usr/lib/postgresql/{zombodb_build.PG_MAJOR}/bin/pg_config").is_file() and not os.environ.get("CI"),
     reason="PostgreSQL 15 is not installed here (`apt-get install postgresql-15`)",
