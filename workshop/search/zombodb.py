@@ -46,13 +46,35 @@ EXTENSION = "zombodb"
 # name (set WORKSHOP_ZOMBODB_ES_URL to it when WORKSHOP_DATABASE_URL points at that stack)
 DOCKER_ES_URL = "http://elasticsearch7:9200/"
 
-# the columns each table's ZomboDB index searches (it indexes the whole row, (table.*), so the
-# joined category name of the other backends' documents is not among them)
+# the columns each table's ZomboDB index searches (it indexes the whole row, (table.*))
 ROW_FIELDS = {"product": ("title", "brand", "description"), "review": ("title", "body")}
 # ZomboDB maps varchar to an unanalyzed keyword: "lamp" would not find "Brass desk lamp".
 # These varchar columns are mapped as analyzed text, as the text columns are by default.
 ANALYZED = {"type": "text", "analyzer": "zdb_standard", "copy_to": "zdb_all"}
 FIELD_MAPPINGS = {"product": {"title": ANALYZED, "brand": ANALYZED}, "review": {"title": ANALYZED}}
+
+# A product row holds its category's id, not its name (chapter 04: no redundant copy). The name is
+# searched through a cross-index join: shop_category has a ZomboDB index of its own, and each
+# searched term is `own columns OR category_id IN (the ids of the categories whose name matches)`,
+# those ids found by a `==>` scan of the category index in the same statement. A rename is then
+# written by the category's index in the renaming transaction and a move by the product's own
+# update: both searchable at once, gone after a rollback, no product re-indexed, no trigger (the
+# other backends copy the name into each document and rebuild them on a rename: triggers.py).
+# ZomboDB documents index links for this (CROSS-INDEX-JOINS.md: the product index's
+# options='category:(category_id=<public.shop_category.search_category_zdb>id)', then ZQL's
+# `category.name:...`). They work here, but without ZomboDB's commercial accelerator a link is
+# resolved as a terms aggregation plus several requests for the index's mapping, per term and per
+# statement: "yoga mat" on the workshop dataset went from 8 ms to 33 ms (medians of 30, 2 cores
+# under load), against 15 ms for the same join written with ZomboDB's query builders below, which
+# also keeps every value a parameter (a link needs the user's words inside a ZQL string). Not an index on a function that looks the
+# name up plus a trigger re-touching a renamed category's products: that lies to PostgreSQL that
+# the function is IMMUTABLE and rewrites every product row of the category per rename.
+CATEGORY_INDEX = "search_category_zdb"
+CATEGORY_MAPPINGS = {"name": ANALYZED}
+# kind -> its column holding the category's id. Reviews search their own columns only: their
+# category is two joins away (review, product, category), and the join would put every product id
+# of the matching categories into one terms query.
+CATEGORY_COLUMN = {"product": "category_id"}
 
 
 class ZomboDBError(WorkshopError):
@@ -402,15 +424,27 @@ def install() -> str:
     created = []
     with connections[alias].cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS zombodb")
-    with connections[alias].schema_editor() as editor:
-        for kind in KINDS.values():
-            index = ZomboDBIndex(
+    from workshop.shop.models import Category
+
+    # a handful of rows: one shard (each shard is one more search in every searched term's join)
+    indexes = [
+        (Category, ZomboDBIndex(fields=["id"], name=CATEGORY_INDEX, url=url, shards=1, field_mapping=CATEGORY_MAPPINGS))
+    ]
+    indexes += [
+        (
+            kind.model(),
+            ZomboDBIndex(
                 fields=["id"], name=f"search_{kind.name}_zdb", url=url, field_mapping=FIELD_MAPPINGS[kind.name]
-            )
+            ),
+        )
+        for kind in KINDS.values()
+    ]
+    with connections[alias].schema_editor() as editor:
+        for model, index in indexes:
             with connections[alias].cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_class WHERE relname = %s", [index.name])
                 if not cur.fetchone():
-                    editor.add_index(kind.model(), index)
+                    editor.add_index(model, index)
                     created.append(index.name)
     return f"zombodb: extension in place, {'indexes created: ' + ', '.join(created) if created else 'indexes in place'}"
 
@@ -434,20 +468,60 @@ def search(qs, query, kind, fuzzy: bool = False, flat: bool = False):
 
 
 def matching(qs, query, kind, fuzzy: bool = False, flat: bool = False):
-    """The ES backends' bool query (the same builder, the same boosts) over the table's own
-    columns, as `table ==> '<json>'::zdbquery` on qs's database, with zdb.score() as score."""
-    from dataclasses import replace
-
-    from workshop.search.es import build_query
-
-    columns = replace(kind, text_fields={f: b for f, b in kind.text_fields.items() if f in ROW_FIELDS[kind.name]})
+    """The ES backends' query (their term clauses, the same boosts; AND of OR-groups, minus the
+    excluded terms) over the table's own columns and its category's name, as
+    `table ==> <zdbquery>` on qs's database, with zdb.score() as score."""
     table = qs.model._meta.db_table
-    body = json.dumps(build_query(columns, query, fuzzy, flat))
     return (
-        qs.filter(ZdbMatch(table, ZdbQuery("json", body)))
+        qs.filter(ZdbMatch(table, ZdbTerms(kind, query, fuzzy, flat)))
         .annotate(score=ZdbRowFunction("score", table, output_field=models.FloatField()))
         .order_by("-score", "pk")
     )
+
+
+class ZdbTerms(models.Expression):
+    """A parsed query as a zdbquery built with ZomboDB's query builders: dsl.and() of the groups,
+    dsl.or() within a group, dsl.not() of the excluded terms. Each term is the ES backends' clause
+    over the row's columns or, for a kind with a category, the products of the categories whose
+    name matches it (CATEGORY_INDEX above says why), scored as the category field's boost. Every
+    value is a parameter."""
+
+    output_field = models.TextField()
+    # the ids the category index finds for the term, under this statement's snapshot
+    CATEGORY_IDS = "(SELECT coalesce(array_agg(c.id), '{}') FROM shop_category c WHERE c ==> %s::zdbquery)"
+
+    def __init__(self, kind, query, fuzzy: bool, flat: bool) -> None:
+        super().__init__()
+        self.kind, self.parsed, self.fuzzy, self.flat = kind, query, fuzzy, flat
+
+    def _term(self, words: tuple[str, ...], fuzzy: bool, params: list) -> str:
+        from dataclasses import replace
+
+        from workshop.search.es import term_clause
+
+        def clause(text_fields: dict[str, float]) -> str:
+            return json.dumps(term_clause(replace(self.kind, text_fields=text_fields), words, fuzzy, self.flat))
+
+        own = {f: b for f, b in self.kind.text_fields.items() if f in ROW_FIELDS[self.kind.name]}
+        params.append(clause(own))
+        column = CATEGORY_COLUMN.get(self.kind.name)
+        if column is None:
+            return "%s::zdbquery"
+        boost = self.kind.text_fields["category"]
+        params += [1.0 if self.flat else boost, column, clause({"name": boost})]
+        return f"dsl.or(%s::zdbquery, dsl.constant_score(%s::real, dsl.terms_array(%s, {self.CATEGORY_IDS})))"
+
+    def as_sql(self, compiler, connection):
+        params: list = []  # in the order of their placeholders
+        parts = []
+        for group in self.parsed.groups:
+            terms = [self._term(t.words, self.fuzzy, params) for t in group]
+            parts.append(terms[0] if len(terms) == 1 else f"dsl.or({', '.join(terms)})")
+        if self.parsed.excluded:
+            parts.append(f"dsl.not({', '.join(self._term(t.words, False, params) for t in self.parsed.excluded)})")
+        if not parts:
+            raise ZomboDBError("an empty query finds nothing to rank", "search for at least one word")
+        return f"dsl.and({', '.join(parts)})", params
 
 
 def highlights(qs, kind):
