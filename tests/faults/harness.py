@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -299,6 +300,14 @@ class Workshop:
             except psycopg.Error:
                 pass
         return found
+
+
+def said_interrupted(shot: Injection) -> bool:
+    """A command stopped by Ctrl-C said so in one line and ended with 130, or by the signal
+    itself: for some interruption points CPython, after its normal shutdown, restores SIG_DFL
+    and kills itself with SIGINT although the command caught the KeyboardInterrupt (seen with
+    strace); a shell shows 130 either way."""
+    return shot.code in (130, -signal.SIGINT) and one_line(shot.err)
 
 
 def one_line(stderr: str) -> bool:

@@ -13,7 +13,15 @@ import sys
 
 import psycopg
 import pytest
-from harness import SEED, Workshop, interrupt, one_line, private_parent, quiet_after_kill  # tests/faults/harness.py
+from harness import (  # tests/faults/harness.py
+    SEED,
+    Workshop,
+    interrupt,
+    one_line,
+    private_parent,
+    quiet_after_kill,
+    said_interrupted,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -56,17 +64,9 @@ def test_data_load_interrupted_or_killed_at_random_points(shop, tally, sig):
         next_ok = again.returncode == 0 and shop.dataset() == PREVIOUS
         # SIGINT: one line that says nothing was left half-written (or, when it lands before
         # Python has installed its handler, a silent exit by the signal); SIGKILL: nothing
-        # half-said, and the next load says nothing about leftovers. After its one line the
-        # command may still end by the signal itself: for some interruption points during its
-        # imports CPython, after its normal shutdown, restores SIG_DFL and kills itself with
-        # SIGINT although main() caught the KeyboardInterrupt (seen with strace); a shell
-        # shows 130 either way.
+        # half-said, and the next load says nothing about leftovers
         if sig == signal.SIGINT:
-            message_ok = (
-                shot.code == 0
-                or (shot.code in (130, -signal.SIGINT) and one_line(shot.err))
-                or (shot.code == -signal.SIGINT and not shot.err)
-            )
+            message_ok = shot.code == 0 or said_interrupted(shot) or (shot.code == -signal.SIGINT and not shot.err)
         else:
             message_ok = quiet_after_kill(shot.err, again)
         tally.record(

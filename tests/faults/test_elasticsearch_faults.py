@@ -18,9 +18,9 @@ from harness import (  # tests/faults/harness.py
     SEED,
     Workshop,
     interrupt,
-    one_line,
     private_parent,
     quiet_after_kill,
+    said_interrupted,
     with_node,
 )
 
@@ -78,7 +78,7 @@ def test_es_up_interrupted_while_the_node_boots(node, tally):
     after = round(random.Random(SEED + 30).uniform(3.0, 6.0), 2)
     proc = node.spawn(node.command("es", "up"))
     shot = interrupt(proc, signal.SIGINT, after)
-    message_ok = shot.code == 130 and one_line(shot.err)
+    message_ok = said_interrupted(shot)
     orphans = [f"node process {pid}" for pid in _node_processes(node)] + node.orphans(group=proc.pid)
     data_ok = _record(node) is None  # no record of a node that is not running
     up = node.run("es", "up")
