@@ -41,9 +41,10 @@ class Room:
         )
         return env
 
-    def run(self, attendee: str, script: str, **extra: str) -> dict:
-        """Run `script` as the attendee (after workshop.setup()); its last stdout line is JSON."""
-        code = "import json, workshop\nworkshop.setup(progress=False)\n" + script
+    def run(self, attendee: str, script: str, set_up: bool = True, **extra: str) -> dict:
+        """Run `script` as the attendee (after workshop.setup(), unless not `set_up`: a chapter
+        that needs none); its last stdout line is JSON."""
+        code = "import json, workshop\n" + ("workshop.setup(progress=False)\n" if set_up else "") + script
         done = subprocess.run(
             [sys.executable, "-c", code], env=self.env(attendee, **extra), capture_output=True, text=True
         )

@@ -50,6 +50,18 @@ def test_the_instructor_sees_each_attendees_checks_in_one_table_and_never_an_ans
     assert "SECRET-ANSWER" not in repr(stored)
 
 
+def test_a_chapter_without_set_up_reports_its_checks_to_the_room(room):
+    """Chapter 01 never calls setup(): its checks still reach the attendee's database."""
+    from workshop.classroom import instructor
+
+    bob = f"b{room.tag}"
+    script = (CHECKS % (bob, 42)).replace('"04"', '"01"')
+    assert room.run(bob, script + "import sys\nassert 'django.db' not in sys.modules\n", set_up=False) == "Correct!"
+    [bobs] = [a for a in instructor.room() if a.role == bob]
+    rows = {(r["chapter"], r["exercise"]): r for r in bobs.progress}
+    assert rows[("01", 1)]["passed_at"] is not None and rows[("01", 2)]["revealed"]
+
+
 def test_status_writes_nbgrader_export_columns_and_progress_survives_a_reset(room, tmp_path):
     from workshop.classroom import instructor
 

@@ -111,3 +111,34 @@ def test_unknown_chapter_is_one_line():
         workshop.reset("7")
     with pytest.raises(WorkshopError, match="no chapter"):
         workshop.reset("../etc")
+
+
+def test_chapter_01_resets_where_no_postgresql_answers(tmp_path):
+    """Chapter 01 works on git repositories and local files: `workshop reset 01` and
+    workshop.reset("01") succeed with no server on the URL's socket folder, without importing
+    Django; a chapter that needs the database still says, in one line, that it does not answer."""
+    import os
+    import subprocess
+    import sys
+
+    no_server = tmp_path / "no-server"
+    no_server.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSHOP_")}
+    env.update(
+        WORKSHOP_HOME=str(tmp_path / "state"),
+        WORKSHOP_NO_DOCKER="1",
+        WORKSHOP_DATABASE_URL=f"postgresql://workshop@/workshop?host={no_server}",
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=120)
+
+    command = run("-m", "workshop.cli", "reset", "01")
+    assert command.returncode == 0 and "chapter 01" in command.stdout and "no database" in command.stdout, command
+    in_kernel = run(
+        "-c", "import sys, workshop; workshop.reset(1); print(sorted(m for m in sys.modules if m.startswith('django')))"
+    )
+    assert in_kernel.returncode == 0 and in_kernel.stdout.strip() == "[]", in_kernel
+    other = run("-m", "workshop.cli", "reset", "02")
+    assert other.returncode == 2 and "does not answer" in other.stderr and "Traceback" not in other.stderr, other
+    assert not list(no_server.iterdir())

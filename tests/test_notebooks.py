@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -76,6 +77,64 @@ def test_notebook_runs_twice_without_elasticsearch(path):
     _run_twice(path, {"WORKSHOP_ELASTICSEARCH_URL": "http://127.0.0.1:9"})
 
 
+# What an attendee of chapter 01 does besides Run All: every hint and solution, and the "How fast?"
+# button (a small live run); then whether Django was ever set up in the kernel.
+NO_DATABASE_PROBE = """
+import json as _json
+from django.conf import settings as _settings
+from workshop.bench.recorded import how_fast as _how_fast
+from workshop.review import bench as _bench
+from workshop.review.exercises import EXERCISES as _ex
+for _n in _ex.by_number:
+    _ex.hint(_n), _ex.hint(_n), _ex.reveal(_n)
+_ran = []
+_box = _how_fast("review", live=lambda: _ran.append(_bench.live()) or _ran[-1])
+_box.children[-2].click()  # what the button does, in this kernel; an error goes to the widget's stderr
+print(_json.dumps({
+    "live": [r.name for run in _ran for r in run],
+    "errors": [o["text"] for o in _box.children[-1].outputs if o.get("name") == "stderr"],
+    "django_set_up": _settings.configured,
+}))
+"""
+
+
+@pytest.mark.notebooks
+def test_pull_requests_runs_where_no_postgresql_answers_and_starts_none(tmp_path):
+    """Chapter 01 works on git repositories and local files: it runs top to bottom twice, its
+    exercises judged, with WORKSHOP_DATABASE_URL naming a socket folder where no server listens
+    (any connection fails), and starts no server: no postmaster in its state folder, no new
+    postgres process for it, Django never set up in its kernel; its progress is in the state folder."""
+    [path] = [p for p in NOTEBOOKS if p.stem.startswith("01_")]
+    home, no_server = tmp_path / "state", tmp_path / "no-server"
+    no_server.mkdir()
+    env = {"WORKSHOP_HOME": str(home), "WORKSHOP_DATABASE_URL": f"postgresql://workshop@/workshop?host={no_server}"}
+    before = _postgres_processes()
+    probed = {}
+    _run_twice(
+        path, env, check_exercises=True, then=lambda c, nb: probed.update(_json_from_kernel(c, nb, NO_DATABASE_PROBE))
+    )
+    assert probed["django_set_up"] is False, "something on chapter 01's path set up Django"
+    assert probed["live"] and not probed["errors"], probed
+    assert not list(home.rglob("postmaster.pid")) and not (home / "pgdata").exists(), sorted(home.rglob("*"))
+    assert not list(no_server.iterdir()), "a server was started on the socket folder"
+    started = {pid: line for pid, line in _postgres_processes().items() if pid not in before}
+    assert not [line for line in started.values() if str(tmp_path) in line], started
+    recorded = json.loads((home / "progress.json").read_text())
+    assert set(recorded) == {"01"} and all(e["hints"] == 2 and e["revealed"] for e in recorded["01"].values())
+
+
+def _postgres_processes() -> dict[int, str]:
+    """{pid: command line} of every postgres process on the machine."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() in ("postgres", "postmaster"):
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+    return found
+
+
 # The size attendees run (the notebooks' default); WORKSHOP_NOTEBOOK_SIZE=tiny for a quick local run.
 ROOM_SIZE = os.environ.get("WORKSHOP_NOTEBOOK_SIZE", "workshop")
 SECONDS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "cell_seconds"
@@ -83,11 +142,16 @@ EXERCISES_IMPORT = re.compile(r"from (workshop\.\w+\.exercises) import")
 
 
 def _run_twice(
-    path: Path, extra_env: dict[str, str], check_exercises: bool = False, live_in_ci: dict[str, str] | None = None
+    path: Path,
+    extra_env: dict[str, str],
+    check_exercises: bool = False,
+    live_in_ci: dict[str, str] | None = None,
+    then: Callable | None = None,
 ) -> dict[str, float]:
     """Run the notebook twice in one kernel; returns the first run's seconds per cell id.
     live_in_ci: {service: kernel variable} that must be true after the first run (CI provides
-    those services, so their sections must have run live, not from a recorded run)."""
+    those services, so their sections must have run live, not from a recorded run).
+    `then(client, nb)`: called in the same kernel after both runs (a probe of the kernel's state)."""
     nb = nbformat.read(path, as_version=4)
     # WORKSHOP_NOTEBOOK_DB: a database of one's own when several test runs share one server.
     db_name = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks")
@@ -115,6 +179,8 @@ def _run_twice(
             if run == 1 and live_in_ci:
                 ran = _kernel_values(client, nb, list(live_in_ci.values()))
                 assert all(ran), f"CI provides {list(live_in_ci)}, yet these sections ran from a recording: {ran}"
+        if then is not None:
+            then(client, nb)
     return seconds
 
 
@@ -136,15 +202,9 @@ def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
 
 def _kernel_values(client: NotebookClient, nb, names: list[str]) -> dict[str, object]:
     """The values of these variables in the notebook's kernel, through a probe cell."""
-    probe = nbformat.v4.new_code_cell(
-        f"import json as _json; print(_json.dumps({{n: bool(globals().get(n)) for n in {names!r}}}))"
+    return _json_from_kernel(
+        client, nb, f"import json as _json; print(_json.dumps({{n: bool(globals().get(n)) for n in {names!r}}}))"
     )
-    nb.cells.append(probe)  # nbclient writes outputs back by index: the probe is a cell for a moment
-    try:
-        client.execute_cell(probe, len(nb.cells) - 1)
-    finally:
-        nb.cells.pop()
-    return json.loads("".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream"))
 
 
 def _check_solutions_in_kernel(client: NotebookClient, nb) -> None:
@@ -154,20 +214,14 @@ def _check_solutions_in_kernel(client: NotebookClient, nb) -> None:
 
     modules = sorted({m for c in nb.cells if c.cell_type == "code" for m in EXERCISES_IMPORT.findall(c.source)})
     for module in modules:
-        probe = nbformat.v4.new_code_cell(
+        results = _json_from_kernel(
+            client,
+            nb,
             "import importlib as _il, json as _json\n"
             f"_ex = _il.import_module({module!r}).EXERCISES\n"
             "print(_json.dumps({n: [e.minutes, e.judge(e.solution()).ok, e.judge(e.solution()).message] "
-            "for n, e in _ex.by_number.items()}))"
+            "for n, e in _ex.by_number.items()}))",
         )
-        nb.cells.append(probe)  # nbclient writes outputs back by index: the probe is a cell for a moment
-        try:
-            client.execute_cell(probe, len(nb.cells) - 1)
-        finally:
-            nb.cells.pop()
-        text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream")
-        assert text, f"{module}: the solution probe printed nothing: {probe.outputs}"
-        results = json.loads(text)
         failing = {n: message for n, (_minutes, ok, message) in results.items() if not ok}
         assert not failing, f"{module}: solutions fail on the notebook's dataset: {failing}"
         stated = {
@@ -178,6 +232,19 @@ def _check_solutions_in_kernel(client: NotebookClient, nb) -> None:
         }
         declared = {n: minutes for n, (minutes, _ok, _message) in results.items()}
         assert stated == declared, f"{module}: exercise headings state {stated} minutes, the declarations {declared}"
+
+
+def _json_from_kernel(client: NotebookClient, nb, code: str):
+    """Run `code` in the notebook's kernel; the JSON it prints (its stdout)."""
+    probe = nbformat.v4.new_code_cell(code)
+    nb.cells.append(probe)  # nbclient writes outputs back by index: the probe is a cell for a moment
+    try:
+        client.execute_cell(probe, len(nb.cells) - 1)
+    finally:
+        nb.cells.pop()
+    text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream")
+    assert text, f"the probe printed nothing: {probe.outputs}"
+    return json.loads(text)
 
 
 def widget_errors(client: NotebookClient) -> list[dict]:

@@ -107,7 +107,8 @@ def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
 def reset(chapter: str | int | None = None):
     """Start a chapter ("01".."05"; all when None) again from the same state: its own schemas,
     flags, triggers, outbox and indexes removed, the dataset as loaded (only changed tables are
-    restored, from the copy the loader saved). Each chapter's first cell calls it."""
+    restored, from the copy the loader saved). Each chapter's first cell calls it; chapter 01,
+    which needs no database, is reset without Django or PostgreSQL (nothing is started)."""
     from workshop.lessons.reset import reset as reset_chapter
 
     return reset_chapter(chapter)

@@ -29,10 +29,11 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     import workshop
-    from workshop.lessons.reset import check_chapter
+    from workshop.lessons.reset import check_chapter, needs_database
 
     chapter = check_chapter(args.chapter)  # a wrong chapter fails before anything starts
-    workshop.setup(progress=False)
+    if needs_database(chapter):  # chapter 01 needs none: nothing is started for it
+        workshop.setup(progress=False)
     print(workshop.reset(chapter))
     return 0
 

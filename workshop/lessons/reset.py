@@ -3,6 +3,8 @@
 Two parts: the chapter's own objects (schemas, flags, triggers, outbox, indexes), removed by
 the theme's `reset.py` (each theme knows its own; the core only finds them), then the shop
 dataset as loaded, restored from the copy the loader saved (only the tables that changed).
+A theme whose `reset.py` says `DATABASE = False` (chapter 01 works on git repositories and
+local files) is reset alone without Django or PostgreSQL: nothing is started for it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from workshop.errors import WorkshopError
 
 CHAPTERS = ("01", "02", "03", "04", "05")
+NO_DATABASE = "no database: this chapter works on git repositories and local files only"
 
 
 @dataclass
@@ -56,17 +59,27 @@ def check_chapter(chapter) -> str | None:
     return text
 
 
+def needs_database(chapter) -> bool:
+    """Whether resetting `chapter` (all chapters when None) needs the database set up first."""
+    chapter = check_chapter(chapter)
+    return chapter is None or getattr(theme_resets().get(chapter), "DATABASE", True)
+
+
 def reset(chapter: str | int | None = None) -> ResetReport:
     """Remove the chapter's own objects (every chapter's when None), then restore the dataset."""
+    chapter = check_chapter(chapter)
+    themes = theme_resets()
+    if not needs_database(chapter):  # imports neither Django nor psycopg: nothing to connect to or start
+        return ResetReport({chapter: themes[chapter].reset()}, NO_DATABASE)
+
     from django.db import connection, transaction
 
     from workshop.django_setup import require_setup
     from workshop.shop.data import load, snapshot
 
-    chapter = check_chapter(chapter)
     require_setup()
     report = ResetReport()
-    for key, module in sorted(theme_resets().items()):
+    for key, module in sorted(themes.items()):
         if chapter in (None, key):
             report.chapters[key] = module.reset()
     with transaction.atomic(), connection.cursor() as cursor:
