@@ -62,7 +62,7 @@ def test_optional_names_come_whole_or_not_at_all():
         bench.OPTIONAL.pop("test-optional")
 
 
-CHAPTERS = {"01": "review", "03": "flags", "04": "queries", "05": "search"}
+CHAPTERS = {"01": "review", "02": "anonymize", "03": "flags", "04": "queries", "05": "search"}
 
 
 def how_fast_calls(notebook) -> list[tuple[str, bool, dict]]:
@@ -110,7 +110,9 @@ def test_declared_names_are_what_the_results_code_names():
 
 
 def test_missing_or_broken_records_are_one_line(tmp_path):
-    with pytest.raises(WorkshopError, match="workshop bench nothing --record"):
+    with pytest.raises(
+        WorkshopError, match="No run of the 'nothing' benchmark is recorded.*workshop bench nothing --record"
+    ):
         recorded.load("nothing", tmp_path)
     (tmp_path / "broken.json").write_text(json.dumps({"results": []}))
     with pytest.raises(WorkshopError, match="not a benchmark record"):
@@ -132,3 +134,18 @@ def test_the_widget_shows_the_record_and_a_live_error(tmp_path, monkeypatch):
     button, out = box.children[-2], box.children[-1]
     button.click()
     assert any("the live run broke" in o.get("text", "") for o in out.outputs)
+
+
+def test_without_a_record_the_widget_says_which_command_writes_it_and_keeps_the_button(tmp_path, monkeypatch):
+    """A chapter whose record is not written yet still runs: one sentence instead of the table,
+    naming the command, and the live button still works."""
+    import html
+
+    monkeypatch.setattr(recorded, "FOLDER", tmp_path)
+    ran = []
+    box = recorded.how_fast("nothing", live=lambda: ran.append(1) or [bench.Result("nothing.x", 1.0, "s")])
+    sentence, button, out = box.children
+    shown = html.unescape(sentence.value)
+    assert "No run of the 'nothing' benchmark is recorded" in shown and "`workshop bench nothing --record`" in shown
+    button.click()
+    assert ran == [1] and not [o for o in out.outputs if o.get("name") == "stderr"]

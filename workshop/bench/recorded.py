@@ -106,12 +106,21 @@ def load(name: str, folder: Path | None = None) -> Recorded:
         return Recorded(data["benchmark"], dict(data["recorded"]), list(data["results"]))
     except FileNotFoundError:
         raise WorkshopError(
-            f"No recorded run of the {name!r} benchmark in {folder}", f"run `workshop bench {name} --record`"
+            f"No run of the {name!r} benchmark is recorded in this checkout yet ({_shown(path)} does not exist)",
+            f"`workshop bench {name} --record` writes it",
         ) from None
     except (ValueError, KeyError, TypeError):
         raise WorkshopError(
             f"The recorded run {path} is not a benchmark record", f"run `workshop bench {name} --record` again"
         ) from None
+
+
+def _shown(path: Path) -> str:
+    """A record's path as the repository names it (data/bench/NAME.json), else in full."""
+    try:
+        return str(path.resolve().relative_to(config.CHECKOUT_DIR.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def plot(recorded: Recorded, ax=None):
@@ -132,21 +141,19 @@ def plot(recorded: Recorded, ax=None):
 def how_fast(name: str, live: Callable[[], object] | None = None, live_label: str = "Run a small version here"):
     """The recorded run (conditions, table, chart) and a button that runs `live()` on this
     machine; whatever `live()` returns (a DataFrame, a list of results) is shown below it, and
-    so is any error it raises."""
+    so is any error it raises. Without a record (or with a broken one) it says so in one
+    sentence, with the command that writes it, and keeps the button: Run All goes on."""
+    import html
+
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
     from IPython.display import display
 
-    recorded = load(name)
-    head = widgets.HTML(f"<p><i>{recorded.conditions_line()}</i></p>")
-    table = widgets.Output()
-    with table:
-        display(recorded.frame().drop(columns=["note"]).style.format(precision=3, na_rep=""))
-        if any(r.get("ratio") for r in recorded.results):
-            plot(recorded)
-            plt.tight_layout()
-            plt.show()
-    parts = [head, table]
+    try:
+        recorded = load(name)
+    except WorkshopError as problem:
+        parts = [widgets.HTML(f"<p><i>{html.escape(str(problem))}</i></p>")]
+    else:
+        parts = [widgets.HTML(f"<p><i>{recorded.conditions_line()}</i></p>"), _recorded_table(recorded)]
     if live is not None:
         button = widgets.Button(description=live_label, layout=widgets.Layout(width="auto"))
         out = widgets.Output()
@@ -170,3 +177,18 @@ def how_fast(name: str, live: Callable[[], object] | None = None, live_label: st
         button.on_click(run)
         parts += [button, out]
     return widgets.VBox(parts)
+
+
+def _recorded_table(recorded: Recorded):
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    table = widgets.Output()
+    with table:
+        display(recorded.frame().drop(columns=["note"]).style.format(precision=3, na_rep=""))
+        if any(r.get("ratio") for r in recorded.results):
+            plot(recorded)
+            plt.tight_layout()
+            plt.show()
+    return table
