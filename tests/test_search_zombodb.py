@@ -184,10 +184,11 @@ both = pytest.mark.django_db(databases=["default", "zombodb"])
 
 
 @pytest.fixture(scope="session")
-def zdb():
+def zdb(django_db_setup):
     """The alias of the tests' database on the ZomboDB server, the tiny dataset loaded and
     the indexes built (session-scoped: set up before pytest-django opens the test's
-    transaction on it)."""
+    transaction on it, and after it set up its test databases: an alias present then would get
+    an empty test database of its own, without the extension)."""
     import os
 
     from workshop.search import zombodb_db
@@ -322,6 +323,27 @@ def test_a_renamed_category_and_a_moved_product_are_found_by_the_new_name_in_the
     assert not by_name("zombojoined")
     assert product.pk in by_name(first.name)
     assert in_other <= by_name(other.name) and product.pk not in by_name(other.name)  # (its words may be in titles)
+
+
+@both
+def test_query_string_search_takes_elasticsearch_query_string_syntax_not_zql(zdb):
+    """dsl.query_string() is Elasticsearch's query_string query (ZomboDB's src/query_dsl/query_string.rs,
+    default field zdb_all); a bare string after `==>` would be ZQL, ZomboDB's own language."""
+    from workshop.search.zombodb import ZdbMatch, ZdbQuery
+
+    lamp = _product(zdb, "Brass desk lamp")  # stock 1
+
+    def finds(text: str) -> bool:
+        return products().using(zdb).query_string_search(text, validate=True).filter(pk=lamp.pk).exists()
+
+    # Lucene's syntax: ranges, regular expressions, _exists_, boosts, fuzzy terms
+    for text in ("title:lamp AND stock:<5", "title:/la.p/", "_exists_:brand AND title:lamp", f"id:[{lamp.pk} TO *]"):
+        assert finds(text), text
+    assert finds("title:lmap~1 AND brand:test^2") and not finds("title:lamp AND stock:>5")
+    # ZQL's range `a /to/ b` is a regular expression to the query_string parser; ZQL reads it as a range
+    assert not finds("stock:0 /to/ 5 AND title:lamp")
+    zql = products().using(zdb).filter(ZdbMatch("shop_product", ZdbQuery("zql", "stock:0 /to/ 5 AND title:lamp")))
+    assert zql.filter(pk=lamp.pk).exists()
 
 
 @both

@@ -21,8 +21,10 @@ reported unavailable, with the command that makes it available.
 
 Every query value is a SQL parameter (`dsl.query_string(%s)`, `%s::zdbquery`,
 `dsl.limit(%s, ...)`), never spliced. In ZomboDB 3000 a bare string after `==>` is ZQL,
-ZomboDB's own language, so query strings go through `dsl.query_string()` explicitly, which
-is Elasticsearch's query_string (what django-zombodb meant).
+ZomboDB's own language, so query strings go through `dsl.query_string()` explicitly: it builds
+Elasticsearch's query_string query, {"query_string": {"query": ..., "default_field": "zdb_all"}}
+(ZomboDB 3000.2.8, src/query_dsl/query_string.rs), Lucene's syntax as django-zombodb meant
+(`stock:<5`, `title:/la.p/`, `_exists_:brand`), not ZQL's (`stock:0 /to/ 5`, `w/3`).
 """
 
 from __future__ import annotations
@@ -307,7 +309,8 @@ class SearchQuerySetMixin:
         score_attr: str = "zombodb_score",
         limit: int | None = None,
     ):
-        """Elasticsearch query_string syntax, e.g. 'title:lamp AND price:<50'."""
+        """Elasticsearch's query_string syntax (Lucene's), e.g. 'title:lamp AND stock:<5', 'title:/la.p/'.
+        ZomboDB maps numeric columns (price) to keywords: a range on them compares text."""
         if not isinstance(query, str) or not query.strip():
             raise ZomboDBError("the query string is empty or not text", "pass a non-empty string")
         return self._search(
