@@ -326,6 +326,26 @@ def test_a_renamed_category_and_a_moved_product_are_found_by_the_new_name_in_the
 
 
 @both
+def test_a_database_installed_before_the_category_index_says_to_run_zombodb_up(zdb):
+    """Its indexes were created before shop_category had one: one line naming the fix, instead of
+    a warning per row from ZomboDB and no category's name ever found (the DROP is rolled back with
+    the test; ZomboDB deletes the remote index only when a DROP commits)."""
+    from django.db import connections
+
+    from workshop.search import api
+
+    with connections[zdb].cursor() as cur:
+        cur.execute(f"DROP INDEX {zombodb.CATEGORY_INDEX}")
+    for fuzzy in (False, True):
+        with pytest.raises(WorkshopError) as caught:
+            api.products().search("lamp", backend="zombodb", fuzzy=fuzzy)
+        message = str(caught.value)
+        assert "\n" not in message and "before shop_category had one" in message
+        assert "`workshop zombodb up`" in message and 'api.install("zombodb")' in message
+    assert api.reviews().search("lamp", backend="zombodb").exists() is not None  # reviews do not join it
+
+
+@both
 def test_query_string_search_takes_elasticsearch_query_string_syntax_not_zql(zdb):
     """dsl.query_string() is Elasticsearch's query_string query (ZomboDB's src/query_dsl/query_string.rs,
     default field zdb_all); a bare string after `==>` would be ZQL, ZomboDB's own language."""

@@ -452,6 +452,30 @@ def install() -> str:
     return f"zombodb: extension in place, {'indexes created: ' + ', '.join(created) if created else 'indexes in place'}"
 
 
+def check_indexes(alias: str, kind) -> None:
+    """One line when a ZomboDB index the search needs is missing: the kind's own, and shop_category's
+    for a kind with a category (a database installed before the category had one). Without it,
+    `==>` on shop_category warns once per row ("Could not find a ZomboDB index for 'shop_category'")
+    and matches nothing: the search would silently miss every category's name. Any ZomboDB index
+    on the table will do: `==>` uses it."""
+    tables = [kind.table] + (["shop_category"] if kind.name in CATEGORY_COLUMN else [])
+    with connections[alias].cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT i.indrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'zombodb' AND i.indrelid = ANY(%s::regclass[])",
+            [tables],
+        )
+        indexed = {row[0] for row in cur.fetchall()}
+    if kind.table not in indexed:
+        raise ZomboDBError(f"{kind.table} has no ZomboDB index in this database", 'run api.install("zombodb") first')
+    if len(indexed) < len(tables):
+        raise ZomboDBError(
+            "this database's ZomboDB indexes were installed before shop_category had one (a category's name is "
+            "searched through it)",
+            'run `workshop zombodb up` (or api.install("zombodb")) to add it',
+        )
+
+
 def search(qs, query, kind, fuzzy: bool = False, flat: bool = False):
     """The parsed query through `==>` on the database that has ZomboDB, scored and sorted.
 
@@ -460,7 +484,9 @@ def search(qs, query, kind, fuzzy: bool = False, flat: bool = False):
     backends): Elasticsearch's fuzziness=AUTO, run by the node ZomboDB talks to."""
     from workshop.search.api import SearchState
 
-    qs = qs.using(require())
+    alias = require()
+    check_indexes(alias, kind)
+    qs = qs.using(alias)
     found = matching(qs, query, kind, flat=flat)
     if fuzzy and not found.exists():
         found = matching(qs, query, kind, fuzzy=True, flat=flat)
