@@ -10,6 +10,7 @@ CI starts it and they fail there without it; elsewhere they skip with the reason
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -57,6 +58,8 @@ def documented_api():
                  AS $$ SELECT json_build_object('constant_score', json_build_object('filter', query, 'boost', boost))::zdbquery $$""",
             """CREATE FUNCTION dsl.terms_array(field text, "values" anyarray) RETURNS zdbquery LANGUAGE sql IMMUTABLE
                  AS $$ SELECT json_build_object('terms', json_build_object(field, to_json("values")))::zdbquery $$""",
+            """CREATE FUNCTION dsl.sort_direct(sort_json json, zdbquery zdbquery) RETURNS zdbquery LANGUAGE sql IMMUTABLE
+                 AS $$ SELECT zdbquery $$""",
             "CREATE FUNCTION zdb_stub_match(anyelement, zdbquery) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$",
             "CREATE OPERATOR ==> (LEFTARG = anyelement, RIGHTARG = zdbquery, FUNCTION = zdb_stub_match)",
         ]:
@@ -243,6 +246,11 @@ def test_results_have_scores_and_marked_highlights_facets_count_the_matches(zdb)
     rows = {r["id"]: r for r in qs.results(50)}
     assert rows[lamp.pk]["score"] > 0
     assert rows[lamp.pk]["highlights"]["title"] == "Brass desk <mark>lamp</mark> &lt;b&gt;bold&lt;/b&gt;"
+    # the page from the search node, highlighted there; with a chained filter, its rows in a second statement
+    assert "dsl.limit(50, " in str(qs.select_related("category")[:50].query)
+    filtered = qs.filter(pk__lte=lamp.pk).results(50)
+    assert filtered[0]["highlights"] == rows[filtered[0]["id"]]["highlights"]
+    assert next(r for r in filtered if r["id"] == lamp.pk)["highlights"] == rows[lamp.pk]["highlights"]
     facets = qs.facets()
     assert sum(facets.values()) == qs.count() and facets[_category(zdb).name] >= 1
     scores = [r["score"] for r in qs.results(50)]
@@ -326,6 +334,99 @@ def test_a_renamed_category_and_a_moved_product_are_found_by_the_new_name_in_the
 
 
 @both
+def test_category_names_match_in_postgresql_as_the_category_index_matches_them(zdb):
+    """An exact term's categories come from PostgreSQL (no request to the search node per term), a
+    fuzzy term's from shop_category's ZomboDB index: both must find the same names for the words the
+    search box passes on, punctuation, case and non-ASCII letters included."""
+    from dataclasses import replace
+
+    from django.db import connections
+
+    from workshop.search.documents import PRODUCT
+    from workshop.search.es import term_clause
+    from workshop.search.query import WORD, parse
+    from workshop.shop.models import Category
+
+    names = [
+        "Men's Shoes & Boots",
+        "The Outdoor & Camping Shop",
+        "3-Season TENTS",
+        "ÉTÉ Décor",
+        "Desk/Office_Supplies",
+        "Toys&Games",
+    ]
+    for category, name in zip(Category.objects.using(zdb).order_by("pk"), names, strict=False):
+        Category.objects.using(zdb).filter(pk=category.pk).update(name=name)
+    typed = [
+        *names,
+        "men",
+        "shoe",
+        '"outdoor camping"',
+        '"camping outdoor"',
+        '"shoes boots"',
+        "ete",
+        '"été décor"',
+        "office",
+    ]
+    terms = {t.words for text in typed for group in parse(text.replace("&", " ")).groups for t in group}
+    name_field = replace(PRODUCT, text_fields={"name": 2.0})
+    both_ways = f"SELECT {zombodb.ZdbTerms.CATEGORY_IDS}, {zombodb.ZdbTerms.CATEGORY_IDS_FUZZY}"
+    found = {}
+    with connections[zdb].cursor() as cur:
+        for words in sorted(terms):
+            exact = json.dumps(term_clause(name_field, words, fuzzy=False))
+            cur.execute(both_ways, [WORD.pattern, " ".join(words), exact])
+            in_postgresql, by_the_index = cur.fetchone()
+            assert sorted(in_postgresql) == sorted(by_the_index), words
+            found[words] = len(in_postgresql)
+    assert found[("men's",)] == found[("outdoor", "camping")] == found[("été", "décor")] == 1
+    assert found[("men",)] == found[("camping", "outdoor")] == found[("office",)] == 0
+
+
+@both
+def test_a_typo_in_a_renamed_categorys_name_finds_its_products_through_the_category_index(zdb):
+    from workshop.search import api
+    from workshop.shop.models import Category
+
+    category = Category.objects.using(zdb).order_by("pk")[1]
+    Category.objects.using(zdb).filter(pk=category.pk).update(name="Zombocamping Gear")
+    products_of = set(Product.objects.using(zdb).filter(category=category).values_list("pk", flat=True))
+    assert not api.products().search("zombocampnig", backend="zombodb").exists()
+    fuzzy = api.products().search("zombocampnig", backend="zombodb", fuzzy=True)
+    assert fuzzy.search_state.fuzzy and products_of and fuzzy.ids() == products_of
+
+
+@both
+def test_a_page_from_the_search_node_is_the_page_postgresql_would_sort_ties_included(zdb):
+    """A page with no other condition comes from the search node (dsl.limit, the same order):
+    the same rows as PostgreSQL sorting every match, in the same order, ties broken by the pk."""
+    from workshop.search import api
+
+    category = _category(zdb)
+    Product.objects.using(zdb).bulk_create(
+        Product(
+            sku=f"Z-{i}",
+            title="Zombotie zombotie lamp" if i % 7 == 0 else "Zombotie lamp",
+            description="",
+            brand="Test",
+            price=10,
+            stock=1,
+            category=category,
+            created_at="2024-01-01T00:00:00Z",
+        )
+        for i in range(40)
+    )
+    qs = api.products().search("zombotie", backend="zombodb")
+    assert "dsl.limit(10, " in str(qs[:10].query)
+    every = list(qs.filter(pk__gt=0).values_list("pk", "score"))  # another condition: every match, sorted here
+    scores = [score for _, score in every]
+    assert len(every) == 40 and len(set(scores)) < 20 and scores == sorted(scores, reverse=True)  # ties
+    for page in (slice(0, 10), slice(5, 15), slice(30, 40)):
+        assert list(qs.values_list("pk", flat=True)[page]) == [pk for pk, _ in every[page]]
+    assert [p.pk for p in qs[:3]] == [pk for pk, _ in every[:3]] and qs.exists() and qs.count() == 40
+
+
+@both
 def test_a_database_installed_before_the_category_index_says_to_run_zombodb_up(zdb):
     """Its indexes were created before shop_category had one: one line naming the fix, instead of
     a warning per row from ZomboDB and no category's name ever found (the DROP is rolled back with
@@ -343,6 +444,33 @@ def test_a_database_installed_before_the_category_index_says_to_run_zombodb_up(z
         assert "\n" not in message and "before shop_category had one" in message
         assert "`workshop zombodb up`" in message and 'api.install("zombodb")' in message
     assert api.reviews().search("lamp", backend="zombodb").exists() is not None  # reviews do not join it
+
+
+@both
+def test_install_rebuilds_an_index_an_earlier_version_built_with_zombodbs_five_shards(zdb):
+    from django.db import connections
+
+    from workshop.search import api
+    from workshop.shop.models import Review
+
+    def options() -> list[str]:
+        with connections[zdb].cursor() as cur:
+            cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'search_review_zdb'")
+            return cur.fetchone()[0]
+
+    earlier = ZomboDBIndex(
+        fields=["id"],
+        name="search_review_zdb",
+        url=zombodb._default_url(),
+        field_mapping=zombodb.FIELD_MAPPINGS["review"],
+    )
+    with connections[zdb].schema_editor() as editor:
+        editor.remove_index(Review, earlier)
+        editor.add_index(Review, earlier)
+    assert "shards=1" not in options()
+    assert "search_review_zdb rebuilt with one shard" in api.install("zombodb") and "shards=1" in options()
+    word = Review.objects.using(zdb).order_by("pk").values_list("title", flat=True).first().split()[0]
+    assert api.reviews().search(word, backend="zombodb").exists()
 
 
 @both
@@ -430,24 +558,58 @@ def test_the_backend_translates_the_parsed_query_over_the_tables_columns(documen
     import json
 
     from workshop.search.documents import PRODUCT, REVIEW
-    from workshop.search.query import parse
+    from workshop.search.query import WORD, parse
     from workshop.shop.models import Review
 
     qs = zombodb.matching(products(), parse('lamp "frosted glass" -cheap'), PRODUCT)
     sql, params = qs.query.sql_with_params()
-    term = (
-        "dsl.or(%s::zdbquery, dsl.constant_score(%s::real, dsl.terms_array(%s, (SELECT coalesce(array_agg(c.id), "
-        "'{}') FROM shop_category c WHERE c ==> %s::zdbquery))))"
-    )
+    term = f"dsl.or(%s::zdbquery, dsl.constant_score(%s::real, dsl.terms_array(%s, {zombodb.ZdbTerms.CATEGORY_IDS})))"
     assert f'"shop_product" ==> dsl.and({term}, {term}, dsl.not({term}))' in sql
+    assert "FROM shop_category c WHERE strpos(" in term and "==>" not in term  # names matched in PostgreSQL
     clauses = [json.loads(p) for p in params if isinstance(p, str) and p.startswith("{")]
-    lamp, lamp_category = clauses[0]["multi_match"], clauses[1]["multi_match"]
+    lamp, frosted, cheap = (c["multi_match"] for c in clauses)
     assert lamp["fields"] == ["title^5", "brand^2", "description^1"]  # columns of shop_product
-    assert lamp_category == {"query": "lamp", "fields": ["name^2"]}  # the category's own index
-    assert clauses[2]["multi_match"]["type"] == "phrase" and clauses[3]["multi_match"]["query"] == "frosted glass"
-    assert clauses[5]["multi_match"]["query"] == "cheap" and "category_id" in params and 2.0 in params
+    assert frosted["type"] == "phrase" and frosted["query"] == "frosted glass" and cheap["query"] == "cheap"
+    # each term's category: the search box's word pattern splits the name, the words in order
+    assert params.count(WORD.pattern) == 3 and {"lamp", "frosted glass", "cheap"} <= set(params)
+    assert "category_id" in params and 2.0 in params
     assert not {"lamp", "frosted", "cheap"} & set(re.findall(r"\w+", sql))  # every word is a parameter
     assert "dsl.limit" not in sql  # no window: chained filters reach the whole table
     assert len(list(qs)) == Product.objects.count()  # runs against the documented signatures
+    fuzzy_sql, fuzzy_params = zombodb.matching(products(), parse("lmap"), PRODUCT, fuzzy=True).query.sql_with_params()
+    assert zombodb.ZdbTerms.CATEGORY_IDS_FUZZY in fuzzy_sql  # a typo in a name: the category's own ZomboDB index
+    name_clause = json.loads(fuzzy_params[-1])["bool"]["should"]
+    assert name_clause[1]["multi_match"] == {
+        "query": "lmap",
+        "fields": ["name^2"],
+        "fuzziness": "AUTO",
+        "prefix_length": 1,
+        "boost": 0.5,
+    }
     review_sql, _ = zombodb.matching(SearchQuerySet(model=Review), parse("lamp"), REVIEW).query.sql_with_params()
     assert '"shop_review" ==> dsl.and(%s::zdbquery)' in review_sql  # reviews: their own columns only
+
+
+def test_only_a_page_or_exists_with_no_other_condition_asks_the_search_node_for_its_first_rows(documented_api):
+    """dsl.limit() for a page in the search's order (the same order on the node) and for exists();
+    every match for a statement with another condition, count() and aggregations: no window."""
+    from django.db.models import Count
+    from django.test.utils import CaptureQueriesContext
+
+    from workshop.search.documents import PRODUCT
+    from workshop.search.query import parse
+
+    qs = zombodb.matching(products(), parse("lamp"), PRODUCT)
+    with CaptureQueriesContext(connection) as done:
+        list(qs[:10])
+        list(qs[20:30])
+        qs.exists()
+        qs.count()
+        list(qs.filter(price__lt=50)[:10])
+        list(qs.values("category_id").annotate(n=Count("pk"))[:5])
+        list(qs.order_by("price")[:10])
+    limits = [re.search(r"==> (dsl\.limit\(\d+, (dsl\.sort_direct\('[^']*'::json, )?)?", q["sql"]) for q in done]
+    first_rows = [m.group(1) for m in limits]
+    by_score = """dsl.sort_direct('[{"_score": "desc"}, {"id": "asc"}]'::json, """
+    assert first_rows[:3] == [f"dsl.limit(10, {by_score}", f"dsl.limit(30, {by_score}", "dsl.limit(1, "]
+    assert first_rows[3:] == [None, None, None, None]

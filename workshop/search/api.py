@@ -277,11 +277,14 @@ class SearchQuerySet(models.QuerySet):
                     for f in kind.headline_fields
                 }
             )
-        if state and state.backend == "zombodb":
+        qs = qs.select_related(*(["category"] if kind is PRODUCT else ["product__category"]))
+        zdb_highlights = {}
+        if state and state.backend == "zombodb":  # the shown rows' only (not cached: rows change in a transaction)
             from workshop.search import zombodb
 
-            qs = zombodb.highlights(qs, kind)
-        objects = list(qs.select_related(*(["category"] if kind is PRODUCT else ["product__category"]))[:limit])
+            objects, zdb_highlights = zombodb.page_with_highlights(qs, kind, limit)
+        else:
+            objects = list(qs[:limit])
         if state and state.backend in ES_BACKENDS:
             state.highlights.update(
                 es_side.highlight(
@@ -303,7 +306,7 @@ class SearchQuerySet(models.QuerySet):
                     if "<mark>" in marked:
                         highlights[f] = marked
                 elif state and state.backend == "zombodb":
-                    fragments = getattr(obj, f"zdb_highlight_{f}") or []
+                    fragments = zdb_highlights.get(obj.pk, {}).get(f) or []
                     if fragments:  # plain text with <em> around the matches: escape, then mark
                         marked = html.escape(fragments[0]).replace("&lt;em&gt;", "<mark>")
                         highlights[f] = marked.replace("&lt;/em&gt;", "</mark>")

@@ -36,6 +36,7 @@ from workshop.django_setup import require_setup
 
 require_setup()  # used before workshop.setup(): say which cell to run
 
+from django.contrib.postgres.fields import ArrayField  # noqa: E402
 from django.contrib.postgres.indexes import PostgresIndex  # noqa: E402
 from django.contrib.postgres.operations import CreateExtension  # noqa: E402
 from django.db import connections, models  # noqa: E402
@@ -55,22 +56,26 @@ ROW_FIELDS = {"product": ("title", "brand", "description"), "review": ("title", 
 ANALYZED = {"type": "text", "analyzer": "zdb_standard", "copy_to": "zdb_all"}
 FIELD_MAPPINGS = {"product": {"title": ANALYZED, "brand": ANALYZED}, "review": {"title": ANALYZED}}
 
-# A product row holds its category's id, not its name (chapter 04: no redundant copy). The name is
-# searched through a cross-index join: shop_category has a ZomboDB index of its own, and each
-# searched term is `own columns OR category_id IN (the ids of the categories whose name matches)`,
-# those ids found by a `==>` scan of the category index in the same statement. A rename is then
-# written by the category's index in the renaming transaction and a move by the product's own
-# update: both searchable at once, gone after a rollback, no product re-indexed, no trigger (the
-# other backends copy the name into each document and rebuild them on a rename: triggers.py).
-# ZomboDB documents index links for this (CROSS-INDEX-JOINS.md: the product index's
+# A product row holds its category's id, not its name (chapter 04: no redundant copy). Each searched
+# term is `own columns OR category_id IN (the ids of the categories whose name matches)`, those ids
+# found in the same statement, under its snapshot: a rename is searchable in the renaming transaction,
+# a move by the product's own update, both gone after a rollback, no product re-indexed, no trigger
+# (the other backends copy the name into each document and rebuild them on a rename: triggers.py).
+# The ids come from PostgreSQL itself, over shop_category's handful of rows: the name's words (split
+# as the search box splits what is typed, query.WORD, lower-cased: what the zdb_standard analyzer
+# makes of such names) hold the term's words in order. A `==>` scan of a category index would be one
+# more request to the search node per term and per statement, half of a search's time on 2 cores
+# at load 4.5 (58 -> 29 ms median per bench query, side by side). Typo tolerance is Elasticsearch's own
+# (fuzziness=AUTO, transpositions, prefix length): a fuzzy term, tried only when the words as typed
+# find nothing, asks shop_category's ZomboDB index, analyzed as the products' fields are.
+# ZomboDB documents index links for the join (CROSS-INDEX-JOINS.md: the product index's
 # options='category:(category_id=<public.shop_category.search_category_zdb>id)', then ZQL's
 # `category.name:...`). They work here, but without ZomboDB's commercial accelerator a link is
 # resolved as a terms aggregation plus several requests for the index's mapping, per term and per
 # statement: "yoga mat" on the workshop dataset went from 8 ms to 33 ms (medians of 30, 2 cores
-# under load), against 15 ms for the same join written with ZomboDB's query builders below, which
-# also keeps every value a parameter (a link needs the user's words inside a ZQL string). Not an index on a function that looks the
-# name up plus a trigger re-touching a renamed category's products: that lies to PostgreSQL that
-# the function is IMMUTABLE and rewrites every product row of the category per rename.
+# under load), and a link needs the user's words inside a ZQL string. Not an index on a function
+# that looks the name up plus a trigger re-touching a renamed category's products: that lies to
+# PostgreSQL that the function is IMMUTABLE and rewrites every product row of the category per rename.
 CATEGORY_INDEX = "search_category_zdb"
 CATEGORY_MAPPINGS = {"name": ANALYZED}
 # kind -> its column holding the category's id. Reviews search their own columns only: their
@@ -243,6 +248,52 @@ class ZdbMatch(models.Expression):
         return f"{connection.ops.quote_name(self.table)} ==> {query_sql}", params
 
 
+class ZdbPage(ZdbMatch):
+    """The backend's `==>`. A statement that wants only the first rows of the search and has no other
+    condition (a page: LIMIT n ordered by the score then the pk; exists(): LIMIT 1 in any order) gets
+    only those rows from the search node: dsl.limit(n), in the same order (ZomboDB then applies MVCC
+    visibility there too), instead of every match, each fetched, scored and sorted by PostgreSQL.
+    Any other statement (chained filters, count, facets) gets every match: no window."""
+
+    BY_SCORE = '[{"_score": "desc"}, {"id": "asc"}]'  # matching()'s order_by("-score", "pk")
+
+    def as_sql(self, compiler, connection):
+        query_sql, params = compiler.compile(self.query)
+        rows, order = self.first_rows(compiler.query)
+        if rows is not None:
+            if order:
+                query_sql, params = f"dsl.sort_direct(%s::json, {query_sql})", [order, *params]
+            query_sql, params = f"dsl.limit(%s, {query_sql})", [rows, *params]
+        return f"{connection.ops.quote_name(self.table)} ==> {query_sql}", params
+
+    @classmethod
+    def first_rows(cls, query) -> tuple[int | None, str | None]:
+        """(rows, the search node's order) when the statement wants only its first rows, else (None, None)."""
+        only = query.where.children[0] if len(query.where.children) == 1 else None
+        alone = (
+            # filter(<this>) as the statement's one condition: Exact(<this>, True), compiled from a copy
+            isinstance(getattr(only, "lhs", None), ZdbPage)
+            and only.lookup_name == "exact"
+            and only.rhs is True
+            and not query.where.negated
+            and query.high_mark is not None
+            and not (query.group_by or query.distinct or query.combinator or query.extra_tables)
+        )
+        if not alone:
+            return None, None
+        score = query.annotations.get("score")
+        if (
+            tuple(query.order_by) == ("-score", "pk")
+            and query.standard_ordering
+            and isinstance(score, ZdbRowFunction)
+            and score.function == "score"
+        ):
+            return query.high_mark, cls.BY_SCORE
+        if not (query.order_by or query.extra_order_by or (query.default_ordering and query.get_meta().ordering)):
+            return query.high_mark, None  # any rows will do
+        return None, None
+
+
 class ZdbRowFunction(models.Expression):
     """zdb.score(<table>.ctid) or zdb.highlight(<table>.ctid, %s)."""
 
@@ -277,8 +328,6 @@ class SearchQuerySetMixin:
                 f"{self.model.__name__} has no field {field!r} to highlight",
                 f"choose one of {', '.join(sorted(names))}",
             )
-        from django.contrib.postgres.fields import ArrayField
-
         output = ArrayField(models.TextField())  # text[]: one entry per fragment
         return self.annotate(
             **{attr or f"{field}_highlight": ZdbRowFunction("highlight", self._table(), field, output_field=output)}
@@ -429,7 +478,8 @@ def install() -> str:
         cur.execute("CREATE EXTENSION IF NOT EXISTS zombodb")
     from workshop.shop.models import Category
 
-    # a handful of rows: one shard (each shard is one more search in every searched term's join)
+    # one shard each, as the ES backends' indexes: on one node a search runs once per shard, and
+    # ZomboDB's default of 5 made every search (and each fuzzy word's expansion) five searches
     indexes = [
         (Category, ZomboDBIndex(fields=["id"], name=CATEGORY_INDEX, url=url, shards=1, field_mapping=CATEGORY_MAPPINGS))
     ]
@@ -437,19 +487,33 @@ def install() -> str:
         (
             kind.model(),
             ZomboDBIndex(
-                fields=["id"], name=f"search_{kind.name}_zdb", url=url, field_mapping=FIELD_MAPPINGS[kind.name]
+                fields=["id"], name=index_of(kind), url=url, shards=1, field_mapping=FIELD_MAPPINGS[kind.name]
             ),
         )
         for kind in KINDS.values()
     ]
+    rebuilt = []
     with connections[alias].schema_editor() as editor:
         for model, index in indexes:
             with connections[alias].cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_class WHERE relname = %s", [index.name])
-                if not cur.fetchone():
-                    editor.add_index(model, index)
-                    created.append(index.name)
-    return f"zombodb: extension in place, {'indexes created: ' + ', '.join(created) if created else 'indexes in place'}"
+                cur.execute("SELECT coalesce(reloptions, '{}') FROM pg_class WHERE relname = %s", [index.name])
+                found = cur.fetchone()
+            if found and "shards=1" not in found[0]:  # built by an earlier version, with ZomboDB's 5 shards
+                editor.remove_index(model, index)
+                editor.add_index(model, index)
+                rebuilt.append(index.name)
+            elif not found:
+                editor.add_index(model, index)
+                created.append(index.name)
+    done = [f"indexes created: {', '.join(created)}" if created else "indexes in place"]
+    if rebuilt:
+        done.append(f"{', '.join(rebuilt)} rebuilt with one shard")
+    return f"zombodb: extension in place, {'; '.join(done)}"
+
+
+def index_of(kind) -> str:
+    """The name install() gives a searchable kind's ZomboDB index."""
+    return f"search_{kind.name}_zdb"
 
 
 def check_indexes(alias: str, kind) -> None:
@@ -502,7 +566,7 @@ def matching(qs, query, kind, fuzzy: bool = False, flat: bool = False):
     `table ==> <zdbquery>` on qs's database, with zdb.score() as score."""
     table = qs.model._meta.db_table
     return (
-        qs.filter(ZdbMatch(table, ZdbTerms(kind, query, fuzzy, flat)))
+        qs.filter(ZdbPage(table, ZdbTerms(kind, query, fuzzy, flat)))
         .annotate(score=ZdbRowFunction("score", table, output_field=models.FloatField()))
         .order_by("-score", "pk")
     )
@@ -512,12 +576,19 @@ class ZdbTerms(models.Expression):
     """A parsed query as a zdbquery built with ZomboDB's query builders: dsl.and() of the groups,
     dsl.or() within a group, dsl.not() of the excluded terms. Each term is the ES backends' clause
     over the row's columns or, for a kind with a category, the products of the categories whose
-    name matches it (CATEGORY_INDEX above says why), scored as the category field's boost. Every
-    value is a parameter."""
+    name matches it (the comment above CATEGORY_INDEX says how), scored as the category field's
+    boost. Every value is a parameter."""
 
     output_field = models.TextField()
-    # the ids the category index finds for the term, under this statement's snapshot
-    CATEGORY_IDS = "(SELECT coalesce(array_agg(c.id), '{}') FROM shop_category c WHERE c ==> %s::zdbquery)"
+    # the ids of the categories whose name holds the words in order (the name split by the first
+    # parameter, the search box's word pattern; the words joined by spaces in the second)
+    CATEGORY_IDS = (
+        "(SELECT coalesce(array_agg(c.id), '{}') FROM shop_category c WHERE strpos(' ' || array_to_string("
+        "ARRAY(SELECT w[1] FROM regexp_matches(lower(c.name), %s, 'g') WITH ORDINALITY AS t(w, n) ORDER BY n), ' ')"
+        " || ' ', ' ' || %s || ' ') > 0)"
+    )
+    # a fuzzy term: the ids shop_category's ZomboDB index finds for it, under this statement's snapshot
+    CATEGORY_IDS_FUZZY = "(SELECT coalesce(array_agg(c.id), '{}') FROM shop_category c WHERE c ==> %s::zdbquery)"
 
     def __init__(self, kind, query, fuzzy: bool, flat: bool) -> None:
         super().__init__()
@@ -527,6 +598,7 @@ class ZdbTerms(models.Expression):
         from dataclasses import replace
 
         from workshop.search.es import term_clause
+        from workshop.search.query import WORD
 
         def clause(text_fields: dict[str, float]) -> str:
             return json.dumps(term_clause(replace(self.kind, text_fields=text_fields), words, fuzzy, self.flat))
@@ -537,8 +609,14 @@ class ZdbTerms(models.Expression):
         if column is None:
             return "%s::zdbquery"
         boost = self.kind.text_fields["category"]
-        params += [1.0 if self.flat else boost, column, clause({"name": boost})]
-        return f"dsl.or(%s::zdbquery, dsl.constant_score(%s::real, dsl.terms_array(%s, {self.CATEGORY_IDS})))"
+        params += [1.0 if self.flat else boost, column]
+        if fuzzy and len(words) == 1:  # (a phrase is never fuzzy: term_clause)
+            params.append(clause({"name": boost}))
+            ids = self.CATEGORY_IDS_FUZZY
+        else:
+            params += [WORD.pattern, " ".join(words)]
+            ids = self.CATEGORY_IDS
+        return f"dsl.or(%s::zdbquery, dsl.constant_score(%s::real, dsl.terms_array(%s, {ids})))"
 
     def as_sql(self, compiler, connection):
         params: list = []  # in the order of their placeholders
@@ -553,14 +631,45 @@ class ZdbTerms(models.Expression):
         return f"dsl.and({', '.join(parts)})", params
 
 
-def highlights(qs, kind):
-    """The queryset with zdb.highlight() of each headline field (the `==>` query's matches)."""
-    from django.contrib.postgres.fields import ArrayField
+class ZdbAmong(models.Expression):
+    """dsl.and(<zdbquery>, dsl.terms_array('id', %s::bigint[])): the query, on these rows only."""
 
+    output_field = models.TextField()
+
+    def __init__(self, query: models.Expression, ids: list[int]) -> None:
+        super().__init__()
+        self.query, self.ids = query, list(ids)
+
+    def as_sql(self, compiler, connection):
+        sql, params = self.query.as_sql(compiler, connection)
+        return f"dsl.and({sql}, dsl.terms_array(%s, %s::bigint[]))", [*params, "id", self.ids]
+
+
+def page_with_highlights(qs, kind, limit: int) -> tuple[list, dict[int, dict[str, list[str]]]]:
+    """The first `limit` rows of a zombodb search and {id: {field: fragments}} of them: zdb.highlight()
+    of each headline field (plain text, matches in <em>). The search node highlights every row its
+    search returns, so in the page's own statement only when the node returns that page alone
+    (ZdbPage); otherwise (chained filters) in a second statement restricted to the page's rows:
+    highlighting every match took 139 ms against 29 ms (medians of the bench's queries, 2 cores
+    under load)."""
     table = qs.model._meta.db_table
-    return qs.annotate(
-        **{
-            f"zdb_highlight_{f}": ZdbRowFunction("highlight", table, f, output_field=ArrayField(models.TextField()))
-            for f in kind.headline_fields
-        }
+    columns = {
+        f"zdb_highlight_{f}": ZdbRowFunction("highlight", table, f, output_field=ArrayField(models.TextField()))
+        for f in kind.headline_fields
+    }
+    page = qs.annotate(**columns)[:limit]
+    if ZdbPage.first_rows(page.query)[0] is not None:
+        objects = list(page)
+        return objects, {o.pk: {f: getattr(o, f"zdb_highlight_{f}") for f in kind.headline_fields} for o in objects}
+    objects = list(qs[:limit])
+    if not objects:
+        return objects, {}
+    state = qs.search_state
+    only_these = ZdbAmong(ZdbTerms(kind, state.query, state.fuzzy, flat=False), [o.pk for o in objects])
+    rows = (
+        models.QuerySet(model=qs.model, using=qs.db)
+        .filter(ZdbMatch(table, only_these))  # (boosts change no highlight: the weighted query will do)
+        .annotate(**columns)
+        .values_list("pk", *columns)
     )
+    return objects, {pk: dict(zip(kind.headline_fields, fragments, strict=True)) for pk, *fragments in rows}

@@ -6,10 +6,10 @@ transaction and every search filters the index by the transaction's snapshot. Th
 workload is the experiment's (commits, rollbacks, two transactions updating one row at
 once) plus a session killed in the middle of its transaction, categories renamed and
 products moved to another category. A product row holds its category's id, not its name:
-the name is searched through shop_category's own ZomboDB index, joined on category_id in the
-search's statement (zombodb.CATEGORY_INDEX says why), so a rename is indexed by the renaming
-transaction and a move by the product's own update, and both are searchable at once like any
-other write. (The other backends copy the name into their documents and must re-index them on
+the categories whose name matches are looked up in the search's own statement, under its
+snapshot, and joined on category_id (zombodb.CATEGORY_INDEX says how), so a rename is seen by
+the renaming transaction and a move is indexed by the product's own update, and both are
+searchable at once like any other write. (The other backends copy the name into their documents and must re-index them on
 a rename.)
 
 The comparison goes through the search API a user has:
