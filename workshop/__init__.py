@@ -63,7 +63,7 @@ def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
     from workshop import config, django_setup
     from workshop.errors import WorkshopError
     from workshop.services import elasticsearch, postgres
-    from workshop.shop.data import generate, get_size, load
+    from workshop.shop.data import get_size, load, version
     from workshop.status import Status
 
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
     # wanted one is already there (and reloads if the generator or vocabulary changed).
     current = load.current()
     target_size = size or (current.size if current else wanted)
-    target_seed = seed if seed is not None else (current.seed if current else generate.DEFAULT_SEED)
+    target_seed = seed if seed is not None else (current.seed if current else version.DEFAULT_SEED)
     load.load(target_size, target_seed, progress=progress)
     current = load.current()
     if db.source == "classroom":  # the room's copy of this attendee's progress, after a reset too
