@@ -80,8 +80,9 @@ def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
     current = load.current()
     target_size = size or (current.size if current else wanted)
     target_seed = seed if seed is not None else (current.seed if current else version.DEFAULT_SEED)
-    load.load(target_size, target_seed, progress=progress)
-    current = load.current()
+    if not load.matches(current, target_size, target_seed):  # else load() would find it there too
+        load.load(target_size, target_seed, progress=progress)
+        current = load.current()
     if db.source == "classroom":  # the room's copy of this attendee's progress, after a reset too
         from workshop.classroom import room_progress
         from workshop.lessons import progress as local_progress
