@@ -11,7 +11,7 @@ import psycopg
 from workshop import config
 from workshop.classroom import names, roles
 from workshop.errors import WorkshopError
-from workshop.services.postgres import Database, check_answers, maintenance_database, with_database
+from workshop.services.postgres import Database, connect_checked, with_database
 
 _own: Database | None = None
 _own_name: str | None = None
@@ -41,10 +41,10 @@ def database() -> Database:
     global _own, _own_name
     url = config_url()
     server = Database(url, "classroom")
-    check_answers(
-        server, hint=f"check the room's server is up and {config.ENV_DATABASE_URL} is what the instructor gave"
-    )
-    with maintenance_database(server).connect(autocommit=True) as conn:
+    hint = f"check the room's server is up and {config.ENV_DATABASE_URL} is what the instructor gave"
+    # the server's maintenance database (libpq's own parsing replaces whatever the URL named),
+    # and one connection where a check and then this one would make two
+    with connect_checked(server, hint, dbname="postgres", autocommit=True) as conn:
         role, superuser = conn.execute(
             "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
         ).fetchone()
