@@ -4,6 +4,7 @@ process (the room's progress table, the search indexes' names)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -15,6 +16,7 @@ from workshop.services.postgres import Database, connect_checked, with_database
 
 _own: Database | None = None
 _own_name: str | None = None
+clone_seconds: float | None = None  # this process's clone of the template, when it made one (the room's benchmark)
 FIX_ASK = "ask the instructor"
 
 
@@ -81,8 +83,11 @@ def config_url() -> str:
 
 
 def _create(conn: psycopg.Connection, name: str, role: str) -> None:
+    global clone_seconds
+    started = time.perf_counter()
     try:
         roles.clone(conn, name)
+        clone_seconds = time.perf_counter() - started
     except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
         _seal(conn, name, role)  # another kernel of ours won the race (and may not have sealed it yet)
     except psycopg.errors.InvalidCatalogName:
