@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from workshop import settings as workshop_settings
 from workshop.errors import WorkshopError
@@ -155,8 +155,9 @@ def _all_recorded() -> bool:
 MIGRATE_LOCK_KEY = 0x5750_0002  # advisory lock: one migrate at a time per database
 
 
-def migrate() -> list[str]:
-    """Apply pending migrations; returns what was applied.
+def migrate(before: Callable[[], None] | None = None) -> list[str]:
+    """Apply pending migrations; returns what was applied. `before`: called first when some are
+    pending.
 
     Two kernels calling setup() at once would both try to create the same tables; the
     second waits on a session-level advisory lock, then finds nothing left to apply."""
@@ -165,6 +166,8 @@ def migrate() -> list[str]:
 
     if not pending_migrations():
         return []
+    if before is not None:
+        before()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_KEY])
     try:
