@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from workshop.errors import WorkshopError
-from workshop.shop.data import constraints, snapshot, vocab
+from workshop.shop.data import vocab
 from workshop.shop.data.sizes import get_size
 from workshop.shop.data.version import DEFAULT_SEED, GENERATOR_VERSION
 
@@ -91,6 +91,7 @@ def replace(
     under the lock, True when another process loaded the wanted dataset meanwhile."""
     from django.db import connection, transaction
 
+    from workshop.shop.data import constraints, snapshot
     from workshop.shop.models import Dataset
 
     started = time.perf_counter()
