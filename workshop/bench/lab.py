@@ -174,8 +174,8 @@ def bench_lab() -> list[Result]:
                 f"the goal's figure (<= 15 s): a laptop's first attempt, uv's cache empty; {_steps(cold)}; "
                 f"{cold['total_cpu']:.1f} s CPU in all; load average {loads[0]:.1f} before, {loads[1]:.1f} after; "
                 f"baseline: the same with pip alone, {slow['total']:.1f} s ({_steps(slow)}; load average "
-                f"{loads[2]:.1f} before, {loads[3]:.1f} after); {offline}; the dataset loads later, in notebook 00 "
-                "(setup.cold_seconds)"
+                f"{loads[2]:.1f} before, {loads[3]:.1f} after); {offline}; JupyterLab started by itself: "
+                "`make lab` first runs workshop.setup() (the database and the dataset: setup.cold_seconds)"
             ),
         ),
         Result(
