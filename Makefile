@@ -10,7 +10,9 @@ TEST_STAMP := $(VENV)/.test-stamp
 # instructor's USB stick in WORKSHOP_WHEELHOUSE), pip never touches the network.
 WHEELHOUSE ?= $(or $(WORKSHOP_WHEELHOUSE),wheelhouse)
 OFFLINE    := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEELHOUSE),)
-# uv installs the same wheels several times faster; used when the wheelhouse carries it.
+# uv installs the same wheels several times faster; used when the wheelhouse carries it. It also
+# makes the environment (deploy/uv_venv.py): `python -m venv` runs ensurepip, then pip would have to
+# start to install uv, seconds of a fresh clone's set-up before any of the workshop's packages.
 UV_WHEEL   := $(firstword $(wildcard $(WHEELHOUSE)/uv-*.whl))
 PIP_INSTALL = $(if $(and $(OFFLINE),$(UV_WHEEL)),$(BIN)/uv pip install --quiet --python $(BIN)/python,$(BIN)/python -m pip install --quiet)
 
@@ -26,14 +28,17 @@ help:
 $(VENV)/.venv-stamp:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1)); set PYTHON=python3.12 for example"; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(if $(OFFLINE),$(if $(UV_WHEEL),$(BIN)/python -m pip install --quiet $(OFFLINE) uv,),$(BIN)/python -m pip install --quiet --upgrade pip)
+	$(if $(and $(OFFLINE),$(UV_WHEEL)),$(PYTHON) deploy/uv_venv.py $(WHEELHOUSE) $(VENV),@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV))
+	$(if $(OFFLINE),,$(BIN)/python -m pip install --quiet --upgrade pip)
 	@touch $@
 
 $(LAB_STAMP): pyproject.toml $(VENV)/.venv-stamp
 	$(PIP_INSTALL) $(OFFLINE) -e .
-	@# JupyterLab 4's "get notified about news?" toast ignores the server flags: switch the plugin off.
-	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements >/dev/null 2>&1
+	@# JupyterLab 4's "get notified about news?" toast ignores the server flags: its plugin is switched off
+	@# in a page config file, what `jupyter labextension disable --level=sys_prefix` writes (in the .d
+	@# folder JupyterLab merges, so no other setting is overwritten) without starting Jupyter for seconds.
+	@mkdir -p $(VENV)/etc/jupyter/labconfig/page_config.d
+	@cp deploy/labconfig/workshop.json $(VENV)/etc/jupyter/labconfig/page_config.d/workshop.json
 	@touch $@
 
 $(TEST_STAMP): $(LAB_STAMP)

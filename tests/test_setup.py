@@ -189,3 +189,17 @@ def test_many_processes_creating_the_same_state_folder_at_once_all_succeed(tmp_p
             thread.join()
         assert not errors, errors[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"state{n}" for n in sorted(range(20), key=str)]
+
+
+def test_the_cheap_migration_check_agrees_with_djangos_plan(db):
+    """setup() skips Django's migration plan when every migration file is recorded as applied;
+    one unrecorded migration sends it back to the plan, which names exactly that one."""
+    from django.db import connection
+
+    from workshop import django_setup
+
+    assert django_setup._all_recorded() and django_setup.pending_migrations() == []
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'shop' AND name = '0001_initial'")
+    assert not django_setup._all_recorded()
+    assert django_setup.pending_migrations() == ["shop.0001_initial"]

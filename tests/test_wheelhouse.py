@@ -51,17 +51,41 @@ def test_make_lab_installs_from_the_wheelhouse_with_the_network_off():
             (canonicalize_name(n), str(v))
             for n, v, *_ in map(parse_wheel_filename, (w.name for w in wheels.glob("*.whl")))
         }
-        # pip (and on 3.11 setuptools) came with the venv (ensurepip), the workshop from the checkout;
-        # everything else from the wheelhouse
-        came_with = ("pip", "setuptools", "workshop")
-        foreign = {n: v for n, v in installed.items() if n not in came_with and (n, v) not in available}
+        # the workshop came from the checkout, everything else from the wheelhouse: uv made the
+        # environment (no ensurepip) and installed pip and itself from there too
+        foreign = {n: v for n, v in installed.items() if n != "workshop" and (n, v) not in available}
         assert foreign == {}
-        assert {"django", "jupyterlab", "psycopg", "workshop"} <= set(installed)
+        assert {"django", "jupyterlab", "psycopg", "workshop", "pip", "uv"} <= set(installed)
         # `make lab` installs what the notebooks need: none of the test extras
         assert not {"pytest", "playwright", "pydriller", "detect-secrets"} & set(installed)
+        # JupyterLab's news toast is off: the page config JupyterLab reads disables its plugin
+        read = "import json; from jupyterlab_server.config import get_static_page_config as c; print(json.dumps(c()))"
+        page_config = subprocess.run([str(venv / "bin" / "python"), "-c", read], capture_output=True, text=True)
+        assert json.loads(page_config.stdout)["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"]
         imported = subprocess.run(
             [str(venv / "bin" / "python"), "-c", "import workshop, django, jupyterlab; print(workshop.__file__)"],
             capture_output=True,
             text=True,
         )
         assert imported.returncode == 0 and imported.stdout.startswith(str(REPO)), imported.stderr
+
+
+def test_the_environment_is_made_by_this_machines_uv_from_a_wheelhouse_for_every_platform(tmp_path, monkeypatch):
+    """A room's wheelhouse holds uv for every platform (and maybe an older one): deploy/uv_venv.py
+    takes the newest for this machine, by the platform tags `make wheelhouse` downloads for it."""
+    monkeypatch.syspath_prepend(str(REPO / "deploy"))
+    import uv_venv
+    import wheelhouse
+
+    platforms = {
+        "linux-x86_64": "manylinux_2_17_x86_64.manylinux2014_x86_64",
+        "linux-aarch64": "manylinux_2_17_aarch64.manylinux2014_aarch64",
+        "macos-x86_64": "macosx_10_12_x86_64",
+        "macos-arm64": "macosx_11_0_arm64",
+        "windows-amd64": "win_amd64",
+    }
+    for tags in [*platforms.values(), "musllinux_1_1_x86_64"]:
+        (tmp_path / f"uv-0.13.9-py3-none-{tags}.whl").touch()
+    (tmp_path / f"uv-0.9.2-py3-none-{platforms[wheelhouse.here()]}.whl").touch()
+    assert uv_venv.uv_wheel(tmp_path).name == f"uv-0.13.9-py3-none-{platforms[wheelhouse.here()]}.whl"
+    assert uv_venv.uv_wheel(tmp_path / "nothing-here") is None

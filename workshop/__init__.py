@@ -45,10 +45,19 @@ def setup(size: str | None = None, *, seed: int | None = None, progress: bool = 
     already loaded and no size is asked for, it is kept as it is. Returns a Status, which a
     notebook shows as a small table.
     """
+    import gc
+
     from workshop.errors import WorkshopError, explain
 
+    # A set-up that finds everything done is mostly imports (Django, psycopg, the apps' models),
+    # whose objects live as long as the kernel; the cyclic collector's passes over a kernel's heap
+    # meanwhile cost a fifth of its CPU (a room of kernels starting at once shares the server's
+    # cores). Reference counting still frees what dies; the collector is back when setup()
+    # returns, and before migrations or a dataset load (seconds of work that makes garbage).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        return _setup(size, seed, progress)
+        return _setup(size, seed, progress, collecting)
     except WorkshopError:
         raise
     except Exception as exc:
@@ -56,14 +65,19 @@ def setup(size: str | None = None, *, seed: int | None = None, progress: bool = 
         if known is None:
             raise
         raise known from None  # the cause stays in __context__ for WORKSHOP_DEBUG=1
+    finally:
+        if collecting:
+            gc.enable()
 
 
-def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
+def _setup(size: str | None, seed: int | None, progress: bool, collecting: bool) -> Status:
     global _last_status
+    import gc
+
     from workshop import config, django_setup
     from workshop.errors import WorkshopError
     from workshop.services import elasticsearch, postgres
-    from workshop.shop.data import generate, get_size, load
+    from workshop.shop.data import get_size, load, version
     from workshop.status import Status
 
     started = time.perf_counter()
@@ -74,14 +88,21 @@ def _setup(size: str | None, seed: int | None, progress: bool) -> Status:
     config.db_name()  # so does a database name PostgreSQL could not take
     db = postgres.resolve()
     django_setup.configure(db.url)
-    applied = django_setup.migrate()
+
+    def collect_again() -> None:
+        if collecting:
+            gc.enable()
+
+    applied = django_setup.migrate(before=collect_again)
     # Keep whatever dataset is loaded unless asked for another; load() is a no-op when the
     # wanted one is already there (and reloads if the generator or vocabulary changed).
     current = load.current()
     target_size = size or (current.size if current else wanted)
-    target_seed = seed if seed is not None else (current.seed if current else generate.DEFAULT_SEED)
-    load.load(target_size, target_seed, progress=progress)
-    current = load.current()
+    target_seed = seed if seed is not None else (current.seed if current else version.DEFAULT_SEED)
+    if not load.matches(current, target_size, target_seed):  # else load() would find it there too
+        collect_again()
+        load.load(target_size, target_seed, progress=progress)
+        current = load.current()
     if db.source == "classroom":  # the room's copy of this attendee's progress, after a reset too
         from workshop.classroom import room_progress
         from workshop.lessons import progress as local_progress

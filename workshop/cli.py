@@ -245,7 +245,7 @@ def _seed(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from workshop.shop.data import SIZES
-    from workshop.shop.data.generate import DEFAULT_SEED
+    from workshop.shop.data.version import DEFAULT_SEED
 
     top = _OneLineParser(prog="workshop", description="The Django workshop's helper command.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser)

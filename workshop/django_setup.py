@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from workshop import settings as workshop_settings
 from workshop.errors import WorkshopError
@@ -111,6 +111,9 @@ def lazy_exports(package: str, exports: dict[str, str], needs_django: Iterable[s
 def pending_migrations() -> list[str]:
     """Names of migrations not yet applied to the default database."""
     from django.db import connection
+
+    if _all_recorded():
+        return []
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
@@ -118,11 +121,43 @@ def pending_migrations() -> list[str]:
     return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
 
 
+def _all_recorded() -> bool:
+    """True when every migration file of the installed apps is recorded as applied: then
+    Django's plan is empty (it plans the migrations on disk that are not recorded). A folder
+    listing and one query, where the plan imports every migration and builds their graph: the
+    cost of every setup() after the first, and of every attendee's in a room (their clones
+    come migrated). False when unsure, and the plan decides."""
+    import pkgutil
+
+    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    on_disk = set()
+    for app in apps.get_app_configs():
+        module_name, _explicit = MigrationLoader.migrations_module(app.label)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # an app without migrations, or a broken one: the plan decides
+            return False
+        for _finder, name, is_package in pkgutil.iter_modules(getattr(module, "__path__", [])):
+            if not is_package and name[0] not in "_~":  # what Django's loader skips
+                on_disk.add((app.label, name))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('django_migrations') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return False
+        cursor.execute("SELECT app, name FROM django_migrations")
+        recorded = set(cursor.fetchall())
+    return bool(on_disk) and on_disk <= recorded
+
+
 MIGRATE_LOCK_KEY = 0x5750_0002  # advisory lock: one migrate at a time per database
 
 
-def migrate() -> list[str]:
-    """Apply pending migrations; returns what was applied.
+def migrate(before: Callable[[], None] | None = None) -> list[str]:
+    """Apply pending migrations; returns what was applied. `before`: called first when some are
+    pending.
 
     Two kernels calling setup() at once would both try to create the same tables; the
     second waits on a session-level advisory lock, then finds nothing left to apply."""
@@ -131,6 +166,8 @@ def migrate() -> list[str]:
 
     if not pending_migrations():
         return []
+    if before is not None:
+        before()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_KEY])
     try:

@@ -4,6 +4,7 @@ process (the room's progress table, the search indexes' names)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -11,10 +12,11 @@ import psycopg
 from workshop import config
 from workshop.classroom import names, roles
 from workshop.errors import WorkshopError
-from workshop.services.postgres import Database, check_answers, maintenance_database, with_database
+from workshop.services.postgres import Database, connect_checked, with_database
 
 _own: Database | None = None
 _own_name: str | None = None
+clone_seconds: float | None = None  # this process's clone of the template, when it made one (the room's benchmark)
 FIX_ASK = "ask the instructor"
 
 
@@ -41,10 +43,10 @@ def database() -> Database:
     global _own, _own_name
     url = config_url()
     server = Database(url, "classroom")
-    check_answers(
-        server, hint=f"check the room's server is up and {config.ENV_DATABASE_URL} is what the instructor gave"
-    )
-    with maintenance_database(server).connect(autocommit=True) as conn:
+    hint = f"check the room's server is up and {config.ENV_DATABASE_URL} is what the instructor gave"
+    # the server's maintenance database (libpq's own parsing replaces whatever the URL named),
+    # and one connection where a check and then this one would make two
+    with connect_checked(server, hint, dbname="postgres", autocommit=True) as conn:
         role, superuser = conn.execute(
             "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
         ).fetchone()
@@ -81,8 +83,11 @@ def config_url() -> str:
 
 
 def _create(conn: psycopg.Connection, name: str, role: str) -> None:
+    global clone_seconds
+    started = time.perf_counter()
     try:
         roles.clone(conn, name)
+        clone_seconds = time.perf_counter() - started
     except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
         _seal(conn, name, role)  # another kernel of ours won the race (and may not have sealed it yet)
     except psycopg.errors.InvalidCatalogName:

@@ -93,8 +93,8 @@ def prepare(
     `clone_now`: clone their databases now rather than on their first setup() (a room of
     50 cloning at once waits for the disk; see `workshop bench classroom`)."""
     from workshop.classroom import template
-    from workshop.shop.data.generate import DEFAULT_SEED
     from workshop.shop.data.sizes import get_size
+    from workshop.shop.data.version import DEFAULT_SEED
 
     get_size(size)
     for name in attendees:

@@ -11,6 +11,13 @@ and its notebook uses the same three calls everywhere: `answer_1 = ...`, `check(
 `hint(1)` (a nudge, then a closer one), `reveal(1)` (the solution's code, on request only).
 """
 
-from workshop.lessons.exercise import PLACEHOLDER, Exercise, Exercises, Reveal, Verdict, Wrong
-
 __all__ = ["PLACEHOLDER", "Exercise", "Exercises", "Reveal", "Verdict", "Wrong"]
+
+
+def __getattr__(name: str):
+    # The exercise interface is imported on first use: setup() reads the progress file without it.
+    if name in __all__:
+        from workshop.lessons import exercise
+
+        return getattr(exercise, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

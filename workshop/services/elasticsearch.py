@@ -106,12 +106,17 @@ def find() -> Search:
         except WorkshopError as exc:
             return Search(None, "none", problem=str(exc))
     else:
+        recorded = None
+        # the local node's record lives in <state folder>/elasticsearch/ (es_node); without that
+        # folder there is none, and importing es_node's installer and process code costs a
+        # kernel's setup() ~20 ms
         try:
-            from workshop.services import es_node
+            if (config.state_dir() / "elasticsearch").is_dir():
+                from workshop.services import es_node
 
-            recorded = es_node.recorded_url()
+                recorded = es_node.recorded_url()
         except WorkshopError:
-            recorded = None
+            pass
         if recorded:
             candidates.append((recorded, "local node"))
         if config.docker_allowed():

@@ -135,9 +135,22 @@ def check_answers(db: Database, hint: str) -> None:
         with db.connect() as conn:
             conn.execute("SELECT 1")
     except (psycopg.Error, ValueError) as exc:  # ValueError: a URL psycopg cannot even parse
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        reason = re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", reason)  # libpq may quote the URL back
-        raise WorkshopError(f"PostgreSQL at {_shown(db.safe_url)} does not answer ({reason})", hint) from None
+        raise _not_answering(db, exc, hint) from None
+
+
+def connect_checked(db: Database, hint: str, **kwargs) -> psycopg.Connection:
+    """A connection to `db`, or check_answers' one-line error: one connection where a check
+    and then the connection would make two."""
+    try:
+        return db.connect(**kwargs)
+    except (psycopg.Error, ValueError) as exc:
+        raise _not_answering(db, exc, hint) from None
+
+
+def _not_answering(db: Database, exc: Exception, hint: str) -> WorkshopError:
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    reason = re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", reason)  # libpq may quote the URL back
+    return WorkshopError(f"PostgreSQL at {_shown(db.safe_url)} does not answer ({reason})", hint)
 
 
 def ensure_database(server: Database, name: str) -> Database:

@@ -17,9 +17,8 @@ import numpy as np
 
 from workshop.shop.data import vocab as vocab_mod
 from workshop.shop.data.sizes import Size
+from workshop.shop.data.version import DEFAULT_SEED, GENERATOR_VERSION  # noqa: F401 (public names)
 
-GENERATOR_VERSION = 2  # 2: national ids drawn by a seeded random permutation, no longer linear in the id
-DEFAULT_SEED = 42
 CHUNK = 50_000
 
 # The story's calendar: customers sign up from START, orders run until END.

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from workshop.errors import WorkshopError
-from workshop.shop.data import constraints, generate, snapshot, vocab
+from workshop.shop.data import vocab
 from workshop.shop.data.sizes import get_size
+from workshop.shop.data.version import DEFAULT_SEED, GENERATOR_VERSION
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from workshop.shop.data import generate
 
 LOCK_KEY = 0x5750_0001  # advisory lock: one loader at a time per database (two kernels, one DB)
 MAX_SEED = 2**31 - 1  # shop.Dataset.seed is an integer column
@@ -53,22 +58,22 @@ def matches(dataset, size: str, seed: int) -> bool:
         dataset is not None
         and dataset.size == size
         and dataset.seed == seed
-        and dataset.generator_version == generate.GENERATOR_VERSION
+        and dataset.generator_version == GENERATOR_VERSION
         and dataset.row_counts.get("_vocab") == vocab.checksum()
     )
 
 
-def load(size: str, seed: int = generate.DEFAULT_SEED, *, force: bool = False, progress: bool = True) -> LoadResult:
+def load(size: str, seed: int = DEFAULT_SEED, *, force: bool = False, progress: bool = True) -> LoadResult:
     """Make the database hold exactly the `size` dataset for `seed` (loads only if needed)."""
     spec = get_size(size)  # fails fast on an unknown size, before touching anything
     seed = check_seed(seed)
     if not force and matches(current(), size, seed):
         return LoadResult(size, 0, 0.0, loaded=False)
+    from workshop.shop.data import generate  # numpy: only when there is something to generate
+
     tables = generate.ShopGenerator(spec, seed).tables()
     already = None if force else (lambda: matches(current(), size, seed))
-    return replace(
-        tables, size, seed, generate.GENERATOR_VERSION, vocab.checksum(), spec.approx_rows, progress, already
-    )
+    return replace(tables, size, seed, GENERATOR_VERSION, vocab.checksum(), spec.approx_rows, progress, already)
 
 
 def replace(
@@ -86,6 +91,7 @@ def replace(
     under the lock, True when another process loaded the wanted dataset meanwhile."""
     from django.db import connection, transaction
 
+    from workshop.shop.data import constraints, snapshot
     from workshop.shop.models import Dataset
 
     started = time.perf_counter()
