@@ -104,7 +104,22 @@ def prepare_folders(base: Path, es_home: Path, user: pwd.struct_passwd | None) -
                     os.lchown(entry, user.pw_uid, user.pw_gid)
         os.chmod(fresh, 0o700)
         os.rename(fresh, path)
+    _remove_keystore_leftovers(folders["config"])
     return folders
+
+
+def _remove_keystore_leftovers(config: Path) -> None:
+    """A first start interrupted while the node writes its keystore leaves `<name>.keystore.tmp`,
+    and every later start then fails (FileAlreadyExistsException). Callers hold the lock and
+    found no node running, so such a file is a leftover. Removed through a descriptor of the
+    folder opened without following links (the folder belongs to the node's account)."""
+    fd = os.open(config, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for name in os.listdir(fd):
+            if name.endswith(".keystore.tmp"):
+                os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 # --- launching ---------------------------------------------------------------------------
