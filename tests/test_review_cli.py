@@ -101,7 +101,11 @@ def test_on_this_repository():
     recent = workshop("--base", "HEAD~1", "--format", "json")
     if Repo.open(ROOT).resolve("HEAD~1"):
         assert recent.returncode in (0, 1), recent.stderr
-        assert json.loads(recent.stdout)["commits"] == 1
+        # one commit, or a merge commit's whole branch
+        expected = subprocess.run(
+            ["git", "rev-list", "--count", "HEAD~1..HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        assert json.loads(recent.stdout)["commits"] == int(expected.stdout)
     else:
         assert recent.returncode == 2 and "Ref 'HEAD~1' does not exist" in recent.stderr
 
