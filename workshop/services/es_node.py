@@ -134,18 +134,19 @@ def start(
         log_path = base / "node.log"
         proc = es_process.launch(cmd, es_home, env, log_path)
         url = f"http://{HOST}:{port}"
-        record = {
-            "pid": proc.pid,
-            "create_time": es_process.process_create_time(proc.pid),
-            "url": url,
-            "port": port,
-            "transport_port": transport,
-            "version": dist.version,
-            "home": str(es_home),
-            "log": str(log_path),
-        }
-        es_process.write_record(base, record)
-        try:
+        record = {"pid": proc.pid, "create_time": None}
+        try:  # from the launch on: a Ctrl-C anywhere after it must not leave the JVM running
+            record = {
+                "pid": proc.pid,
+                "create_time": es_process.process_create_time(proc.pid),
+                "url": url,
+                "port": port,
+                "transport_port": transport,
+                "version": dist.version,
+                "home": str(es_home),
+                "log": str(log_path),
+            }
+            es_process.write_record(base, record)
             es_process.wait_healthy(url, record, base, timeout, launched=proc)
         except KeyboardInterrupt:  # Ctrl-C while it boots: leave no half-started JVM behind
             es_process.terminate(proc.pid, record)
