@@ -71,9 +71,15 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/workshop anonymize check
 
-# PYTEST_ARGS: a selection, e.g. PYTEST_ARGS='-m "not zombodb"' (.ci/run runs those last, once built)
+# PYTEST_ARGS: a selection, e.g. PYTEST_ARGS='-m "not zombodb"' (.ci/run runs those last, once built).
+# The exercise checks run again on the dataset size the notebooks use (EXERCISE_SIZES; empty: not again).
+EXERCISE_SIZES ?= workshop
 test: $(TEST_STAMP) lint services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@for size in $(EXERCISE_SIZES); do \
+		echo "The exercise checks on the $$size dataset (the notebooks' size):"; \
+		WORKSHOP_TEST_DATA_SIZE=$$size $(BIN)/python -m pytest -m exercises || exit 1; \
+	done
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not notebooks and not browser and not faults"

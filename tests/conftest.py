@@ -1,6 +1,7 @@
 """Test session: a real PostgreSQL (the embedded server unless WORKSHOP_DATABASE_URL is
 set), Django configured the way notebooks configure it, the `tiny` dataset loaded into
-pytest-django's test database."""
+pytest-django's test database (WORKSHOP_TEST_DATA_SIZE=workshop loads the notebooks' size
+instead: `make test` runs the exercise tests a second time that way)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# The exercise tests (tests/test_<theme>_exercises.py) also run on the dataset the notebooks use:
+# a check that passes its solution on `tiny` can refuse it on the notebook's data.
+EXERCISE_TESTS = "test_*_exercises.py"
+TEST_DATA_SIZE = os.environ.get("WORKSHOP_TEST_DATA_SIZE", "tiny")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.match(EXERCISE_TESTS):
+            item.add_marker(pytest.mark.exercises)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"workshop dataset in the test database: {TEST_DATA_SIZE}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,11 +42,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Migrate the test database (pytest-django does) and load the tiny dataset once."""
+    """Migrate the test database (pytest-django does) and load the dataset once (tiny by default)."""
     from workshop.shop.data import load
 
     with django_db_blocker.unblock():
-        load.load("tiny", progress=False)
+        load.load(TEST_DATA_SIZE, progress=False)
 
 
 @pytest.fixture(scope="module")
