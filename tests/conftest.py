@@ -6,6 +6,7 @@ instead: `make test` runs the exercise tests a second time that way)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -31,6 +32,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A run started in the background by a non-interactive shell (`... &`, as CI scripts do)
+    # inherits SIGINT ignored (POSIX), and so would every command the tests interrupt: the
+    # Ctrl-C tests would see nothing happen. Python's own handler is what a terminal gives; a
+    # handled signal is reset to the default at exec, so the tests' children get it too.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # Tests never probe the Docker stack's ports by accident: only what CI starts counts.
     os.environ.setdefault("WORKSHOP_NO_DOCKER", "1")
     from workshop import django_setup
