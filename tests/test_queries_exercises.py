@@ -7,8 +7,9 @@ import pytest
 from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, Sum, Window
 from django.db.models.functions import Cast, ExtractIsoWeekDay, ExtractWeekDay, Rank, RowNumber
 
-from tests.lessons_support import assert_exercise
+from tests.lessons_support import assert_exercise, assert_no_solution_code, code_in, solution_calls
 from workshop.queries.exercises import EXERCISES
+from workshop.queries.inspector import record_queries
 from workshop.shop.models import Customer, Order, OrderItem, Product
 
 pytestmark = pytest.mark.django_db
@@ -32,13 +33,22 @@ OLD_HINTS = {
 }
 
 
+# The old hints as the learner read them (issue 21: pasted, they were the answer).
+OLD_HINT_TEXTS = {
+    4: "a window: Window(RowNumber(), partition_by=F('customer'), order_by=[F('created_at'), F('id')])",
+    6: "Order.objects.annotate(weekday=ExtractWeekDay('created_at')).values('weekday').annotate(orders=Count('id'))",
+}
+
+
 def _lazy(number, *more):
-    """The answers every exercise must refuse: None, an empty queryset, the solution's rows as a
-    Python list, each hint pasted as text, plus the exercise's own half-right answers."""
+    """The answers every exercise must refuse: None, what check(n, None) prints and each hint
+    pasted, an empty queryset, the solution's rows as a Python list, plus the exercise's own
+    half-right answers."""
     exercise = EXERCISES[number]
     model = exercise.solution().model
     return [
         ("None", lambda: None),
+        ("what check(n, None) prints, pasted", lambda: exercise.judge(None).message),
         ("an empty queryset", lambda: model.objects.none()),
         ("the right rows as a Python list", lambda: list(exercise.solution())),
         *[(f"hint {i + 1} pasted", lambda text=text: text) for i, text in enumerate(exercise.hints)],
@@ -119,6 +129,7 @@ def test_exercise_3_numbering_needs_a_tie_break():
                 lambda: Order.objects.annotate(nth=Window(Rank(), partition_by=F("customer"), order_by="created_at")),
             ),
             ("newest first", lambda: _numbered([F("created_at").desc(), F("id").desc()])),
+            ("ties by id, largest first", lambda: _numbered([F("created_at"), F("id").desc()])),
             (
                 "ordered by id only, over every order",
                 lambda: Order.objects.annotate(nth=Window(RowNumber(), order_by="id")),
@@ -131,6 +142,21 @@ def test_exercise_3_says_what_a_missing_tie_break_does():
     verdict = EXERCISES[3].judge(_numbered("created_at"))
     assert not verdict.ok and "same moment" in verdict.message and "second key" in verdict.message
     assert Order.objects.filter(created_at="2025-06-01T12:00:00Z").count() == 0  # the tied orders are gone
+    backwards = EXERCISES[3].judge(_numbered([F("created_at"), F("id").desc()]))
+    assert not backwards.ok and "same moment" in backwards.message and "by id, smallest first" in backwards.message
+
+
+def test_exercise_3_answers_a_wrong_type_without_reading_the_orders():
+    with record_queries() as log:
+        verdict = EXERCISES[3].judge(None)
+    assert not verdict.ok and "not a QuerySet" in verdict.message and log.count == 0
+
+
+def test_no_hint_and_no_first_verdict_spells_out_the_solution():
+    assert_no_solution_code(EXERCISES)
+    # The comparison can fail: the old hints of 'number the orders' and of the weekdays are caught.
+    assert code_in(OLD_HINT_TEXTS[4], solution_calls(EXERCISES[3]))
+    assert code_in(OLD_HINT_TEXTS[6], solution_calls(EXERCISES[6]))
 
 
 def test_exercise_4_no_counted_order():

@@ -8,7 +8,7 @@ import difflib
 
 import pytest
 
-from tests.lessons_support import assert_exercise
+from tests.lessons_support import assert_exercise, assert_no_solution_code
 from workshop.search import api, exercises, pg, solutions
 from workshop.search.exercises import EXERCISES
 
@@ -35,6 +35,7 @@ def test_exercise_1_a_search_filtered():
         1,
         [
             ("None", lambda: None),
+            ("what check(1, None) prints, pasted", lambda: EXERCISES[1].judge(None).message),
             ("the plain queryset, no search", lambda: api.products().filter(category__name="Lighting")),
             ("the old public helper's value", _old_answer),
             ("the cell above's `cheap`", lambda: api.products().search("lamp OR light").filter(price__lt=60)),
@@ -74,6 +75,10 @@ def test_exercise_1_has_no_public_answer():
         if callable(value) and getattr(value, "__module__", "") == exercises.__name__ and not name.startswith("_")
     ]
     assert public == [] and not hasattr(exercises, "expected_affordable_lighting")
+
+
+def test_no_hint_and_no_first_verdict_spells_out_the_solution():
+    assert_no_solution_code(EXERCISES)
 
 
 def test_exercise_1_leaves_no_planted_product_behind():

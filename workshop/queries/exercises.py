@@ -89,17 +89,12 @@ def _rows_of(answer, columns: tuple[str, ...]) -> pd.DataFrame:
     """The answer's rows, run afresh (never a cached result) in a savepoint, as one query."""
     from django.core.exceptions import FieldError
     from django.db import transaction
-    from django.db.models import QuerySet
     from django.db.models.query import ValuesIterable
 
     from workshop.queries.compare import to_frame
     from workshop.queries.inspector import record_queries
 
-    if not isinstance(answer, QuerySet):
-        raise Wrong(
-            f"the answer is a {type(answer).__name__}, not a QuerySet: build it with Model.objects... "
-            "and let the database compute it"
-        )
+    _require_queryset(answer)
     try:
         fresh = answer.all() if issubclass(answer._iterable_class, ValuesIterable) else answer.values(*columns)
     except FieldError:
@@ -112,6 +107,16 @@ def _rows_of(answer, columns: tuple[str, ...]) -> pd.DataFrame:
     if [c for c in columns if c not in frame.columns]:
         raise Wrong(_no_column(answer, columns, frame.columns))
     return frame
+
+
+def _require_queryset(answer) -> None:
+    from django.db.models import QuerySet
+
+    if not isinstance(answer, QuerySet):
+        raise Wrong(
+            f"the answer is a {type(answer).__name__}, not a QuerySet: build it with Model.objects... "
+            "and let the database compute it"
+        )
 
 
 def _no_column(answer, columns: tuple[str, ...], present=None) -> str:
@@ -174,6 +179,7 @@ def _tied_orders(descending: bool) -> Iterator[pd.DataFrame]:
 
 
 def _check_3(answer) -> None:
+    _require_queryset(answer)  # before reading 200,000 orders: a wrong type is answered at once
     raw = frames.load(_ROWS[3].tables)
     for descending in (False, True):
         with _tied_orders(descending) as tied:
@@ -182,9 +188,11 @@ def _check_3(answer) -> None:
                 _compare(3, answer, with_ties)
             except Wrong as wrong:
                 if any(f"id={i}" in str(wrong) for i in tied.id) and "column nth" in str(wrong):
+                    # Said for a missing tie-break and for a tie-break the wrong way round (id descending).
                     raise Wrong(
-                        "two orders a customer placed at the same moment got their numbers in whichever "
-                        "order PostgreSQL read them: the numbering needs a second key that is never tied"
+                        "orders a customer placed at the same moment are not numbered by id, smallest first: "
+                        "the time alone leaves them in whichever order PostgreSQL reads them, so the ordering "
+                        "needs a second key that is never tied, in the right direction"
                     ) from None
                 raise
 
