@@ -5,6 +5,7 @@ free-text leak detector the planted-leaks exercise relies on."""
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 
 import pytest
@@ -75,9 +76,34 @@ def test_exercise_4(planted):
             ("only the new rule", lambda: {"shop.Review": {"body": Suppress()}}),
             ("the bodies shuffled", lambda: merge_rules(shop_rules(), {"shop.Review": {"body": Shuffle()}})),
             ("a list of rules", lambda: [shop_rules()]),
+            # What the free-text verdict of the answer above named, blanked: names, phones and
+            # national ids would still be copied as they are.
+            ("the body and the columns the scan named, blanked", lambda: _blank_what_the_scan_named()),
+            ("the body blanked, the names shuffled", lambda: _shop_rules_with({"first_name": Shuffle()})),
+            ("the body blanked, the birth dates kept", lambda: _shop_rules_without("birth_date")),
         ],
     )
     assert "still in the copy's free text (shop_review.body)" in _message(4, shop_rules())
+    only_new = _message(4, {"shop.Review": {"body": Suppress()}})
+    assert "shop.Customer.first_name as it is" in only_new and "shop_rules()" in only_new
+    assert "keep the shop's rule" in _message(4, _shop_rules_with({"first_name": Shuffle()}))
+
+
+def _blank_what_the_scan_named():
+    return {
+        "shop.Review": {"body": Suppress()},
+        "shop.Customer": {"email": shop_rules()["shop.Customer"]["email"], "street_address": Suppress()},
+    }
+
+
+def _shop_rules_with(customer_rules):
+    return merge_rules(shop_rules(), {"shop.Review": {"body": Suppress()}, "shop.Customer": customer_rules})
+
+
+def _shop_rules_without(field):
+    rules = _shop_rules_with({})
+    del rules["shop.Customer"][field]
+    return rules
 
 
 def test_exercise_4_without_the_planting_cell_says_which_cell_to_run(planted):
@@ -143,8 +169,19 @@ def test_exercise_2():
         ],
     )
     listed = EXERCISES[2].judge(["B", "c"])  # a list gets a verdict, never a TypeError
-    assert not listed.ok and "judged wrongly" in listed.message
+    assert not listed.ok and "left out" in listed.message
     assert EXERCISES[2].judge(sorted(solutions.solution_2())).ok
+
+
+def test_exercise_2_verdicts_say_which_way_an_answer_errs_never_which_recipient():
+    """Issue 21: each wrong letter explained why, so reading the verdicts was enough. Now every
+    one of the 15 wrong sets gets one of two sentences: something left out, or something counted."""
+    letters = sorted(exercises.RECIPIENTS)
+    every_set = [set(itertools.compress(letters, bits)) for bits in itertools.product((0, 1), repeat=len(letters))]
+    verdicts = {frozenset(s): EXERCISES[2].judge(s) for s in every_set}
+    assert sum(v.ok for v in verdicts.values()) == 1
+    wrong = {v.message for v in verdicts.values() if not v.ok}
+    assert len(wrong) == 2 and not any(re.search(r"\d+ of the", m) for m in wrong)
 
 
 @pytest.mark.django_db(databases=["default", COPY])

@@ -142,6 +142,7 @@ def _check_4(answer, target: str = "anon_ex2", source: str = PLANTED_SCHEMA) -> 
     if not isinstance(answer, dict) or not answer:
         raise Wrong("the answer is a dict of rules, {'app.Model': {'field': Strategy}}, like shop_rules()")
     _require_planted(source)
+    _require_the_shops_rules(answer)
     try:
         build(answer, target=target, source=source, progress=False)
     except WorkshopError as exc:
@@ -155,12 +156,32 @@ def _check_4(answer, target: str = "anon_ex2", source: str = PLANTED_SCHEMA) -> 
     scan = measure.leak_scan(answer, target=target, source=source)
     if measure.leaks(scan):
         raise Wrong(f"{measure.leaks(scan)} original values survive in rewritten columns: keep the shop's rules")
-    rewritten = {label: set(fields) for label, fields in answer.items()}
-    if "email" not in rewritten.get("shop.Customer", set()):
-        raise Wrong(
-            "the reviews are clean, but the customers' own emails are copied as is: "
-            "start from shop_rules() and add your rule"
-        )
+
+
+def _require_the_shops_rules(answer: dict) -> None:
+    """The exercise adds a rule to the shop's: every field they rewrite must still be rewritten,
+    a personal one by a strategy that leaves no original value. Checked before the build, so
+    the verdict names the field the copy would keep (the free-text scan alone would point at
+    the customers' email and address columns, and a rule blanking just those passed while
+    names, phones and national ids were copied as they are)."""
+    from workshop.anonymize.shop_rules import shop_rules
+    from workshop.anonymize.strategies import Strategy
+
+    for label, fields in shop_rules().items():
+        given = answer.get(label)
+        for field, strategy in fields.items():
+            chosen = given.get(field) if isinstance(given, dict) else None
+            if chosen is None:
+                raise Wrong(
+                    f"the copy would keep {label}.{field} as it is, which the shop's rules rewrite: "
+                    "start from shop_rules() and add your rule"
+                )
+            # Anything but a strategy is build()'s to refuse, with the validator's own words.
+            if strategy.identifying and isinstance(chosen, Strategy) and not chosen.identifying:
+                raise Wrong(
+                    f"{label}.{field} is personal, and your rule for it leaves the original values in the copy: "
+                    "keep the shop's rule for it"
+                )
 
 
 # --- 2. who is the copy personal data for? --------------------------------------------------
@@ -177,15 +198,19 @@ RECIPIENTS = {
     "d": "anyone: the copy published on the web",
 }
 # What decides, per recipient: their own means of re-identification (C-413/23 P, Recital 26).
-_PERSONAL_FOR = {
-    "a": "whoever holds or can reach the key can reverse the pseudonyms: for them it stays personal data",
-    "b": "a recipient with other data to cross-check (a voter roll) has means reasonably likely to be used",
-    "d": "a published copy reaches every recipient, including those who have a voter roll",
-}
-_NOT_PERSONAL_FOR = {
-    "c": "the judgment says pseudonymised data is not personal data for every recipient automatically: "
-    "look at what each one can actually do",
-}
+# a: the key reverses the pseudonyms; b: the voter roll cross-checks; d: a published copy
+# reaches those who have either. c has neither and is prevented from getting them.
+_PERSONAL_FOR = {"a", "b", "d"}
+# The verdicts say which way an answer errs, never which recipient: a reason per recipient let
+# a learner walk from set() to the answer by reading four verdicts (issue 21).
+_LEFT_OUT = (
+    "for at least one recipient you left out, the copy stays personal data: with what they hold, "
+    "they have means reasonably likely to be used to re-identify someone (Recital 26)"
+)
+_COUNTED = (
+    "for at least one recipient you chose, the copy is not personal data: pseudonymised data is not "
+    "personal data for every recipient automatically (C-413/23 P); look at what each one can actually do"
+)
 
 
 def _letters(answer) -> set[str]:
@@ -201,13 +226,10 @@ def _letters(answer) -> set[str]:
 
 def _check_2(answer) -> None:
     letters = _letters(answer)
-    wrong = [r for r in RECIPIENTS if (r in letters) != (r in _PERSONAL_FOR)]
-    if wrong:
-        first = wrong[0]
-        reason = _PERSONAL_FOR.get(first) or _NOT_PERSONAL_FOR[first]
-        raise Wrong(
-            f"{len(wrong)} of the {len(RECIPIENTS)} recipients are judged wrongly; one of the reasons: {reason}"
-        )
+    if _PERSONAL_FOR - letters:
+        raise Wrong(_LEFT_OUT)
+    if letters - _PERSONAL_FOR:
+        raise Wrong(_COUNTED)
 
 
 # --- 3. the Netflix attack -----------------------------------------------------------------
