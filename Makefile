@@ -75,10 +75,11 @@ lint: install
 # The exercise checks run again on the dataset size the notebooks use (EXERCISE_SIZES; empty: not again).
 EXERCISE_SIZES ?= workshop
 test: $(TEST_STAMP) lint services
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	@# A test database of their own (test_workshop_exercises): never the one a concurrent run uses.
 	@for size in $(EXERCISE_SIZES); do \
 		echo "The exercise checks on the $$size dataset (the notebooks' size):"; \
-		WORKSHOP_TEST_DATA_SIZE=$$size $(BIN)/python -m pytest -m exercises || exit 1; \
+		WORKSHOP_TEST_DATA_SIZE=$$size WORKSHOP_DB_NAME=workshop_exercises $(BIN)/python -m pytest -m exercises || exit 1; \
 	done
 
 test-fast: lint
