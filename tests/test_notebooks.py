@@ -138,7 +138,7 @@ def _postgres_processes() -> dict[int, str]:
 # The size attendees run (the notebooks' default); WORKSHOP_NOTEBOOK_SIZE=tiny for a quick local run.
 ROOM_SIZE = os.environ.get("WORKSHOP_NOTEBOOK_SIZE", "workshop")
 SECONDS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "cell_seconds"
-EXERCISES_IMPORT = re.compile(r"from (workshop\.\w+\.exercises) import")
+EXERCISES_IMPORT = re.compile(r"from ((?:\w+\.)*exercises) import")  # workshop.<theme>.exercises
 
 
 def _run_twice(
@@ -253,6 +253,53 @@ def widget_errors(client: NotebookClient) -> list[dict]:
     """Error outputs captured by Output widgets so far (the kernel's widget state)."""
     states = client.widget_state.values()
     return [o for state in states for o in state.get("outputs", []) if o.get("output_type") == "error"]
+
+
+# A chapter whose one solution is right only on the tiny dataset (as 02's planted-leaks solution
+# once was): its checker counts the customers of the notebook's own database.
+TINY_ONLY_EXERCISES = """
+from workshop.lessons import Exercise, Exercises, Wrong
+from workshop.shop.data.sizes import get_size
+
+
+def _check(answer):
+    from workshop.shop.models import Customer
+
+    if Customer.objects.count() > get_size("tiny").customers:
+        raise Wrong("this solution is only right on the tiny dataset")
+
+
+def solution_1():
+    return "an answer"
+
+
+EXERCISES = Exercises("99", [Exercise(1, "Tiny only", 5, _check, ("a nudge", "a closer one"), solution_1)])
+check = EXERCISES.check
+"""
+
+
+@pytest.mark.notebooks
+def test_the_notebook_test_fails_a_solution_that_is_right_only_on_the_tiny_dataset(tmp_path):
+    """What the room runs check of every chapter, shown on a chapter made to fail: the solution
+    passes on `tiny` (the exercise tests' default) and is refused on the notebook's size."""
+    if ROOM_SIZE == "tiny":
+        pytest.skip("WORKSHOP_NOTEBOOK_SIZE=tiny: the room runs use the tiny dataset here")
+    package = tmp_path / "tinyonly"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "exercises.py").write_text(TINY_ONLY_EXERCISES)
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    nb.cells = [
+        nbformat.v4.new_code_cell("import workshop\nstatus = workshop.setup(progress=False)"),
+        nbformat.v4.new_markdown_cell("### Exercise 1: tiny only (5 min)"),
+        nbformat.v4.new_code_cell("from tinyonly.exercises import check\ncheck(1, ...)"),
+    ]
+    path = tmp_path / "99_tiny_only.ipynb"
+    nbformat.write(nb, path)
+    room_db = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks") + "_room"
+    with pytest.raises(AssertionError, match="solutions fail on the notebook's dataset.*only right on the tiny"):
+        _run_twice(path, {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db}, check_exercises=True)
+    _run_twice(path, {"WORKSHOP_DATA_SIZE": "tiny"}, check_exercises=True)  # the same chapter on tiny: passes
 
 
 def test_setup_check_names_the_fix_in_a_kernel_without_the_workshop(tmp_path):
