@@ -6,6 +6,7 @@ kernel, on the notebook's data, so a solution that only works on the tiny datase
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -151,7 +152,17 @@ def _run_twice(
     """Run the notebook twice in one kernel; returns the first run's seconds per cell id.
     live_in_ci: {service: kernel variable} that must be true after the first run (CI provides
     those services, so their sections must have run live, not from a recorded run).
-    `then(client, nb)`: called in the same kernel after both runs (a probe of the kernel's state)."""
+    `then(client, nb)`: called in the same kernel after both runs (a probe of the kernel's state).
+
+    In a thread of its own: in the full suite the browser tests' Playwright keeps an event loop
+    running in the main thread, and nbclient's calls then go through one shared background loop
+    for the whole session (jupyter_core's task runner), where a run once waited forever on a cell
+    its kernel had finished. A thread without a running loop gets a loop of its own."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_run_twice_here, path, extra_env, check_exercises, live_in_ci, then).result()
+
+
+def _run_twice_here(path, extra_env, check_exercises, live_in_ci, then) -> dict[str, float]:
     nb = nbformat.read(path, as_version=4)
     # WORKSHOP_NOTEBOOK_DB: a database of one's own when several test runs share one server.
     db_name = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks")
