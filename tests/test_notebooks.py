@@ -52,12 +52,9 @@ ROOM_RUNS = [
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", ROOM_RUNS)
 def test_notebook_runs_twice_in_one_kernel(path):
-    # a database of its own: setup() keeps the dataset a database already holds, and the
-    # Elasticsearch-less runs below use the tiny one
-    room_db = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks") + "_room"
     seconds = _run_twice(
         path,
-        {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db},
+        _room_env(),
         check_exercises=True,
         live_in_ci=_live_when_up(path) if os.environ.get("CI") else {},
     )
@@ -138,6 +135,15 @@ def _postgres_processes() -> dict[int, str]:
 
 # The size attendees run (the notebooks' default); WORKSHOP_NOTEBOOK_SIZE=tiny for a quick local run.
 ROOM_SIZE = os.environ.get("WORKSHOP_NOTEBOOK_SIZE", "workshop")
+
+
+def _room_env() -> dict[str, str]:
+    """The room runs' dataset size, in a database of its own: setup() keeps the dataset a
+    database already holds, and the Elasticsearch-less runs use the tiny one."""
+    room_db = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks") + "_room"
+    return {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db}
+
+
 SECONDS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "cell_seconds"
 EXERCISES_IMPORT = re.compile(r"from ((?:\w+\.)*exercises) import")  # workshop.<theme>.exercises
 
@@ -307,9 +313,8 @@ def test_the_notebook_test_fails_a_solution_that_is_right_only_on_the_tiny_datas
     ]
     path = tmp_path / "99_tiny_only.ipynb"
     nbformat.write(nb, path)
-    room_db = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks") + "_room"
     with pytest.raises(AssertionError, match="solutions fail on the notebook's dataset.*only right on the tiny"):
-        _run_twice(path, {"WORKSHOP_DATA_SIZE": ROOM_SIZE, "WORKSHOP_DB_NAME": room_db}, check_exercises=True)
+        _run_twice(path, _room_env(), check_exercises=True)
     _run_twice(path, {"WORKSHOP_DATA_SIZE": "tiny"}, check_exercises=True)  # the same chapter on tiny: passes
 
 
