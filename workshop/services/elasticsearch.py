@@ -100,6 +100,7 @@ def find() -> Search:
     """Where Elasticsearch is, without starting anything."""
     explicit = os.environ.get(config.ENV_ELASTICSEARCH_URL)
     candidates: list[tuple[str, str]] = []
+    silent = None  # the local node's record when its process runs but does not answer
     if explicit:
         try:
             candidates.append((check_url(explicit), "url"))
@@ -115,6 +116,7 @@ def find() -> Search:
                 from workshop.services import es_node
 
                 recorded = es_node.recorded_url()
+                silent = None if recorded else es_node.silent()
         except WorkshopError:
             pass
         if recorded:
@@ -147,6 +149,15 @@ def find() -> Search:
                 ),
             )
         return Search(url, source, found)
+    if silent:
+        return Search(
+            None,
+            "none",
+            problem=(
+                f"the local node at {silent['url']} (pid {silent['pid']}) runs but does not answer: it may be "
+                "starting or paused; wait and retry, or `workshop es down` then `workshop es up`"
+            ),
+        )
     return Search(
         None,
         "none",

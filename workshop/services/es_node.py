@@ -189,6 +189,15 @@ def status(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> dict
     }
 
 
+def silent(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> dict | None:
+    """The recorded node's record if its process is alive but does not answer health (still
+    booting, paused, stuck), else None: the one case "no node found" would mislead."""
+    record = es_process.read_record(_base(Path(home) if home else config.state_dir(), dist))
+    if not record or not es_process.alive(record) or es_process.health(record["url"]) is not None:
+        return None
+    return record
+
+
 def recorded_url(home: Path | None = None) -> str | None:
     """The recorded node's URL if it answers health (for service discovery)."""
     info = status(home)
