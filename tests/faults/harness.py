@@ -328,8 +328,18 @@ class Injection:
     why_not: str = ""
 
 
-def interrupt(proc: subprocess.Popen, sig: int, after: float) -> Injection:
-    """Send `sig` to the process `after` seconds into its run (if still running); wait."""
+def interrupt(proc: subprocess.Popen, sig: int, after: float, marker: str | None = None) -> Injection:
+    """Send `sig` to the process `after` seconds into its run (if still running); wait. With
+    `marker`, the seconds count from the line the process prints when the step under test
+    begins (its imports and set-up are not what the fault is about)."""
+    if marker is not None:
+        for line in proc.stdout:
+            if line.strip() == marker:
+                break
+        else:
+            proc.wait(timeout=120)
+            err = proc.stderr.read()
+            return Injection(False, proc.returncode, "", err, f"it never began (exit {proc.returncode})")
     try:
         out, err = proc.communicate(timeout=after)
         return Injection(False, proc.returncode, out, err, f"the command had finished (exit {proc.returncode})")
@@ -344,6 +354,19 @@ def interrupt(proc: subprocess.Popen, sig: int, after: float) -> Injection:
     if not running or proc.returncode == 0:
         return Injection(False, proc.returncode, out, err, f"the command finished first (exit {proc.returncode})")
     return Injection(True, proc.returncode, out, err)
+
+
+def time_from_marker(proc: subprocess.Popen, marker: str) -> float:
+    """Seconds from the process's `marker` line to its exit (it must exit 0): the length of the
+    step a fault is aimed at, measured on this machine at this dataset size."""
+    for line in proc.stdout:
+        if line.strip() == marker:
+            began = time.monotonic()
+            break
+    else:
+        raise AssertionError(f"no {marker!r} line: {proc.stderr.read()[-1000:]}")
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()[-1000:]
+    return time.monotonic() - began
 
 
 def quiet_after_kill(err: str, following: subprocess.CompletedProcess) -> bool:
