@@ -22,24 +22,30 @@ def _opendp():
     return dp
 
 
-def region_counter(epsilon: float):
-    """An OpenDP measurement: a list of regions -> noisy counts, costing `epsilon` for adding
-    or removing one customer (map(d_in=1))."""
+def _count_and_noise(epsilon: float):
+    """The two halves of the region counter: the count by region (a transformation: one
+    customer more or less moves one count by 1) and the Laplace noise on those ten counts,
+    scaled by OpenDP so that the chain costs `epsilon` for one customer."""
     from workshop.errors import WorkshopError
 
     if not isinstance(epsilon, int | float) or not 0 < epsilon <= 10:
         raise WorkshopError(f"epsilon={epsilon!r}", "use a positive number such as 0.1, 1 or 5")
     dp = _opendp()
+    count = dp.t.make_count_by_categories(
+        dp.vector_domain(dp.atom_domain(T=str)),
+        dp.symmetric_distance(),
+        categories=list(REGIONS),
+        null_category=False,
+    )
+    scale = dp.binary_search_param(lambda s: count >> dp.m.then_laplace(s), d_in=1, d_out=epsilon)
+    return count, dp.m.make_laplace(count.output_domain, count.output_metric, scale)
 
-    def make(scale):
-        return dp.t.make_count_by_categories(
-            dp.vector_domain(dp.atom_domain(T=str)),
-            dp.symmetric_distance(),
-            categories=list(REGIONS),
-            null_category=False,
-        ) >> dp.m.then_laplace(scale)
 
-    return make(dp.binary_search_param(make, d_in=1, d_out=epsilon))
+def region_counter(epsilon: float):
+    """An OpenDP measurement: a list of regions -> noisy counts, costing `epsilon` for adding
+    or removing one customer (map(d_in=1))."""
+    count, noise = _count_and_noise(epsilon)
+    return count >> noise
 
 
 def regions(schema: str = "public") -> list[str]:
@@ -85,18 +91,23 @@ def averaging_attack(
     import pandas as pd
 
     data = data if data is not None else regions()
-    counter = region_counter(epsilon)
+    count, noise = _count_and_noise(epsilon)
+    # The count is deterministic: asking again draws fresh noise on the same ten counts, the
+    # very measurement `count >> noise` is, without handing OpenDP every customer each time
+    # (400 answers over 100,000 customers: 0.5 s instead of two minutes).
+    counts = count(data)
     index = REGIONS.index(region)
-    truth = sum(1 for r in data if r == region)
+    truth = counts[index]
+    cost = float((count >> noise).map(1))
     rows, answers = [], []
     for n in sorted(repeats):
         while len(answers) < n:
-            answers.append(counter(data)[index])
+            answers.append(noise(counts)[index])
         rows.append(
             {
                 "answers averaged": n,
                 "error of the average": abs(float(np.mean(answers[:n])) - truth),
-                "epsilon spent": n * float(counter.map(1)),
+                "epsilon spent": n * cost,
             }
         )
     return pd.DataFrame(rows)
