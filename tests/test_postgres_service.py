@@ -307,3 +307,28 @@ def test_a_second_account_starts_its_own_server_while_another_owns_the_machine_w
     finally:
         EmbeddedPostgres(home).stop()  # only if the child could not (its postmaster, checked by pid)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+# The Ctrl-C lands just as pgserver's exit hook takes its lock (what the fault suite's SIGINT
+# did at the end of a finished build).
+CTRL_C_AT_EXIT = """
+import os, signal
+import fasteners
+from workshop.services import postgres
+postgres.resolve()
+acquire = fasteners.InterProcessLock.acquire
+def interrupted(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return acquire(self, *args, **kwargs)
+fasteners.InterProcessLock.acquire = interrupted
+"""
+
+
+def test_a_ctrl_c_while_the_process_exits_prints_no_traceback():
+    """The work is done and the interpreter runs its exit hooks: a Ctrl-C then must not print
+    "Exception ignored in atexit callback" and a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CTRL_C_AT_EXIT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]

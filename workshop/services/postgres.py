@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -349,6 +350,7 @@ class EmbeddedPostgres:
                 server.runtime_path = self.run_dir
                 server.lock_path = self.run_dir / "pgserver.lock"
                 server._lock = fasteners.InterProcessLock(server.lock_path)
+                _shield_exit_hook(server)
                 server.start()
         except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
             log = self.pgdata / "log"
@@ -508,3 +510,26 @@ def _kill_postgres_using(pgdata: Path) -> None:
         cmdline = proc.info.get("cmdline") or []
         if proc.info.get("name") == "postgres" and str(pgdata) in cmdline:
             proc.kill()
+
+
+def _shield_exit_hook(server) -> None:
+    """pgserver's exit hook takes this process off its list of users under a file lock (with
+    cleanup_mode=None that is all it does). A Ctrl-C landing just then, after the work is done,
+    would print "Exception ignored in atexit callback" and a traceback: run it with SIGINT
+    ignored instead, so it finishes and says nothing."""
+    cleanup = server._cleanup
+    atexit.unregister(cleanup)
+
+    def quietly() -> None:
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: leave the signal alone
+            previous = None
+        try:
+            cleanup()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    server._cleanup = quietly  # what _forget() unregisters
+    atexit.register(quietly)
