@@ -73,14 +73,11 @@ lint: install
 
 # PYTEST_ARGS: a selection, e.g. PYTEST_ARGS='-m "not zombodb"' (.ci/run runs those last, once built).
 # The exercise checks run again on the dataset size the notebooks use (EXERCISE_SIZES; empty: not again).
+# LANES=2: the notebook and browser tests run beside the others (tests/lanes.py); LANES=1: one pytest.
 EXERCISE_SIZES ?= workshop
+LANES ?= 2
 test: $(TEST_STAMP) lint services
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
-	@# A test database of their own (test_workshop_exercises): never the one a concurrent run uses.
-	@for size in $(EXERCISE_SIZES); do \
-		echo "The exercise checks on the $$size dataset (the notebooks' size):"; \
-		WORKSHOP_TEST_DATA_SIZE=$$size WORKSHOP_DB_NAME=workshop_exercises $(BIN)/python -m pytest -m exercises || exit 1; \
-	done
+	$(BIN)/python tests/lanes.py --lanes $(LANES) --exercise-sizes "$(EXERCISE_SIZES)" --durations=25 $(PYTEST_ARGS)
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not notebooks and not browser and not faults"

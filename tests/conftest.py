@@ -21,10 +21,24 @@ EXERCISE_TESTS = "test_*_exercises.py"
 TEST_DATA_SIZE = os.environ.get("WORKSHOP_TEST_DATA_SIZE", "tiny")
 
 
+# `make test` runs two lanes at once (tests/lanes.py): the notebooks and browser tests, and the rest.
+LANE = os.environ.get("WORKSHOP_TEST_LANE", "")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.match(EXERCISE_TESTS):
             item.add_marker(pytest.mark.exercises)
+    if LANE:
+        from lanes import in_rooms
+
+        if LANE not in ("rooms", "rest"):
+            raise pytest.UsageError(f"WORKSHOP_TEST_LANE={LANE!r}: use rooms, rest, or leave it unset for every test")
+        keep, other = [], []
+        for item in items:
+            (keep if in_rooms(item) == (LANE == "rooms") else other).append(item)
+        config.hook.pytest_deselected(items=other)
+        items[:] = keep
 
 
 def pytest_report_header(config: pytest.Config) -> str:
