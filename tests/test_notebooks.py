@@ -10,13 +10,12 @@ import concurrent.futures
 import json
 import os
 import re
+import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -109,7 +108,7 @@ def test_pull_requests_runs_where_no_postgresql_answers_and_starts_none(tmp_path
     before = _postgres_processes()
     probed = {}
     _run_twice(
-        path, env, check_exercises=True, then=lambda c, nb: probed.update(_json_from_kernel(c, nb, NO_DATABASE_PROBE))
+        path, env, check_exercises=True, then=lambda kernel: probed.update(_json_from_kernel(kernel, NO_DATABASE_PROBE))
     )
     assert probed["django_set_up"] is False, "something on chapter 01's path set up Django"
     assert probed["live"] and not probed["errors"], probed
@@ -158,18 +157,19 @@ def _run_twice(
     """Run the notebook twice in one kernel; returns the first run's seconds per cell id.
     live_in_ci: {service: kernel variable} that must be true after the first run (CI provides
     those services, so their sections must have run live, not from a recorded run).
-    `then(client, nb)`: called in the same kernel after both runs (a probe of the kernel's state).
+    `then(kernel)`: called in the same kernel after both runs (a probe of the kernel's state).
 
-    In a thread of its own: in the full suite the browser tests' Playwright keeps an event loop
-    running in the main thread, and nbclient's calls then go through one shared background loop
-    for the whole session (jupyter_core's task runner), where a run once waited forever on a cell
-    its kernel had finished. A thread without a running loop gets a loop of its own."""
+    Through jupyter_client's blocking client (tests/kernel.py), as the attendee tests run: with
+    nbclient's asyncio client, a run waited forever, twice in loaded fresh-clone runs, on a cell
+    its kernel had finished (kernel idle, no timeout raised). In a thread of its own: the
+    browser tests' Playwright keeps an event loop running in the main thread."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(_run_twice_here, path, extra_env, check_exercises, live_in_ci, then).result()
 
 
 def _run_twice_here(path, extra_env, check_exercises, live_in_ci, then) -> dict[str, float]:
-    nb = nbformat.read(path, as_version=4)
+    from kernel import NotebookKernel  # tests/kernel.py
+
     # WORKSHOP_NOTEBOOK_DB: a database of one's own when several test runs share one server.
     db_name = os.environ.get("WORKSHOP_NOTEBOOK_DB", "workshop_notebooks")
     env = {
@@ -180,37 +180,25 @@ def _run_twice_here(path, extra_env, check_exercises, live_in_ci, then) -> dict[
         **extra_env,
     }
     seconds: dict[str, float] = {}
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
-    with client.setup_kernel(env=env):
+    with NotebookKernel(path, env, timeout=600) as kernel:
         for run in (1, 2):
-            for index, cell in enumerate(nb.cells):
-                client.execute_cell(cell, index)  # raises CellExecutionError on any error
-                errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-                assert not errors, f"run {run}, cell {index}: {errors}"
-                # Widget callbacks show their exceptions inside Output widgets, not as cell errors.
-                assert not widget_errors(client), f"run {run}, cell {index}: {widget_errors(client)}"
+            for index, cell in kernel.code_cells:
+                started = time.monotonic()
+                ran = kernel.run_cell(index)
+                # an error in the cell, or inside a widget's Output during it (the cell says "ok")
+                assert not ran.failed, f"run {run}: {ran.describe()}"
                 if run == 1:
-                    seconds[cell.get("id", str(index))] = _cell_seconds(cell)
+                    seconds[cell.get("id", str(index))] = time.monotonic() - started
             if run == 1 and check_exercises:
-                _check_solutions_in_kernel(client, nb)
+                _check_solutions_in_kernel(kernel)
             if run == 1 and live_in_ci:
-                ran = _kernel_values(client, nb, list(live_in_ci.values()))
+                ran = _kernel_values(kernel, list(live_in_ci.values()))
                 assert all(ran.values()), (
                     f"CI provides {list(live_in_ci)}, yet these sections ran from a recording: {ran}"
                 )
         if then is not None:
-            then(client, nb)
+            then(kernel)
     return seconds
-
-
-def _cell_seconds(cell) -> float:
-    timing = cell.get("metadata", {}).get("execution", {})
-    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
-    if not (start and end):
-        return 0.0
-    return (
-        datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))
-    ).total_seconds()
 
 
 def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
@@ -219,23 +207,23 @@ def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
     (SECONDS_DIR / f"{path.stem}.json").write_text(json.dumps(seconds, indent=1))
 
 
-def _kernel_values(client: NotebookClient, nb, names: list[str]) -> dict[str, object]:
+def _kernel_values(kernel, names: list[str]) -> dict[str, object]:
     """The values of these variables in the notebook's kernel, through a probe cell."""
     return _json_from_kernel(
-        client, nb, f"import json as _json; print(_json.dumps({{n: bool(globals().get(n)) for n in {names!r}}}))"
+        kernel, f"import json as _json; print(_json.dumps({{n: bool(globals().get(n)) for n in {names!r}}}))"
     )
 
 
-def _check_solutions_in_kernel(client: NotebookClient, nb) -> None:
+def _check_solutions_in_kernel(kernel) -> None:
     """Every exercise's solution passes its check in the notebook's kernel, and the minutes its
     heading states are the ones its declaration says."""
     from workshop.lessons import roomtime
 
+    nb = kernel.nb
     modules = sorted({m for c in nb.cells if c.cell_type == "code" for m in EXERCISES_IMPORT.findall(c.source)})
     for module in modules:
         results = _json_from_kernel(
-            client,
-            nb,
+            kernel,
             "import importlib as _il, json as _json\n"
             f"_ex = _il.import_module({module!r}).EXERCISES\n"
             "print(_json.dumps({n: [e.minutes, e.judge(e.solution()).ok, e.judge(e.solution()).message] "
@@ -253,23 +241,11 @@ def _check_solutions_in_kernel(client: NotebookClient, nb) -> None:
         assert stated == declared, f"{module}: exercise headings state {stated} minutes, the declarations {declared}"
 
 
-def _json_from_kernel(client: NotebookClient, nb, code: str):
+def _json_from_kernel(kernel, code: str):
     """Run `code` in the notebook's kernel; the JSON it prints (its stdout)."""
-    probe = nbformat.v4.new_code_cell(code)
-    nb.cells.append(probe)  # nbclient writes outputs back by index: the probe is a cell for a moment
-    try:
-        client.execute_cell(probe, len(nb.cells) - 1)
-    finally:
-        nb.cells.pop()
-    text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream")
-    assert text, f"the probe printed nothing: {probe.outputs}"
-    return json.loads(text)
-
-
-def widget_errors(client: NotebookClient) -> list[dict]:
-    """Error outputs captured by Output widgets so far (the kernel's widget state)."""
-    states = client.widget_state.values()
-    return [o for state in states for o in state.get("outputs", []) if o.get("output_type") == "error"]
+    probe = kernel.execute(code)
+    assert not probe.failed and probe.stdout, f"the probe failed or printed nothing: {probe.describe()}"
+    return json.loads(probe.stdout)
 
 
 # A chapter whose one solution is right only on the tiny dataset (as 02's planted-leaks solution
