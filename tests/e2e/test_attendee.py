@@ -4,8 +4,8 @@ through jupyter_client (the browser adds nothing here; test_browser.py covers wi
 - run them twice in one kernel, then again after a kernel restart;
 - run a later section first: the notebook must say what to run, not show Django internals;
 - run them with Elasticsearch down: only the search notebook may need it;
-- `workshop db reset` in the middle of a session: re-running a notebook that uses the
-  database (setup() first) must recover in the same kernel.
+- `workshop db reset` in the middle of a session (after the two runs, before the restart):
+  re-running a notebook that uses the database (setup() first) must recover in the same kernel.
 
 Unlike tests/test_notebooks.py (nbclient), an error raised inside a widget callback counts
 as a failure here: it shows under the widget although the cell itself "succeeded".
@@ -56,9 +56,6 @@ def uses_database(path) -> bool:
     return any(c.cell_type == "code" and "workshop.setup(" in c.source for c in nbformat.read(path, as_version=4).cells)
 
 
-WITH_DATABASE = [p for p in NOTEBOOKS if uses_database(p)]
-
-
 def section_cells(kernel: NotebookKernel) -> list[int]:
     """The first code cell of each section (a markdown heading) after the setup cell."""
     first = setup_cell(kernel)
@@ -74,11 +71,27 @@ def section_cells(kernel: NotebookKernel) -> list[int]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_twice_then_after_a_kernel_restart(path):
-    with NotebookKernel(path, notebook_env("workshop_attendee")) as kernel:
+def test_twice_then_after_a_db_reset_then_after_a_kernel_restart(path):
+    """Run All twice in one kernel; then, for a notebook that uses the database, `workshop db
+    reset` in the middle of the session (same environment) and Run All again in the same kernel:
+    setup() rebuilds the database and every cell works; then a kernel restart and Run All."""
+    env = notebook_env("workshop_attendee_reset")
+    with NotebookKernel(path, env) as kernel:
         for when in ("first run", "second run in the same kernel"):
             runs = kernel.run_all()
             assert not failures(runs), f"{path.name}, {when}:\n{report(runs)}"
+        if uses_database(path):
+            reset = subprocess.run(
+                workshop_command("db", "reset"), env=env, capture_output=True, text=True, timeout=120
+            )
+            assert reset.returncode == 0, reset.stdout + reset.stderr
+            assert "dropped" in reset.stdout
+            runs = kernel.run_all()
+            assert not failures(runs), (
+                f"{path.name}: re-running the notebook after `workshop db reset` did not recover:\n{report(runs)}"
+            )
+            status = next(run for run in runs if "workshop.setup(" in run.source)  # 00 runs the doctor first
+            assert "migrations" in status.shown, f"setup() did not rebuild the database: {status.shown[:500]}"
         kernel.restart()
         runs = kernel.run_all()
         assert not failures(runs), f"{path.name}, after a kernel restart:\n{report(runs)}"
@@ -140,22 +153,3 @@ def test_elasticsearch_down_changes_nothing(path):
         assert row, f"{path.name}: the doctor table has no Elasticsearch row"
         assert AMBER in row.group(1) and ">warn<" in row.group(1), f"{path.name}: Elasticsearch row {row.group(1)}"
         assert "FAIL" not in table, f"{path.name}: a required check failed: {table}"
-
-
-@pytest.mark.parametrize("path", WITH_DATABASE, ids=[p.stem for p in WITH_DATABASE])
-def test_recovers_after_db_reset_mid_session(path):
-    """Run the notebook, drop its database with `workshop db reset` (same environment),
-    run it again in the same kernel: setup() rebuilds the database and every cell works."""
-    env = notebook_env("workshop_attendee_reset")
-    with NotebookKernel(path, env) as kernel:
-        runs = kernel.run_all()
-        assert not failures(runs), f"{path.name}, before the reset:\n{report(runs)}"
-        reset = subprocess.run(workshop_command("db", "reset"), env=env, capture_output=True, text=True, timeout=120)
-        assert reset.returncode == 0, reset.stdout + reset.stderr
-        assert "dropped" in reset.stdout
-        runs = kernel.run_all()
-        assert not failures(runs), (
-            f"{path.name}: re-running the notebook after `workshop db reset` did not recover:\n{report(runs)}"
-        )
-        status = next(run for run in runs if "workshop.setup(" in run.source)  # 00 runs the doctor first
-        assert "migrations" in status.shown, f"setup() did not rebuild the database: {status.shown[:500]}"
