@@ -73,7 +73,7 @@ lint: install
 
 # PYTEST_ARGS: a selection, e.g. PYTEST_ARGS='-m "not zombodb"' (.ci/run runs those last, once built).
 # The exercise checks run again on the dataset size the notebooks use (EXERCISE_SIZES; empty: not again).
-# LANES=2: the notebook and browser tests run beside the others (tests/lanes.py); LANES=1: one pytest.
+# LANES=2: the browser, room-run and Binder tests run beside the others (tests/lanes.py); LANES=1: one pytest.
 EXERCISE_SIZES ?= workshop
 LANES ?= 2
 test: $(TEST_STAMP) lint services

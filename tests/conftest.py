@@ -21,7 +21,7 @@ EXERCISE_TESTS = "test_*_exercises.py"
 TEST_DATA_SIZE = os.environ.get("WORKSHOP_TEST_DATA_SIZE", "tiny")
 
 
-# `make test` runs two lanes at once (tests/lanes.py): the notebooks and browser tests, and the rest.
+# `make test` runs two lanes at once (tests/lanes.py): browser, room-run and Binder tests, and the rest.
 LANE = os.environ.get("WORKSHOP_TEST_LANE", "")
 
 

@@ -31,11 +31,11 @@ ROOMS_MARKER = "browser"
 ROOMS_MODULES = ("test_notebooks.py", "test_binder_session.py")
 
 
+NO_TESTS = 5  # pytest's exit code when the selection left nothing to run
+
+
 def in_rooms(item) -> bool:
     return item.get_closest_marker(ROOMS_MARKER) is not None or item.path.name in ROOMS_MODULES
-
-
-NO_TESTS = 5  # pytest's exit code when the selection left nothing to run
 
 
 def _pytest(args: list[str], **env: str) -> tuple[list[str], dict[str, str]]:

@@ -332,14 +332,10 @@ def interrupt(proc: subprocess.Popen, sig: int, after: float, marker: str | None
     """Send `sig` to the process `after` seconds into its run (if still running); wait. With
     `marker`, the seconds count from the line the process prints when the step under test
     begins (its imports and set-up are not what the fault is about)."""
-    if marker is not None:
-        for line in proc.stdout:
-            if line.strip() == marker:
-                break
-        else:
-            proc.wait(timeout=120)
-            err = proc.stderr.read()
-            return Injection(False, proc.returncode, "", err, f"it never began (exit {proc.returncode})")
+    if marker is not None and not _read_until(proc, marker):
+        proc.wait(timeout=120)
+        err = proc.stderr.read()
+        return Injection(False, proc.returncode, "", err, f"it never began (exit {proc.returncode})")
     try:
         out, err = proc.communicate(timeout=after)
         return Injection(False, proc.returncode, out, err, f"the command had finished (exit {proc.returncode})")
@@ -359,14 +355,15 @@ def interrupt(proc: subprocess.Popen, sig: int, after: float, marker: str | None
 def time_from_marker(proc: subprocess.Popen, marker: str) -> float:
     """Seconds from the process's `marker` line to its exit (it must exit 0): the length of the
     step a fault is aimed at, measured on this machine at this dataset size."""
-    for line in proc.stdout:
-        if line.strip() == marker:
-            began = time.monotonic()
-            break
-    else:
-        raise AssertionError(f"no {marker!r} line: {proc.stderr.read()[-1000:]}")
+    assert _read_until(proc, marker), f"no {marker!r} line: {proc.stderr.read()[-1000:]}"
+    began = time.monotonic()
     assert proc.wait(timeout=300) == 0, proc.stderr.read()[-1000:]
     return time.monotonic() - began
+
+
+def _read_until(proc: subprocess.Popen, marker: str) -> bool:
+    """Read the process's output up to its `marker` line; False if it ended without one."""
+    return any(line.strip() == marker for line in proc.stdout)
 
 
 def quiet_after_kill(err: str, following: subprocess.CompletedProcess) -> bool:

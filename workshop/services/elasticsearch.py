@@ -115,8 +115,8 @@ def find() -> Search:
             if (config.state_dir() / "elasticsearch").is_dir():
                 from workshop.services import es_node
 
-                recorded = es_node.recorded_url()
-                silent = None if recorded else es_node.silent()
+                info, silent = es_node.probe()
+                recorded = info["url"] if info else None
         except WorkshopError:
             pass
         if recorded:

@@ -171,31 +171,31 @@ def stop(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> bool:
 
 def status(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> dict | None:
     """{"url", "pid", "version", "status"} if the recorded node answers, else None."""
+    info, _silent = probe(home, dist)
+    return info
+
+
+def probe(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> tuple[dict | None, dict | None]:
+    """(status, None) when the recorded node answers; (None, its record) when its process is
+    alive but does not answer health (booting, paused, stuck: the one case "no node found"
+    would mislead); (None, None) when there is no node. One health request either way."""
     base = _base(Path(home) if home else config.state_dir(), dist)
     record = es_process.read_record(base)
     if not record:
-        return None
+        return None, None
     if not es_process.alive(record):
         es_process.forget(base, only_if_unlocked=True)  # stale: the node is gone
-        return None
+        return None, None
     health = es_process.health(record["url"])
     if health is None:
-        return None  # alive but not answering (yet): keep the record
-    return {
+        return None, record  # alive but not answering (yet): keep the record
+    info = {
         "url": record["url"],
         "pid": record["pid"],
         "version": record.get("version", dist.version),
         "status": health,
     }
-
-
-def silent(home: Path | None = None, dist: Distribution = ELASTICSEARCH) -> dict | None:
-    """The recorded node's record if its process is alive but does not answer health (still
-    booting, paused, stuck), else None: the one case "no node found" would mislead."""
-    record = es_process.read_record(_base(Path(home) if home else config.state_dir(), dist))
-    if not record or not es_process.alive(record) or es_process.health(record["url"]) is not None:
-        return None
-    return record
+    return info, None
 
 
 def recorded_url(home: Path | None = None) -> str | None:
