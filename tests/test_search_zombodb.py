@@ -15,6 +15,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from elasticsearch.dsl import Q
 
 from workshop.errors import WorkshopError
@@ -333,11 +334,56 @@ def test_a_renamed_category_and_a_moved_product_are_found_by_the_new_name_in_the
     assert in_other <= by_name(other.name) and product.pk not in by_name(other.name)  # (its words may be in titles)
 
 
+# shop_category's ids a ZomboDB index on the table finds for a term's clause: what PostgreSQL must match
+BY_A_CATEGORY_INDEX = "(SELECT coalesce(array_agg(c.id), '{}') FROM shop_category c WHERE c ==> %s::zdbquery)"
+
+
+def _category_index(zdb) -> None:
+    """A ZomboDB index on shop_category, analyzed as the products' fields are (its remote index is
+    deleted when the test's transaction rolls back)."""
+    from django.db import connections
+
+    from workshop.shop.models import Category
+
+    index = ZomboDBIndex(
+        fields=["id"],
+        name="test_category_zdb",
+        url=zombodb._default_url(),
+        shards=1,
+        field_mapping={"name": zombodb.ANALYZED},
+    )
+    with connections[zdb].schema_editor() as editor:
+        editor.add_index(Category, index)
+
+
+def _typos(word: str, rng) -> set[str]:
+    """What a hurried hand makes of a word: a letter dropped, added, replaced, two swapped, or two of those."""
+
+    def once(w: str) -> str:
+        i, letter, w = rng.randrange(len(w)), rng.choice("abcdefghijklmnopqrstuvwxyz"), list(w)
+        match rng.choice("dist"):
+            case "d" if len(w) > 1:
+                del w[i]
+            case "i":
+                w.insert(i, letter)
+            case "s":
+                w[i] = letter
+            case "t" if len(w) > 1:
+                i = min(i, len(w) - 2)
+                w[i], w[i + 1] = w[i + 1], w[i]
+        return "".join(w)
+
+    return {word[:2], word[:3]} | {once(word) for _ in range(4)} | {once(once(word)) for _ in range(4)}
+
+
 @both
-def test_category_names_match_in_postgresql_as_the_category_index_matches_them(zdb):
-    """An exact term's categories come from PostgreSQL (no request to the search node per term), a
-    fuzzy term's from shop_category's ZomboDB index: both must find the same names for the words the
-    search box passes on, punctuation, case and non-ASCII letters included."""
+def test_category_names_match_in_postgresql_as_a_category_index_matches_them(zdb):
+    """A term's categories come from PostgreSQL, with no request to the search node: the words as
+    typed, and a typo by Elasticsearch's rules (fuzziness AUTO, the first letter as typed, a swap of
+    two letters one edit). Both must find what a ZomboDB index on shop_category finds for the clause
+    the products' fields get, for the words the search box passes on: punctuation, case, non-ASCII
+    letters, and hundreds of typos of the names' words (short words, swaps, two edits)."""
+    import random
     from dataclasses import replace
 
     from django.db import connections
@@ -357,6 +403,7 @@ def test_category_names_match_in_postgresql_as_the_category_index_matches_them(z
     ]
     for category, name in zip(Category.objects.using(zdb).order_by("pk"), names, strict=False):
         Category.objects.using(zdb).filter(pk=category.pk).update(name=name)
+    _category_index(zdb)
     typed = [
         *names,
         "men",
@@ -370,21 +417,41 @@ def test_category_names_match_in_postgresql_as_the_category_index_matches_them(z
     ]
     terms = {t.words for text in typed for group in parse(text.replace("&", " ")).groups for t in group}
     name_field = replace(PRODUCT, text_fields={"name": 2.0})
-    both_ways = f"SELECT {zombodb.ZdbTerms.CATEGORY_IDS}, {zombodb.ZdbTerms.CATEGORY_IDS_FUZZY}"
+    exact_both_ways = f"SELECT {zombodb.ZdbTerms.CATEGORY_IDS}, {BY_A_CATEGORY_INDEX}"
     found = {}
     with connections[zdb].cursor() as cur:
         for words in sorted(terms):
             exact = json.dumps(term_clause(name_field, words, fuzzy=False))
-            cur.execute(both_ways, [WORD.pattern, " ".join(words), exact])
+            cur.execute(exact_both_ways, [WORD.pattern, " ".join(words), exact])
             in_postgresql, by_the_index = cur.fetchone()
             assert sorted(in_postgresql) == sorted(by_the_index), words
             found[words] = len(in_postgresql)
-    assert found[("men's",)] == found[("outdoor", "camping")] == found[("été", "décor")] == 1
-    assert found[("men",)] == found[("camping", "outdoor")] == found[("office",)] == 0
+        assert found[("men's",)] == found[("outdoor", "camping")] == found[("été", "décor")] == 1
+        assert found[("men",)] == found[("camping", "outdoor")] == found[("office",)] == 0
+
+        rng = random.Random(7)
+        words = sorted(
+            {
+                w
+                for name in Category.objects.using(zdb).values_list("name", flat=True)
+                for w in WORD.findall(name.lower())
+            }
+        )
+        typos = sorted({t for w in words for t in _typos(w, rng) if t} | set(words))
+        fuzzy_both_ways = f"SELECT {zombodb.ZdbTerms.CATEGORY_IDS_FUZZY}, {BY_A_CATEGORY_INDEX}"
+        matched = 0
+        for typo in typos:
+            fuzzy = json.dumps(term_clause(name_field, (typo,), fuzzy=True))
+            cur.execute(fuzzy_both_ways, [WORD.pattern, typo, fuzzy])
+            in_postgresql, by_the_index = cur.fetchone()
+            assert sorted(in_postgresql) == sorted(by_the_index), typo
+            matched += bool(in_postgresql)
+    # typos the index finds and typos it does not: both sides of the rules are compared
+    assert len(typos) > 150 and 0.2 < matched / len(typos) < 0.9, (matched, len(typos))
 
 
 @both
-def test_a_typo_in_a_renamed_categorys_name_finds_its_products_through_the_category_index(zdb):
+def test_a_typo_in_a_renamed_categorys_name_finds_its_products_in_the_renaming_transaction(zdb):
     from workshop.search import api
     from workshop.shop.models import Category
 
@@ -427,23 +494,46 @@ def test_a_page_from_the_search_node_is_the_page_postgresql_would_sort_ties_incl
 
 
 @both
-def test_a_database_installed_before_the_category_index_says_to_run_zombodb_up(zdb):
-    """Its indexes were created before shop_category had one: one line naming the fix, instead of
-    a warning per row from ZomboDB and no category's name ever found (the DROP is rolled back with
-    the test; ZomboDB deletes the remote index only when a DROP commits)."""
+def test_a_database_installed_by_an_earlier_version_says_to_run_zombodb_up(zdb):
+    """Without the function that matches a typo in a category's name (an earlier version searched
+    a ZomboDB index on shop_category instead): one line naming the fix, not a SQL error at the
+    first search (the DROP is rolled back with the test)."""
     from django.db import connections
 
     from workshop.search import api
 
     with connections[zdb].cursor() as cur:
-        cur.execute(f"DROP INDEX {zombodb.CATEGORY_INDEX}")
+        cur.execute(f"DROP FUNCTION {zombodb.FUZZY_WORD}(text, text)")
     for fuzzy in (False, True):
         with pytest.raises(WorkshopError) as caught:
             api.products().search("lamp", backend="zombodb", fuzzy=fuzzy)
         message = str(caught.value)
-        assert "\n" not in message and "before shop_category had one" in message
+        assert "\n" not in message and "installed by an earlier version" in message
         assert "`workshop zombodb up`" in message and 'api.install("zombodb")' in message
     assert api.reviews().search("lamp", backend="zombodb").exists() is not None  # reviews do not join it
+
+
+@both
+def test_install_drops_the_category_index_an_earlier_version_built_and_adds_the_function(zdb):
+    from django.db import connections
+
+    from workshop.search import api
+
+    with connections[zdb].cursor() as cur:
+        cur.execute(f"DROP FUNCTION {zombodb.FUZZY_WORD}(text, text)")
+    _category_index(zdb)
+    with connections[zdb].cursor() as cur:
+        cur.execute(f"ALTER INDEX test_category_zdb RENAME TO {zombodb.LEGACY_CATEGORY_INDEX}")
+    said = api.install("zombodb")
+    assert f"{zombodb.LEGACY_CATEGORY_INDEX} dropped" in said and "indexes in place" in said
+    with connections[zdb].cursor() as cur:
+        cur.execute(
+            "SELECT to_regclass(%s), to_regprocedure(%s)",
+            [zombodb.LEGACY_CATEGORY_INDEX, f"{zombodb.FUZZY_WORD}(text,text)"],
+        )
+        index, function = cur.fetchone()
+    assert index is None and function is not None
+    assert "dropped" not in api.install("zombodb")  # idempotent
 
 
 @both
@@ -502,6 +592,58 @@ def test_fuzzy_matches_a_typo_only_when_asked_and_says_so(zdb):
     assert not api.products().search("lmap", backend="zombodb").exists()
     fuzzy = api.products().search("lmap", backend="zombodb", fuzzy=True)
     assert lamp.pk in fuzzy.ids() and fuzzy.search_state.fuzzy
+
+
+def _asked(done) -> list[str]:
+    """The statements that asked the search node, as run: 'typed' or 'typos' (fuzziness in the query)."""
+    return ["typos" if "fuzziness" in q["sql"] else "typed" for q in done.captured_queries if "==>" in q["sql"]]
+
+
+@both
+def test_typo_tolerance_is_decided_by_the_searchs_first_statement(zdb):
+    """No exists() request before a fuzzy search: its first statement runs with the words as typed,
+    rows found settle it; finding nothing, the search alone settles it, another statement asks the
+    search alone (one exists()), and the statement runs again with typos tolerated only when nothing
+    matches as typed. The decision is the search's: its clones share it."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from workshop.search import api
+
+    lamp = _product(zdb, "Brass desk lamp")
+    search = api.products().search
+
+    def run(statement) -> tuple[object, list[str]]:
+        with CaptureQueriesContext(connections[zdb]) as done:
+            out = statement()
+        return out, _asked(done)
+
+    spelt_right = search("lamp", backend="zombodb", fuzzy=True)
+    page, asked = run(lambda: list(spelt_right[:10]))
+    assert lamp in page and asked == ["typed"] and spelt_right.search_state.fuzzy is False
+    typo = search("lmap", backend="zombodb", fuzzy=True)
+    page, asked = run(lambda: list(typo[:10]))
+    assert lamp in page and asked == ["typed", "typos"] and typo.search_state.fuzzy is True
+    _, asked = run(lambda: list(typo.filter(pk=lamp.pk)))  # a clone: decided already
+    assert asked == ["typos"]
+
+    # nothing found by a statement with another condition, or past the first rows: the search alone decides
+    empty, asked = run(lambda: list(search("lamp", backend="zombodb", fuzzy=True).filter(price__gt=10**6)))
+    assert empty == [] and asked == ["typed", "typed"]
+    later = search("lamp", backend="zombodb", fuzzy=True)
+    empty, asked = run(lambda: list(later[10**5 : 10**5 + 10]))
+    assert empty == [] and asked == ["typed", "typed"] and later.search_state.fuzzy is False
+    filtered, asked = run(lambda: list(search("lmap", backend="zombodb", fuzzy=True).filter(pk=lamp.pk)))
+    assert filtered == [lamp] and asked == ["typed", "typed", "typos"]
+
+    # every way a queryset runs a statement: count(), exists(), facets(), get(), aggregate(), results()
+    assert search("lmap", backend="zombodb", fuzzy=True).count() >= 1
+    assert search("lmap", backend="zombodb", fuzzy=True).exists()
+    assert search("lmap", backend="zombodb", fuzzy=True).facets()[lamp.category.name] >= 1
+    assert search("lmap", backend="zombodb", fuzzy=True).get(pk=lamp.pk) == lamp
+    assert search("lmap", backend="zombodb", fuzzy=True).aggregate(n=Count("pk"))["n"] >= 1
+    shown = search("lmap", backend="zombodb", fuzzy=True).results(5)
+    assert lamp.pk in [r["id"] for r in shown] and not search("lmap", backend="zombodb", fuzzy=False).exists()
 
 
 @both
@@ -577,15 +719,8 @@ def test_the_backend_translates_the_parsed_query_over_the_tables_columns(documen
     assert "dsl.limit" not in sql  # no window: chained filters reach the whole table
     assert len(list(qs)) == Product.objects.count()  # runs against the documented signatures
     fuzzy_sql, fuzzy_params = zombodb.matching(products(), parse("lmap"), PRODUCT, fuzzy=True).query.sql_with_params()
-    assert zombodb.ZdbTerms.CATEGORY_IDS_FUZZY in fuzzy_sql  # a typo in a name: the category's own ZomboDB index
-    name_clause = json.loads(fuzzy_params[-1])["bool"]["should"]
-    assert name_clause[1]["multi_match"] == {
-        "query": "lmap",
-        "fields": ["name^2"],
-        "fuzziness": "AUTO",
-        "prefix_length": 1,
-        "boost": 0.5,
-    }
+    assert zombodb.ZdbTerms.CATEGORY_IDS_FUZZY in fuzzy_sql and "==>" not in zombodb.ZdbTerms.CATEGORY_IDS_FUZZY
+    assert list(fuzzy_params[-2:]) == [WORD.pattern, "lmap"]  # a typo in a name: matched in PostgreSQL too
     review_sql, _ = zombodb.matching(SearchQuerySet(model=Review), parse("lamp"), REVIEW).query.sql_with_params()
     assert '"shop_review" ==> dsl.and(%s::zdbquery)' in review_sql  # reviews: their own columns only
 
@@ -593,7 +728,6 @@ def test_the_backend_translates_the_parsed_query_over_the_tables_columns(documen
 def test_only_a_page_or_exists_with_no_other_condition_asks_the_search_node_for_its_first_rows(documented_api):
     """dsl.limit() for a page in the search's order (the same order on the node) and for exists();
     every match for a statement with another condition, count() and aggregations: no window."""
-    from django.db.models import Count
     from django.test.utils import CaptureQueriesContext
 
     from workshop.search.documents import PRODUCT

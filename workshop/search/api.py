@@ -158,15 +158,62 @@ class SearchQuerySet(models.QuerySet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._search_state: SearchState | None = None
+        # zombodb's typo tolerance, decided by the first statement that runs (zombodb.FuzzyFallback)
+        self._fuzzy_fallback = None
 
     def _clone(self):
         clone = super()._clone()
         clone._search_state = self._search_state
+        clone._fuzzy_fallback = self._fuzzy_fallback
         return clone
 
     @property
     def search_state(self) -> SearchState | None:
+        self._settle()
         return self._search_state
+
+    # --- a search whose typo tolerance is not decided yet (zombodb): the statement runs with the
+    # words as typed; one that finds nothing may have to run again with typos tolerated ----------
+
+    def _undecided(self):
+        fallback = self._fuzzy_fallback
+        return fallback if fallback is not None and fallback.fuzzy is None else None
+
+    def _settle(self) -> None:
+        if fallback := self._undecided():
+            fallback.settle()
+
+    def _fetch_all(self):
+        fallback = self._undecided() if self._result_cache is None else None
+        super()._fetch_all()
+        if fallback and fallback.after(self.query, found=bool(self._result_cache)):
+            self._result_cache, self._prefetch_done = None, False
+            super()._fetch_all()
+
+    def count(self) -> int:
+        fallback = self._undecided() if self._result_cache is None else None
+        n = super().count()
+        return super().count() if fallback and fallback.after(self.query, found=n > 0) else n
+
+    def exists(self) -> bool:
+        fallback = self._undecided() if self._result_cache is None else None
+        found = super().exists()
+        return super().exists() if fallback and fallback.after(self.query, found=found) else found
+
+    def _settled(name: str):  # the other ways to run a statement decide first (one exists() query)
+        def method(self, *args, **kwargs):
+            self._settle()
+            return getattr(models.QuerySet, name)(self, *args, **kwargs)
+
+        method.__name__ = name
+        return method
+
+    aggregate = _settled("aggregate")
+    iterator = _settled("iterator")
+    update = _settled("update")
+    delete = _settled("delete")
+    explain = _settled("explain")
+    del _settled
 
     def search(
         self,

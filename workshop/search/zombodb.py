@@ -63,11 +63,12 @@ FIELD_MAPPINGS = {"product": {"title": ANALYZED, "brand": ANALYZED}, "review": {
 # (the other backends copy the name into each document and rebuild them on a rename: triggers.py).
 # The ids come from PostgreSQL itself, over shop_category's handful of rows: the name's words (split
 # as the search box splits what is typed, query.WORD, lower-cased: what the zdb_standard analyzer
-# makes of such names) hold the term's words in order. A `==>` scan of a category index would be one
-# more request to the search node per term and per statement, half of a search's time on 2 cores
-# at load 4.5 (58 -> 29 ms median per bench query, side by side). Typo tolerance is Elasticsearch's own
-# (fuzziness=AUTO, transpositions, prefix length): a fuzzy term, tried only when the words as typed
-# find nothing, asks shop_category's ZomboDB index, analyzed as the products' fields are.
+# makes of such names) hold the term's words in order; for a fuzzy term (tried only when the words as
+# typed find nothing) one of the name's words is within Elasticsearch's edit distance of the typed word
+# (FUZZY_WORD; tests compare both ways with a ZomboDB index on shop_category). A `==>` scan of a
+# category index instead is one more request to the search node per term and per statement: half of
+# a search's time on 2 cores at load 4.5 (58 -> 29 ms median per bench query, side by side), and
+# 27 ms of a 40 ms fuzzy search of three words on an idle machine ("skilet cast iron").
 # ZomboDB documents index links for the join (CROSS-INDEX-JOINS.md: the product index's
 # options='category:(category_id=<public.shop_category.search_category_zdb>id)', then ZQL's
 # `category.name:...`). They work here, but without ZomboDB's commercial accelerator a link is
@@ -76,12 +77,50 @@ FIELD_MAPPINGS = {"product": {"title": ANALYZED, "brand": ANALYZED}, "review": {
 # under load), and a link needs the user's words inside a ZQL string. Not an index on a function
 # that looks the name up plus a trigger re-touching a renamed category's products: that lies to
 # PostgreSQL that the function is IMMUTABLE and rewrites every product row of the category per rename.
-CATEGORY_INDEX = "search_category_zdb"
-CATEGORY_MAPPINGS = {"name": ANALYZED}
+# An earlier version searched typos in category names through this index; install() drops it.
+LEGACY_CATEGORY_INDEX = "search_category_zdb"
 # kind -> its column holding the category's id. Reviews search their own columns only: their
 # category is two joins away (review, product, category), and the join would put every product id
 # of the matching categories into one terms query.
 CATEGORY_COLUMN = {"product": "category_id"}
+
+# Elasticsearch's fuzzy match of one word (term_clause's fuzziness=AUTO, prefix_length=1, Lucene's
+# default transpositions=true), in PostgreSQL: the typed word's first letter as typed, then at most
+# AUTO's edits (0 for 1-2 letters, 1 for 3-5, 2 beyond) between the rest of both words, an insertion,
+# a deletion, a substitution or a swap of two neighbours counting one (optimal string alignment, the
+# distance Lucene's automata accept). Called on a few words of a handful of category names.
+FUZZY_WORD = "workshop_fuzzy_word"
+FUZZY_WORD_SQL = f"""
+CREATE OR REPLACE FUNCTION {FUZZY_WORD}(typed text, word text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+DECLARE
+  k int := CASE WHEN char_length(typed) <= 2 THEN 0 WHEN char_length(typed) <= 5 THEN 1 ELSE 2 END;
+  a text[] := string_to_array(substr(typed, 2), NULL);
+  b text[] := string_to_array(substr(word, 2), NULL);
+  n int := coalesce(array_length(a, 1), 0);
+  m int := coalesce(array_length(b, 1), 0);
+  before int[]; prev int[]; cur int[]; best int;
+BEGIN
+  IF typed = word THEN RETURN true; END IF;
+  IF k = 0 OR left(typed, 1) <> left(word, 1) OR abs(n - m) > k THEN RETURN false; END IF;
+  prev := array_fill(0, ARRAY[m + 1], ARRAY[0]);
+  FOR j IN 1..m LOOP prev[j] := j; END LOOP;
+  FOR i IN 1..n LOOP  -- one row of the distance table at a time, the two rows before it kept
+    cur := array_fill(0, ARRAY[m + 1], ARRAY[0]);
+    cur[0] := i; best := i;
+    FOR j IN 1..m LOOP
+      cur[j] := least(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + CASE WHEN a[i] = b[j] THEN 0 ELSE 1 END);
+      IF i > 1 AND j > 1 AND a[i] = b[j - 1] AND a[i - 1] = b[j] THEN
+        cur[j] := least(cur[j], before[j - 2] + 1);
+      END IF;
+      best := least(best, cur[j]);
+    END LOOP;
+    IF best > k THEN RETURN false; END IF;  -- no alignment can come back under k
+    before := prev; prev := cur;
+  END LOOP;
+  RETURN prev[m] <= k;
+END $fn$
+"""
 
 
 class ZomboDBError(WorkshopError):
@@ -266,20 +305,23 @@ class ZdbPage(ZdbMatch):
             query_sql, params = f"dsl.limit(%s, {query_sql})", [rows, *params]
         return f"{connection.ops.quote_name(self.table)} ==> {query_sql}", params
 
-    @classmethod
-    def first_rows(cls, query) -> tuple[int | None, str | None]:
-        """(rows, the search node's order) when the statement wants only its first rows, else (None, None)."""
+    @staticmethod
+    def search_alone(query) -> bool:
+        """True when the statement's one condition is filter(<this>) (Exact(<this>, True), compiled
+        from a copy): no other filter, grouping, distinct or combination."""
         only = query.where.children[0] if len(query.where.children) == 1 else None
-        alone = (
-            # filter(<this>) as the statement's one condition: Exact(<this>, True), compiled from a copy
+        return (
             isinstance(getattr(only, "lhs", None), ZdbPage)
             and only.lookup_name == "exact"
             and only.rhs is True
             and not query.where.negated
-            and query.high_mark is not None
             and not (query.group_by or query.distinct or query.combinator or query.extra_tables)
         )
-        if not alone:
+
+    @classmethod
+    def first_rows(cls, query) -> tuple[int | None, str | None]:
+        """(rows, the search node's order) when the statement wants only its first rows, else (None, None)."""
+        if query.high_mark is None or not cls.search_alone(query):
             return None, None
         score = query.annotations.get("score")
         if (
@@ -473,17 +515,18 @@ def install() -> str:
         zombodb_db.prepare(current.size if current else None)
     alias = require()
     url = _default_url()
-    created = []
+    created, done = [], []
     with connections[alias].cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS zombodb")
-    from workshop.shop.models import Category
+        cur.execute(FUZZY_WORD_SQL)
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", [LEGACY_CATEGORY_INDEX])
+        if cur.fetchone()[0]:
+            cur.execute(f"DROP INDEX {LEGACY_CATEGORY_INDEX}")  # (its remote index goes at commit)
+            done.append(f"{LEGACY_CATEGORY_INDEX} dropped (category names are matched in PostgreSQL)")
 
     # one shard each, as the ES backends' indexes: on one node a search runs once per shard, and
     # ZomboDB's default of 5 made every search (and each fuzzy word's expansion) five searches
     indexes = [
-        (Category, ZomboDBIndex(fields=["id"], name=CATEGORY_INDEX, url=url, shards=1, field_mapping=CATEGORY_MAPPINGS))
-    ]
-    indexes += [
         (
             kind.model(),
             ZomboDBIndex(
@@ -505,7 +548,7 @@ def install() -> str:
             elif not found:
                 editor.add_index(model, index)
                 created.append(index.name)
-    done = [f"indexes created: {', '.join(created)}" if created else "indexes in place"]
+    done.insert(0, f"indexes created: {', '.join(created)}" if created else "indexes in place")
     if rebuilt:
         done.append(f"{', '.join(rebuilt)} rebuilt with one shard")
     return f"zombodb: extension in place, {'; '.join(done)}"
@@ -517,26 +560,24 @@ def index_of(kind) -> str:
 
 
 def check_indexes(alias: str, kind) -> None:
-    """One line when a ZomboDB index the search needs is missing: the kind's own, and shop_category's
-    for a kind with a category (a database installed before the category had one). Without it,
-    `==>` on shop_category warns once per row ("Could not find a ZomboDB index for 'shop_category'")
-    and matches nothing: the search would silently miss every category's name. Any ZomboDB index
-    on the table will do: `==>` uses it."""
-    tables = [kind.table] + (["shop_category"] if kind.name in CATEGORY_COLUMN else [])
+    """One line when what the search needs is missing: the kind's ZomboDB index, and for a kind with
+    a category the function that matches a typo in its name (a database installed by an earlier
+    version). Any ZomboDB index on the table will do: `==>` uses it."""
     with connections[alias].cursor() as cur:
         cur.execute(
-            "SELECT DISTINCT i.indrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'zombodb' AND i.indrelid = ANY(%s::regclass[])",
-            [tables],
+            "SELECT EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a "
+            "ON a.oid = c.relam WHERE a.amname = 'zombodb' AND i.indrelid = %s::regclass), "
+            "to_regprocedure(%s) IS NOT NULL",
+            [kind.table, f"{FUZZY_WORD}(text,text)"],
         )
-        indexed = {row[0] for row in cur.fetchall()}
-    if kind.table not in indexed:
+        indexed, fuzzy_word = cur.fetchone()
+    if not indexed:
         raise ZomboDBError(f"{kind.table} has no ZomboDB index in this database", 'run api.install("zombodb") first')
-    if len(indexed) < len(tables):
+    if kind.name in CATEGORY_COLUMN and not fuzzy_word:
         raise ZomboDBError(
-            "this database's ZomboDB indexes were installed before shop_category had one (a category's name is "
-            "searched through it)",
-            'run `workshop zombodb up` (or api.install("zombodb")) to add it',
+            "this database's ZomboDB search was installed by an earlier version (a typo in a category's name "
+            f"is matched by {FUZZY_WORD}(), missing here)",
+            'run `workshop zombodb up` (or api.install("zombodb")) to update it',
         )
 
 
@@ -545,19 +586,58 @@ def search(qs, query, kind, fuzzy: bool = False, flat: bool = False):
 
     No window: ORM filters chained afterwards reach every matching row of the table. With
     `fuzzy`, typos are tolerated only when the words as typed find nothing (as for the ES
-    backends): Elasticsearch's fuzziness=AUTO, run by the node ZomboDB talks to."""
+    backends): Elasticsearch's fuzziness=AUTO, run by the node ZomboDB talks to, decided by
+    the first statement that runs (FuzzyFallback), not by a request of its own."""
     from workshop.search.api import SearchState
 
     alias = require()
     check_indexes(alias, kind)
     qs = qs.using(alias)
     found = matching(qs, query, kind, flat=flat)
-    if fuzzy and not found.exists():
-        found = matching(qs, query, kind, fuzzy=True, flat=flat)
-    else:
-        fuzzy = False
-    found._search_state = SearchState("zombodb", query, kind, fuzzy=fuzzy)
+    state = SearchState("zombodb", query, kind, fuzzy=False)
+    if fuzzy:
+        fallback = FuzzyFallback(found, state)
+        found = matching(qs, query, kind, fuzzy=fallback, flat=flat)
+        found._fuzzy_fallback = fallback
+    found._search_state = state
     return found
+
+
+class FuzzyFallback:
+    """Whether a fuzzy search tolerates typos, decided by its first statement instead of an exists()
+    request before it (a third of a typical search's time: one request to the search node of two).
+    The statement runs with the words as typed: rows found settle it (no typos tolerated); finding
+    nothing settles it too when the statement was the search alone from its first row, otherwise an
+    exists() of the search does; when nothing matches as typed, the statement runs again, typos
+    tolerated (api.SearchQuerySet runs it). One decision per search, shared by its clones (their
+    ZdbTerms read it), kept once made, as the eager exists() kept it."""
+
+    def __init__(self, exact, state) -> None:
+        self.exact, self.state = exact, state
+        self.fuzzy: bool | None = None  # not decided yet
+
+    def __deepcopy__(self, memo):
+        return self  # a copied queryset still shares its search's decision
+
+    def _decide(self, fuzzy: bool) -> bool:
+        self.fuzzy = self.state.fuzzy = fuzzy
+        self.exact = None
+        return fuzzy
+
+    def settle(self) -> bool:
+        if self.fuzzy is None:
+            self._decide(not self.exact.exists())
+        return self.fuzzy
+
+    def after(self, query, found: bool) -> bool:
+        """Told what a statement found while undecided; True when it must run again, typos tolerated."""
+        if self.fuzzy is not None:
+            return False
+        if found:
+            return self._decide(False)
+        if ZdbPage.search_alone(query) and not query.low_mark:
+            return self._decide(True)  # the search itself found nothing as typed
+        return self.settle()  # other conditions found nothing: ask the search alone
 
 
 def matching(qs, query, kind, fuzzy: bool = False, flat: bool = False):
@@ -576,7 +656,7 @@ class ZdbTerms(models.Expression):
     """A parsed query as a zdbquery built with ZomboDB's query builders: dsl.and() of the groups,
     dsl.or() within a group, dsl.not() of the excluded terms. Each term is the ES backends' clause
     over the row's columns or, for a kind with a category, the products of the categories whose
-    name matches it (the comment above CATEGORY_INDEX says how), scored as the category field's
+    name matches it (the comment above CATEGORY_COLUMN says how), scored as the category field's
     boost. Every value is a parameter."""
 
     output_field = models.TextField()
@@ -587,10 +667,14 @@ class ZdbTerms(models.Expression):
         "ARRAY(SELECT w[1] FROM regexp_matches(lower(c.name), %s, 'g') WITH ORDINALITY AS t(w, n) ORDER BY n), ' ')"
         " || ' ', ' ' || %s || ' ') > 0)"
     )
-    # a fuzzy term: the ids shop_category's ZomboDB index finds for it, under this statement's snapshot
-    CATEGORY_IDS_FUZZY = "(SELECT coalesce(array_agg(c.id), '{}') FROM shop_category c WHERE c ==> %s::zdbquery)"
+    # a fuzzy term (one word): the ids of the categories with a word of their name within Elasticsearch's
+    # edit distance of it (the name split by the first parameter, the typed word the second)
+    CATEGORY_IDS_FUZZY = (
+        "(SELECT coalesce(array_agg(c.id), '{}') FROM shop_category c WHERE EXISTS (SELECT FROM "
+        f"regexp_matches(lower(c.name), %s, 'g') AS t(w) WHERE {FUZZY_WORD}(%s, w[1])))"
+    )
 
-    def __init__(self, kind, query, fuzzy: bool, flat: bool) -> None:
+    def __init__(self, kind, query, fuzzy: bool | FuzzyFallback, flat: bool) -> None:
         super().__init__()
         self.kind, self.parsed, self.fuzzy, self.flat = kind, query, fuzzy, flat
 
@@ -611,7 +695,7 @@ class ZdbTerms(models.Expression):
         boost = self.kind.text_fields["category"]
         params += [1.0 if self.flat else boost, column]
         if fuzzy and len(words) == 1:  # (a phrase is never fuzzy: term_clause)
-            params.append(clause({"name": boost}))
+            params += [WORD.pattern, words[0]]
             ids = self.CATEGORY_IDS_FUZZY
         else:
             params += [WORD.pattern, " ".join(words)]
@@ -621,8 +705,9 @@ class ZdbTerms(models.Expression):
     def as_sql(self, compiler, connection):
         params: list = []  # in the order of their placeholders
         parts = []
+        fuzzy = self.fuzzy if isinstance(self.fuzzy, bool) else bool(self.fuzzy.fuzzy)  # undecided: as typed
         for group in self.parsed.groups:
-            terms = [self._term(t.words, self.fuzzy, params) for t in group]
+            terms = [self._term(t.words, fuzzy, params) for t in group]
             parts.append(terms[0] if len(terms) == 1 else f"dsl.or({', '.join(terms)})")
         if self.parsed.excluded:
             parts.append(f"dsl.not({', '.join(self._term(t.words, False, params) for t in self.parsed.excluded)})")

@@ -7,7 +7,7 @@ workload is the experiment's (commits, rollbacks, two transactions updating one 
 once) plus a session killed in the middle of its transaction, categories renamed and
 products moved to another category. A product row holds its category's id, not its name:
 the categories whose name matches are looked up in the search's own statement, under its
-snapshot, and joined on category_id (zombodb.CATEGORY_INDEX says how), so a rename is seen by
+snapshot, and joined on category_id (zombodb.CATEGORY_COLUMN says how), so a rename is seen by
 the renaming transaction and a move is indexed by the product's own update, and both are
 searchable at once like any other write. (The other backends copy the name into their documents and must re-index them on
 a rename.)
