@@ -136,3 +136,32 @@ def test_a_recycled_pid_in_the_record_is_not_our_node(tmp_path):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="clock ticks after boot are read from /proc")
+def test_our_node_stays_ours_when_the_system_clock_is_stepped(tmp_path):
+    """The record keeps the start in clock ticks after boot: a wall-clock start time that moved
+    (psutil's create_time() follows a stepped clock, e.g. a VM paused then corrected) does not
+    make the running node someone else's, and a recycled pid still does not pass."""
+    import subprocess
+    import time
+
+    home = str(tmp_path / "elasticsearch-x")
+    node = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", home])
+    try:
+        time.sleep(0.1)
+        ticks = es_process.start_ticks(node.pid)
+        assert isinstance(ticks, int) and ticks > 0
+        record = {
+            "pid": node.pid,
+            "url": "http://127.0.0.1:1",
+            "home": home,
+            "create_time": es_process.process_create_time(node.pid) + 18,  # the clock stepped by 18 s
+            "start_ticks": ticks,
+        }
+        assert es_process.alive(record) is True
+        record["start_ticks"] = ticks - 1  # another process that got the same pid
+        assert es_process.alive(record) is False
+    finally:
+        node.kill()
+        node.wait()

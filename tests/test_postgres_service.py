@@ -187,6 +187,24 @@ def test_a_stale_pid_file_naming_a_live_unrelated_process_is_not_trusted(embedde
         bystander.wait()
 
 
+def test_the_running_server_stays_ours_when_the_system_clock_is_stepped(embedded):
+    """postmaster.pid records the start in wall-clock seconds; after the clock is stepped (a VM
+    paused, then corrected: psutil's start time moves with it) the running postmaster must still
+    be taken for ours: not restarted over, its backends not ended as orphans, and stopped by
+    `stop()`."""
+    embedded.start()
+    pid_file = embedded.pgdata / "postmaster.pid"
+    lines = pid_file.read_text().split("\n")
+    postmaster = int(lines[0])
+    lines[2] = str(int(lines[2]) - 25)  # as if the clock had moved 25 s since it started
+    pid_file.write_text("\n".join(lines))
+    assert embedded.running()
+    with embedded.start().connect() as conn:  # the same server, not a second start
+        assert conn.execute("SELECT pg_postmaster_start_time() IS NOT NULL").fetchone()[0]
+    assert int(pid_file.read_text().split("\n")[0]) == postmaster
+    assert embedded.stop() is True and not embedded.running()
+
+
 def test_the_state_folder_and_the_socket_are_private(embedded):
     import os
     import stat as st

@@ -139,6 +139,7 @@ def start(
             record = {
                 "pid": proc.pid,
                 "create_time": es_process.process_create_time(proc.pid),
+                "start_ticks": es_process.start_ticks(proc.pid),
                 "url": url,
                 "port": port,
                 "transport_port": transport,

@@ -167,6 +167,20 @@ def process_create_time(pid: int) -> float | None:
         return None
 
 
+def start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks after boot (Linux; None elsewhere). Unlike
+    create_time(), the boot time in wall-clock seconds plus these ticks, it does not move when the
+    system clock is stepped (psutil issues #2526, #1724): a VM paused for 18 s in a CI run, its
+    clock corrected after, made the running node look like someone else's and its record was
+    dropped ("port 9201 is already used by a node this state folder did not start")."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    after_name = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces and parentheses
+    return int(after_name[19])  # field 22 of proc_pid_stat(5); the list starts at field 3
+
+
 # --- the running node --------------------------------------------------------------------
 
 
@@ -254,12 +268,17 @@ def alive(record: dict) -> bool:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        created = process.create_time()
-        expected = record.get("create_time")
-        if expected is not None and abs(created - float(expected)) > 1:
-            return False
-        if expected is None and abs(created - float(record.get("started") or 0)) > 5:
-            return False  # a record of an older workshop: launched right before it was written
+        ticks = record.get("start_ticks")
+        if ticks is not None:
+            if start_ticks(pid) != ticks:
+                return False
+        else:  # elsewhere than Linux (or an older record): the wall-clock start time, to the second
+            created = process.create_time()
+            expected = record.get("create_time")
+            if expected is not None and abs(created - float(expected)) > 1:
+                return False
+            if expected is None and abs(created - float(record.get("started") or 0)) > 5:
+                return False  # a record of an older workshop: launched right before it was written
         cmdline = " ".join(process.cmdline())
     except psutil.AccessDenied:
         return False  # not ours to judge (macOS hides other users' processes): never signal it
